@@ -1,0 +1,1 @@
+"""The evaluation judges (intelligibility, speaker similarity, prosody, sync)."""

@@ -1,0 +1,1 @@
+"""Video front-end: decoding, face and lip processing, caches (issue: video front-end)."""

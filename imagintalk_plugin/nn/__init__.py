@@ -1,0 +1,1 @@
+"""Network code, one model family per module; imports only core and torch."""

@@ -1,0 +1,1 @@
+"""Wires the stages, owns batching, devices and cancellation."""

@@ -1,0 +1,1 @@
+"""Inference backends (torch CPU/CUDA, onnxruntime) behind one interface; ONNX export."""

@@ -1,0 +1,1 @@
+"""ImaginTalk-Synth: the talking-face corpus with ground truth."""

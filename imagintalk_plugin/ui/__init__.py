@@ -1,0 +1,1 @@
+"""The PySide6 panel; the only package that imports Qt."""

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The project's test command: quality gates (ruff, import contracts), then the test suite.
+# Uses ./.venv made by scripts/install.sh. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${IMAGINTALK_VENV:-.venv}
+export PATH="$PWD/$VENV/bin:$PATH" QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
+echo "== ruff"
+ruff check .
+ruff format --check .
+echo "== import contracts"
+lint-imports
+echo "== tests"
+python -m pytest "$@"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Install ImaginTalk and everything its main job and tests need into ./.venv.
+#
+# One command for every machine: it picks the torch build and the ONNX runtime for the machine.
+#   - GPU machine (nvidia-smi lists a GPU): CUDA torch from PyPI + onnxruntime-gpu.
+#   - CPU machine: torch==$TORCH_VERSION resolved through pip's configured sources (a local CPU
+#     wheel where the machine provides one; set IMAGINTALK_TORCH_INDEX to a CPU wheel index
+#     elsewhere) + onnxruntime.
+# Never both onnxruntime and onnxruntime-gpu: the other one is removed first.
+# Environment: IMAGINTALK_DEVICE=auto|cpu|cuda, IMAGINTALK_VENV (default .venv),
+#              PYTHON (default python3), IMAGINTALK_TORCH_INDEX (optional --index-url for torch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TORCH_VERSION=2.13.0
+PYTHON=${PYTHON:-python3}
+VENV=${IMAGINTALK_VENV:-.venv}
+DEVICE=${IMAGINTALK_DEVICE:-auto}
+
+if [ "$DEVICE" = auto ]; then
+    if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q GPU; then
+        DEVICE=cuda
+    else
+        DEVICE=cpu
+    fi
+fi
+case "$DEVICE" in cpu|cuda) ;; *) echo "install: IMAGINTALK_DEVICE must be auto, cpu or cuda" >&2; exit 2;; esac
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+echo "install: $DEVICE build into $VENV"
+
+if [ "$DEVICE" = cuda ]; then
+    # Ignore local CPU-only wheels so pip takes the registry's CUDA build.
+    env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null "${PIP[@]}" install -q "torch==$TORCH_VERSION"
+    ORT_WANT=onnxruntime-gpu ORT_DROP=onnxruntime EXTRA=gpu
+else
+    have=$("$VENV/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null || true)
+    if [ -z "$have" ] || [[ "$have" != "$TORCH_VERSION"* ]] || [[ "$have" != *+cpu ]]; then
+        "${PIP[@]}" install -q ${IMAGINTALK_TORCH_INDEX:+--index-url "$IMAGINTALK_TORCH_INDEX"} \
+            "torch==$TORCH_VERSION"
+    fi
+    ORT_WANT=onnxruntime ORT_DROP=onnxruntime-gpu EXTRA=cpu
+fi
+
+if "${PIP[@]}" show -q "$ORT_DROP" >/dev/null 2>&1; then
+    "${PIP[@]}" uninstall -q -y "$ORT_DROP"
+fi
+"${PIP[@]}" install -q -e ".[$EXTRA,dev]"
+
+"$VENV/bin/python" - "$DEVICE" <<'PYEOF'
+import importlib.metadata as md
+import sys
+
+import torch
+
+device = sys.argv[1]
+installed = {d.metadata["Name"].lower() for d in md.distributions()}
+ort = sorted(installed & {"onnxruntime", "onnxruntime-gpu"})
+if len(ort) != 1:
+    sys.exit(f"install: expected exactly one ONNX runtime, found {ort}")
+if device == "cuda" and torch.version.cuda is None:
+    sys.exit("install: a GPU was found but torch has no CUDA support")
+print(f"install: ok (torch {torch.__version__}, {ort[0]})")
+PYEOF

@@ -243,9 +243,14 @@ def _media_location(loaded: LoadedTimeline, clip: otio.schema.Clip) -> tuple[str
     if isinstance(reference, otio.schema.ExternalReference):
         return _locate(reference.target_url, base)
     if isinstance(reference, otio.schema.ImageSequenceReference):
-        path, offline, why = _locate(reference.target_url_base, base)
+        folder, _, why = _locate(reference.target_url_base, base)
+        if folder is None:
+            return None, True, why
         pattern = f"{reference.name_prefix}%0{reference.frame_zero_padding}d{reference.name_suffix}"
-        return (str(Path(path) / pattern) if path else None), offline, why
+        number = f"{reference.start_frame:0{reference.frame_zero_padding}d}"
+        first = Path(folder) / f"{reference.name_prefix}{number}{reference.name_suffix}"
+        online = first.exists()
+        return str(Path(folder) / pattern), not online, "" if online else "first image not found"
     reel = str(clip.metadata.get("cmx_3600", {}).get("reel", ""))
     if reel in loaded.reel_sources:
         return _locate(loaded.reel_sources[reel], base)

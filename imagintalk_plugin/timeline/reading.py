@@ -96,7 +96,10 @@ def read_timeline(
     except TimelineReadError:
         raise
     except Exception as err:  # the adapters' own failures on bad input, whatever their type
-        raise TimelineReadError(path, f"{format_label(key)}: {_describe(err)}") from err
+        reason = _describe(err)
+        if key == "aaf" and reason.startswith("the reader failed"):
+            reason = f"damaged or not a real AAF file ({reason.partition('(')[2].rstrip(')')})"
+        raise TimelineReadError(path, f"{format_label(key)}: {reason}") from err
     timeline = _pick_timeline(path, result, timeline_index, notes)
     if edl_reading is not None:
         fps, drop = edl_reading.rate, edl_reading.drop_frame
@@ -170,6 +173,8 @@ def _describe(err: Exception) -> str:
         return "not a text file in a known encoding"
     message = str(err).strip().splitlines()[0] if str(err).strip() else ""
     name = type(err).__name__
+    if "JSON parse error" in message:
+        return f"truncated or malformed JSON: {message.rpartition('input string: ')[2]}"
     if name == "EDLParseError" or isinstance(err, otio.exceptions.OTIOError):
         return message or name
     return f"the reader failed on this file ({name}: {message})" if message else name

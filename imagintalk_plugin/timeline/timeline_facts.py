@@ -20,6 +20,7 @@ from imagintalk_plugin.timeline.timecode import (
     exact_rate,
     frames_time,
     is_drop_frame_rate,
+    timecode,
     to_frames,
 )
 
@@ -68,7 +69,26 @@ def drop_frame(path: Path, key: str, timeline: otio.schema.Timeline, fps: Fracti
         found = None if fmt is None else fmt.upper() == "DF"
     elif key == "aaf":
         found = _aaf_drop_frame(path)
-    return True if found is None else found
+    ours = _nested(timeline.metadata, "imagintalk", "drop_frame")
+    if ours is not None:
+        found = bool(ours)
+    if found is None:
+        found = _start_suggests_drop_frame(timeline, fps)
+    return found
+
+
+def _start_suggests_drop_frame(timeline: otio.schema.Timeline, fps: Fraction) -> bool:
+    """With nothing stated, OTIO's convention (drop-frame at 29.97/59.94), unless the start is
+    a round non-drop minute that is not a round drop-frame one (01:00:00:00 NDF = 108000 frames
+    at 29.97, which would read 01:00:03;18 in drop-frame)."""
+    start = timeline.global_start_time
+    if start is None:
+        return True
+    frames = to_frames(start, fps)
+    nominal = round(fps)
+    if frames == 0 or frames % (nominal * 60):
+        return True
+    return timecode(frames, fps, drop_frame=True).endswith(":00;00")
 
 
 def _nested(data: Any, *keys: str) -> Any:

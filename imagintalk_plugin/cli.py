@@ -1,0 +1,144 @@
+"""The `imagintalk` command.
+
+Sub-commands import what they need when they run, so `imagintalk --help` and
+`imagintalk timeline inspect` never load torch, transformers or Qt. User errors print one line
+(`imagintalk: error: ...`) and exit with the error's status (2 for bad input); anything else is
+a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from imagintalk_plugin import __version__
+from imagintalk_plugin.core.errors import CancelledError, ImagintalkError, UsageError
+
+
+def _positive_rate(text: str) -> float:
+    try:
+        value = (
+            float(text.split("/")[0]) / float(text.split("/")[1]) if "/" in text else float(text)
+        )
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a frame rate: '{text}'") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"frame rate must be positive: '{text}'")
+    return value
+
+
+def _timeline_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rate",
+        type=_positive_rate,
+        help="frame rate for formats that do not state one (EDL), e.g. 23.976 or 30000/1001",
+    )
+    parser.add_argument(
+        "--timeline",
+        dest="timeline_index",
+        type=int,
+        default=0,
+        metavar="N",
+        help="which timeline of a file holding several (0 = first)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="imagintalk",
+        description="Generate dialogue for silent takes from lips and faces, placed on your "
+        "timeline.",
+    )
+    parser.add_argument("--version", action="version", version=f"imagintalk {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    timeline = commands.add_parser("timeline", help="read timelines and place audio on them")
+    timeline_commands = timeline.add_subparsers(dest="timeline_command", metavar="ACTION")
+
+    inspect = timeline_commands.add_parser("inspect", help="list a timeline's dubbable clips")
+    inspect.add_argument("file", type=Path, help="timeline: .otio .otioz .edl .xml .fcpxml .aaf")
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _timeline_source_options(inspect)
+
+    place = timeline_commands.add_parser(
+        "place", help="place audio files under clips, writing a new timeline"
+    )
+    place.add_argument("file", type=Path, help="the timeline the clips come from (never changed)")
+    place.add_argument(
+        "--audio",
+        action="append",
+        default=[],
+        metavar="CLIP_ID=WAV",
+        required=True,
+        help="audio for one clip (repeatable); clip ids as `timeline inspect` lists them",
+    )
+    place.add_argument("-o", "--output", type=Path, required=True, help=".otio .xml .edl .aaf")
+    place.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    _timeline_source_options(place)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "timeline" and args.timeline_command == "inspect":
+            return _inspect(args)
+        if args.command == "timeline" and args.timeline_command == "place":
+            return _place(args)
+        parser.print_help()
+        return 2 if args.command else 0
+    except KeyboardInterrupt:
+        print("imagintalk: cancelled", file=sys.stderr)
+        return CancelledError.exit_code
+    except ImagintalkError as err:
+        print(f"imagintalk: error: {err}", file=sys.stderr)
+        return err.exit_code
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from imagintalk_plugin.timeline.clips import list_clips
+    from imagintalk_plugin.timeline.reading import read_timeline
+    from imagintalk_plugin.timeline.report import format_table, inspect_report
+
+    loaded = read_timeline(args.file, rate=args.rate, timeline_index=args.timeline_index)
+    report = inspect_report(loaded, list_clips(loaded))
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(format_table(report))
+    return 0
+
+
+def _parse_audio_pairs(pairs: list[str]) -> dict[str, Path]:
+    audio: dict[str, Path] = {}
+    for pair in pairs:
+        clip_id, sep, wav = pair.partition("=")
+        if not sep or not clip_id or not wav:
+            raise UsageError(f"--audio wants CLIP_ID=WAV, got '{pair}'")
+        if clip_id in audio:
+            raise UsageError(f"clip '{clip_id}' given twice in --audio")
+        audio[clip_id] = Path(wav)
+    return audio
+
+
+def _place(args: argparse.Namespace) -> int:
+    from imagintalk_plugin.timeline.place_command import place_audio_files
+
+    audio = _parse_audio_pairs(args.audio)
+    summary = place_audio_files(
+        args.file,
+        audio,
+        args.output,
+        force=args.force,
+        rate=args.rate,
+        timeline_index=args.timeline_index,
+    )
+    print(summary)
+    return 0

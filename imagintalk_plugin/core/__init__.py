@@ -1,51 +1,44 @@
-"""Core types, errors and the progress/cancel protocol; imports nothing heavy."""
+"""Core types, errors and the progress/cancel protocol; imports nothing heavy.
 
-from imagintalk_plugin.core.clips import ClipRef, PlacedAudio
-from imagintalk_plugin.core.errors import (
-    AudioFileError,
-    CancelledError,
-    ImagintalkError,
-    MediaOfflineError,
-    ModelLoadError,
-    OutputExistsError,
-    TimelineReadError,
-    TimelineWriteError,
-    UnknownClipError,
-    UnsupportedTimelineFormatError,
-    UsageError,
-)
-from imagintalk_plugin.core.progress import CancelToken, Job, Progress, drive
-from imagintalk_plugin.core.signals import (
-    EMOTIONS,
-    LipTrack,
-    ProsodyCurves,
-    StyleVector,
-    TokenSequence,
-    Waveform,
-)
+Names are loaded on first use (PEP 562), so `from imagintalk_plugin.core.errors import ...`
+in the command line's start-up path does not pull in numpy or OpenTimelineIO.
+"""
 
-__all__ = [
-    "EMOTIONS",
-    "AudioFileError",
-    "CancelToken",
-    "CancelledError",
-    "ClipRef",
-    "ImagintalkError",
-    "Job",
-    "LipTrack",
-    "MediaOfflineError",
-    "ModelLoadError",
-    "OutputExistsError",
-    "PlacedAudio",
-    "Progress",
-    "ProsodyCurves",
-    "StyleVector",
-    "TimelineReadError",
-    "TimelineWriteError",
-    "TokenSequence",
-    "UnknownClipError",
-    "UnsupportedTimelineFormatError",
-    "UsageError",
-    "Waveform",
-    "drive",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "ClipRef": "clips",
+    "PlacedAudio": "clips",
+    "AudioFileError": "errors",
+    "CancelledError": "errors",
+    "ImagintalkError": "errors",
+    "MediaOfflineError": "errors",
+    "ModelLoadError": "errors",
+    "OutputExistsError": "errors",
+    "TimelineReadError": "errors",
+    "TimelineWriteError": "errors",
+    "UnknownClipError": "errors",
+    "UnsupportedTimelineFormatError": "errors",
+    "UsageError": "errors",
+    "CancelToken": "progress",
+    "Job": "progress",
+    "Progress": "progress",
+    "drive": "progress",
+    "EMOTIONS": "signals",
+    "LipTrack": "signals",
+    "ProsodyCurves": "signals",
+    "StyleVector": "signals",
+    "TokenSequence": "signals",
+    "Waveform": "signals",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'imagintalk_plugin.core' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"imagintalk_plugin.core.{_HOMES[name]}"), name)

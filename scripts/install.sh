@@ -31,6 +31,10 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 echo "install: $DEVICE build into $VENV"
 
 if [ "$DEVICE" = cuda ]; then
+    # A CPU build of the same version would count as installed: remove it first.
+    if "$VENV/bin/python" -c 'import sys, torch; sys.exit(torch.version.cuda is not None)' 2>/dev/null; then
+        "${PIP[@]}" uninstall -q -y torch
+    fi
     # Ignore local CPU-only wheels so pip takes the registry's CUDA build.
     env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null "${PIP[@]}" install -q "torch==$TORCH_VERSION"
     ORT_WANT=onnxruntime-gpu ORT_DROP=onnxruntime EXTRA=gpu

@@ -87,6 +87,8 @@ def clean_edl(text: str, ntsc: bool = False) -> tuple[str, list[str], dict[str, 
         if stripped.startswith(("=>", ">>>")) or (not seen_event and raw[:1].isspace()):
             dropped += 1  # Final Cut's trailer tables, or a wrapped header comment line
             continue
+        if stripped.upper().startswith("M2"):  # the adapter's M2 pattern wants ':' only
+            stripped = _TIMECODE.sub(lambda m: m.group(0).replace(";", ":"), stripped)
         if stripped.upper().startswith("FCM"):
             drop_frame = ntsc and "NON" not in stripped.upper()
         if stripped[0].isdigit():

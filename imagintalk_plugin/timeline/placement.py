@@ -86,8 +86,8 @@ def place_dialogue(
             name = _free_name(base, used)
             used.add(name)
             out.tracks.append(_build_track(name, lane))
-    if any(p.clip.drop_frame for p in placements):
-        _mark_drop_frame(out.metadata)
+    if placements:
+        _settle_timecode(out, placements[0].clip)
     return out
 
 
@@ -241,10 +241,23 @@ def _build_clip(placed: PlacedAudio, info: WavInfo, start: int, duration: int) -
     return result
 
 
-def _mark_drop_frame(metadata: otio.core.AnyDictionary) -> None:
-    """Ask the FCP7 XML writer for drop-frame sequence timecode, unless the input said."""
-    fcp = metadata.get("fcp_xml")
+def _settle_timecode(timeline: otio.schema.Timeline, clip: ClipRef) -> None:
+    """Write down the start timecode and drop-frame mode the clips were read with.
+
+    Formats that keep no start (EDL) or no drop-frame flag (OTIO JSON) would otherwise come
+    back at 00:00:00:00 or with the other timecode display. `metadata["imagintalk"]` is read
+    back by our reader; the `fcp_xml` entry asks the FCP7 XML writer for the display.
+    """
+    if timeline.global_start_time is None:
+        timeline.global_start_time = clip.timeline_start
+    ours = timeline.metadata.get(METADATA_KEY)
+    if ours is None:
+        timeline.metadata[METADATA_KEY] = {"drop_frame": clip.drop_frame}
+    else:
+        ours["drop_frame"] = clip.drop_frame
+    display = "DF" if clip.drop_frame else "NDF"
+    fcp = timeline.metadata.get("fcp_xml")
     if fcp is None:
-        metadata["fcp_xml"] = {"timecode": {"displayformat": "DF"}}
+        timeline.metadata["fcp_xml"] = {"timecode": {"displayformat": display}}
     elif "timecode" not in fcp:
-        fcp["timecode"] = {"displayformat": "DF"}
+        fcp["timecode"] = {"displayformat": display}

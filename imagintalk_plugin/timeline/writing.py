@@ -22,7 +22,9 @@ reading back the timelines `place_dialogue` makes):
   lengths (file durations are whole frames). Timecode is displayed drop-frame only when
   ``metadata["fcp_xml"]["timecode"]["displayformat"] == "DF"`` (`place_dialogue` sets it
   for drop-frame timelines); the frame numbers are exact either way. A multichannel file
-  is placed as one clip item on channel 1.
+  is placed as one clip item on channel 1. The writer cannot take unlinked media or
+  generators: unlinked clips (most EDL events) are written as files named after the clip
+  (offline in the NLE, relinkable) and generator clips (EDL black, bars) as gaps.
 - ``.edl`` (cmx_3600): one track only, as CMX 3600 has; by default the timeline's single
   video track (a timeline with several video tracks is refused unless `edl_track` names
   one). Name an audio track as `edl_track` for a dialogue spotting list: "A" events whose
@@ -35,8 +37,10 @@ reading back the timelines `place_dialogue` makes):
   the start timecode read back exact. Lost: audio track names (read back as "Sequence"),
   metadata outside the ``AAF`` namespace; drop-frame display (the adapter always marks the
   start timecode non-drop; frame numbers stay exact); source mobs are new (empty mob IDs)
-  and link to media by URL only. Every clip, gap and media range must share the timeline's
-  rate, or the adapter refuses.
+  and link to media by URL only. The adapter wants every range on the timeline's rate, so
+  media ranges at another rate are rescaled to whole timeline frames. Timelines read from
+  real Avid AAFs can still be refused (the writer expects descriptor fields such as
+  ImageAspectRatio that the reader does not keep): the error says so; write .otio or .xml.
 """
 
 from __future__ import annotations
@@ -111,8 +115,13 @@ def write_timeline(
     if not path.parent.is_dir():
         raise TimelineWriteError(path, f"folder '{path.parent}' does not exist")
     work = copy.deepcopy(timeline)
+    if adapter == "fcp_xml":
+        _name_missing_media(work)
+        _generators_to_gaps(work)
     if adapter in ("fcp_xml", "AAF"):
         _fill_available_ranges(work)
+    if adapter == "AAF":
+        _conform_rates(work)
     if adapter == "cmx_3600":
         work = _edl_timeline(work, path, edl_track)
     try:
@@ -138,6 +147,49 @@ def _fill_available_ranges(timeline: otio.schema.Timeline) -> None:
         reference = clip.media_reference
         if reference is not None and reference.available_range is None and clip.source_range:
             reference.available_range = clip.source_range
+
+
+def _name_missing_media(timeline: otio.schema.Timeline) -> None:
+    """FCP7 XML needs a file for every clip: unlinked media (EDL events) become a reference by
+    the clip's name, which the NLE shows offline and can relink."""
+    for clip in timeline.find_clips():
+        if isinstance(clip.media_reference, otio.schema.MissingReference):
+            name = clip.name or "offline"
+            clip.media_reference = otio.schema.ExternalReference(target_url=name)
+            clip.media_reference.name = name
+
+
+def _generators_to_gaps(timeline: otio.schema.Timeline) -> None:
+    """The fcp_xml writer crashes on generator clips (EDL black, bars): write them as gaps."""
+    for track in timeline.tracks:
+        for index, item in enumerate(list(track)):
+            if isinstance(item, otio.schema.Clip) and isinstance(
+                item.media_reference, otio.schema.GeneratorReference
+            ):
+                track[index] = otio.schema.Gap(source_range=item.trimmed_range(), name=item.name)
+
+
+def _conform_rates(timeline: otio.schema.Timeline) -> None:
+    """The AAF writer wants every range on the timeline's rate: rescale media and source
+    ranges (whole frames) so 23.976 media on a 29.97 timeline is written, not refused."""
+    start = timeline.global_start_time
+    rate = start.rate if start is not None else None
+    if rate is None:
+        return
+    for clip in timeline.find_clips():
+        if clip.source_range is not None:
+            clip.source_range = _rescaled(clip.source_range, rate)
+        reference = clip.media_reference
+        if reference is not None and reference.available_range is not None:
+            reference.available_range = _rescaled(reference.available_range, rate)
+
+
+def _rescaled(span: TimeRange, rate: float) -> TimeRange:
+    start = span.start_time.rescaled_to(rate)
+    duration = span.duration.rescaled_to(rate)
+    return TimeRange(
+        RationalTime(round(start.value), rate), RationalTime(round(duration.value), rate)
+    )
 
 
 def _write_with_adapter(timeline: otio.schema.Timeline, tmp: Path, adapter: str) -> None:

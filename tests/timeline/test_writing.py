@@ -191,12 +191,17 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.suffix != ".wav")
 
 
-def test_refused_write_leaves_nothing_behind(tmp_path):
+def test_refused_write_leaves_nothing_behind(tmp_path, monkeypatch):
     _, placed = placed_timeline("23.976", tmp_path)
-    odd = otio.schema.Clip("odd", otio.schema.MissingReference(), _range(0, 25, 25))
-    placed.tracks[0].append(odd)  # a 25 fps clip on a 23.976 timeline: AAF refuses
-    with pytest.raises(TimelineWriteError, match="AAF adapter refused"):
-        write_timeline(placed, tmp_path / "out.aaf")
+
+    def refuse(timeline, path, **kwargs):
+        Path(path).write_bytes(b"half an AAF")
+        raise ValueError("Clip.media_reference.available_range.duration.rate not equal")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(otio.adapters, "write_to_file", refuse)
+        with pytest.raises(TimelineWriteError, match="AAF adapter refused"):
+            write_timeline(placed, tmp_path / "out.aaf")
     assert _leftovers(tmp_path) == []
     out = tmp_path / "out.xml"
     out.write_text("old")

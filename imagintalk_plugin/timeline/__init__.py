@@ -1,0 +1,1 @@
+"""Timelines in and out: OpenTimelineIO reading, dubbable clips, exact time, placement, BWF."""

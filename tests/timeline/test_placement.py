@@ -10,6 +10,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 from opentimelineio.opentime import RationalTime, TimeRange
+from timeline_fixtures import clip_ref_for
 
 from imagintalk_plugin.core.clips import ClipRef, PlacedAudio
 from imagintalk_plugin.core.errors import AudioFileError
@@ -53,18 +54,13 @@ def build_timeline(rate_key: str) -> tuple[otio.schema.Timeline, list[ClipRef]]:
         zip(track.find_clips(), SHOTS, strict=True), start=1
     ):
         refs.append(
-            ClipRef(
-                clip_id=f"V1-{index:03d}",
-                name=clip.name,
-                track_name="V1",
-                track_index=1,
-                record_range=clip.range_in_parent(),
-                source_range=clip.source_range,
-                timeline_fps=rate,
-                timeline_start=start,
-                drop_frame=drop,
+            clip_ref_for(
+                clip,
+                index,
+                rate,
+                start,
+                drop,
                 media_path=f"/media/{clip.name}.mov",
-                media_fps=rate,
                 speaker=speaker,
             )
         )

@@ -8,8 +8,8 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 from opentimelineio.opentime import RationalTime, TimeRange
+from timeline_fixtures import clip_ref_for
 
-from imagintalk_plugin.core.clips import ClipRef
 from imagintalk_plugin.core.errors import OutputExistsError, TimelineWriteError
 from imagintalk_plugin.core.signals import Waveform
 from imagintalk_plugin.timeline.bwf import read_bwf_time_reference
@@ -51,19 +51,7 @@ def placed_timeline(
         )
         clip = otio.schema.Clip(f"shot{index}", media, _range(100, duration, rate))
         video.append(clip)
-        ref = ClipRef(
-            clip_id=f"V1-{index:03d}",
-            name=clip.name,
-            track_name="V1",
-            track_index=1,
-            record_range=clip.range_in_parent(),
-            source_range=clip.source_range,
-            timeline_fps=rate,
-            timeline_start=start,
-            drop_frame=drop,
-            media_path=None,
-            media_fps=rate,
-        )
+        ref = clip_ref_for(clip, index, rate, start, drop)
         samples = np.zeros(round(ref.record_range.duration.to_seconds() * SR), dtype=np.float32)
         audio = folder / f"shot {index}.wav"  # a space: file URLs must be encoded
         placements.append(write_placed_audio(ref, Waveform(samples, SR), audio, model="tiny"))

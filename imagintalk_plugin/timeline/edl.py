@@ -15,6 +15,8 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
+from imagintalk_plugin.timeline.timecode import exact_rate, parse_timecode
+
 _TC = r"\d\d[:;.]\d\d[:;.]\d\d[:;.]\d\d"
 _EVENT = re.compile(rf"^\d+\s+\S+\s+\S+\s+(\S+)(?:\s+\S+)?\s+({_TC})\s+({_TC})\s+({_TC})\s+({_TC})")
 _BARE_DURATION = re.compile(rf"^(\d+\s+\S+\s+\S+\s+)(\d{{3}})(\s+{_TC})")
@@ -122,7 +124,7 @@ def infer_rate(text: str) -> tuple[Fraction, bool, str]:
             found = _FORMAT_FPS.search(line)
             if found:
                 stated = Fraction(found.group(1)).limit_denominator(1001)
-                rate = _nearest_standard(stated)
+                rate = exact_rate(float(stated), tolerance=0.01)
                 return rate, drop and rate in _NTSC, "the list's FORMAT comment"
     if ntsc_seen:
         rate = Fraction(60000, 1001) if max_frame >= 30 else Fraction(30000, 1001)
@@ -153,13 +155,6 @@ def _drop_frame_at_first_event(text: str) -> bool:
 _NTSC = (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001))
 
 
-def _nearest_standard(rate: Fraction) -> Fraction:
-    for exact in (*_NTSC, Fraction(24), Fraction(25), Fraction(30), Fraction(50), Fraction(60)):
-        if abs(exact - rate) < Fraction(1, 100):
-            return exact
-    return rate
-
-
 def read_edl(data: bytes, rate: Fraction | None = None) -> EdlReading:
     """Parse an EDL, inferring its rate unless given; raises the adapter's errors unchanged."""
     from otio_cmx3600_adapter import cmx_3600
@@ -187,8 +182,6 @@ def read_edl(data: bytes, rate: Fraction | None = None) -> EdlReading:
 
 
 def _first_record_in(text: str, rate: Fraction) -> int:
-    from imagintalk_plugin.timeline.timecode import parse_timecode
-
     for line in text.splitlines():
         event = _EVENT.match(line)
         if event:

@@ -13,8 +13,6 @@ from pathlib import Path
 
 from imagintalk_plugin.core.clips import PlacedAudio
 from imagintalk_plugin.core.errors import (
-    OutputExistsError,
-    TimelineWriteError,
     UnknownClipError,
     UsageError,
 )
@@ -23,7 +21,7 @@ from imagintalk_plugin.timeline.clips import list_clips
 from imagintalk_plugin.timeline.placement import place_dialogue, timecode_samples
 from imagintalk_plugin.timeline.reading import read_timeline
 from imagintalk_plugin.timeline.timecode import timecode, to_frames
-from imagintalk_plugin.timeline.writing import FORMATS, write_timeline
+from imagintalk_plugin.timeline.writing import output_adapter, write_timeline
 
 
 def _safe_name(text: str) -> str:
@@ -43,11 +41,7 @@ def place_audio_files(
     timeline_path, output = Path(timeline_path), Path(output)
     if output.resolve() == timeline_path.resolve():
         raise UsageError(f"output '{output}' is the input timeline; it is never overwritten")
-    if output.suffix.lower() not in FORMATS:
-        known = ", ".join(sorted(FORMATS))
-        raise TimelineWriteError(output, f"unknown format '{output.suffix}' (use one of {known})")
-    if output.exists() and not force:
-        raise OutputExistsError(output)
+    output_adapter(output, force=force)
     loaded = read_timeline(timeline_path, rate=rate, timeline_index=timeline_index)
     clips = {clip.clip_id: clip for clip in list_clips(loaded)}
     for clip_id in audio:

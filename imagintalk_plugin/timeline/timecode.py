@@ -32,12 +32,16 @@ _SNAP = 2e-3  # 23.976 vs 24000/1001 differ by 2.4e-5; 23.976 vs 24 by 0.024
 DROP_FRAME_RATES = (Fraction(30000, 1001), Fraction(60000, 1001))
 
 
-def exact_rate(fps: float | Fraction) -> Fraction:
-    """The exact fraction of a frame rate: 23.976 -> 24000/1001, 25.0 -> 25."""
+def exact_rate(fps: float | Fraction, tolerance: float = _SNAP) -> Fraction:
+    """The exact fraction of a frame rate: 23.976 -> 24000/1001, 25.0 -> 25.
+
+    `tolerance` is how far a written rate may be from a standard one ("23.98" in an EDL
+    comment needs more than the default).
+    """
     if isinstance(fps, Fraction):
         return fps
     for rate in STANDARD_RATES:
-        if abs(float(rate) - fps) < _SNAP:
+        if abs(float(rate) - fps) < tolerance:
             return rate
     return Fraction(fps).limit_denominator(1001)
 

@@ -89,6 +89,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def output_adapter(path: Path, *, force: bool = False) -> str:
+    """The adapter that writes `path`; refuses an unknown suffix or an existing file (no force).
+
+    Callers that write other files first (audio beside the timeline) check with this early.
+    """
+    adapter = FORMATS.get(path.suffix.lower())
+    if adapter is None:
+        known = ", ".join(sorted(FORMATS))
+        raise TimelineWriteError(path, f"unknown format '{path.suffix}' (use one of {known})")
+    if path.exists() and not force:
+        raise OutputExistsError(path)
+    return adapter
+
+
 def write_timeline(
     timeline: otio.schema.Timeline,
     path: str | Path,
@@ -104,12 +118,7 @@ def write_timeline(
     refuses the timeline. The caller keeps `path` off its input file.
     """
     path = Path(path)
-    adapter = FORMATS.get(path.suffix.lower())
-    if adapter is None:
-        known = ", ".join(sorted(FORMATS))
-        raise TimelineWriteError(path, f"unknown format '{path.suffix}' (use one of {known})")
-    if path.exists() and not force:
-        raise OutputExistsError(path)
+    adapter = output_adapter(path, force=force)
     if path.is_dir():
         raise TimelineWriteError(path, "is a folder")
     if not path.parent.is_dir():

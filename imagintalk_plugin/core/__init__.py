@@ -17,6 +17,8 @@ _HOMES = {
     "ImagintalkError": "errors",
     "MediaOfflineError": "errors",
     "ModelLoadError": "errors",
+    "NoFaceError": "errors",
+    "VideoReadError": "errors",
     "OutputExistsError": "errors",
     "TimelineReadError": "errors",
     "TimelineWriteError": "errors",

@@ -89,6 +89,27 @@ class MediaOfflineError(ImagintalkError):
         super().__init__(f"clip '{clip_name}' is offline: media '{media_path}' not found")
 
 
+class VideoReadError(ImagintalkError):
+    """A video cannot be used: missing, undecodable, truncated, or the range holds no frames."""
+
+    exit_code = 2
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot read video '{path}': {reason}")
+
+
+class NoFaceError(ImagintalkError):
+    """No usable face was found anywhere in a clip's range."""
+
+    exit_code = 4
+
+    def __init__(self, clip: str, reason: str = "no face found in any frame") -> None:
+        self.clip = clip
+        super().__init__(f"clip '{clip}': {reason}")
+
+
 class ModelLoadError(ImagintalkError):
     """A checkpoint is missing, corrupt or does not match the code's configuration."""
 

@@ -35,6 +35,7 @@ class LipTrack:
     valid: np.ndarray  # (T,) bool
     face_embedding: np.ndarray  # (D,) float32, identity of the clip's face
     expressions: np.ndarray  # (T, E) float32, per-frame expression features
+    face_crop: np.ndarray | None = None  # (H, W, 3) uint8 aligned face, for the panel
 
     def __post_init__(self) -> None:
         t = self.mouth_crops.shape[0]
@@ -44,6 +45,8 @@ class LipTrack:
         _check(self.expressions.ndim == 2 and len(self.expressions) == t, "expressions: (T, E)")
         _check(self.face_embedding.ndim == 1, "face_embedding must be (D,)")
         _check(self.fps > 0, "fps must be positive")
+        if self.face_crop is not None:
+            _check(self.face_crop.ndim == 3 and self.face_crop.shape[2] == 3, "face_crop: (H,W,3)")
 
     @property
     def num_frames(self) -> int:

@@ -78,7 +78,30 @@ def build_parser() -> argparse.ArgumentParser:
     place.add_argument("-o", "--output", type=Path, required=True, help=".otio .xml .edl .aaf")
     place.add_argument("--force", action="store_true", help="overwrite existing outputs")
     _timeline_source_options(place)
+    _add_frontend_commands(commands)
     return parser
+
+
+def _add_frontend_commands(commands: argparse._SubParsersAction) -> None:
+    prepare = commands.add_parser(
+        "prepare", help="track the face in a video and write its lip track and a contact sheet"
+    )
+    prepare.add_argument("video", type=Path, help="any video FFmpeg reads (mp4 mov mxf mpg mkv)")
+    prepare.add_argument("--start", metavar="TC", help="seconds, M:SS.s or HH:MM:SS:FF")
+    prepare.add_argument("--end", metavar="TC", help="seconds, M:SS.s or HH:MM:SS:FF")
+    prepare.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    prepare.add_argument(
+        "--face", type=int, metavar="N", help="use the N-th face from the left (default: speaker)"
+    )
+    prepare.add_argument("--no-cache", action="store_true", help="ignore and skip the cache")
+    prepare.add_argument(
+        "--best-effort", action="store_true", help="no face: write an all-invalid track"
+    )
+    prepare.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    prepare.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    cache = commands.add_parser("cache", help="show or clear the prepared-clip cache")
+    cache.add_argument("action", choices=["info", "clear"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,6 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _inspect(args)
         if args.command == "timeline" and args.timeline_command == "place":
             return _place(args)
+        if args.command == "prepare":
+            return _prepare(args)
+        if args.command == "cache":
+            return _cache(args)
         parser.print_help()
         return 2 if args.command else 0
     except KeyboardInterrupt:
@@ -141,4 +168,39 @@ def _place(args: argparse.Namespace) -> int:
         timeline_index=args.timeline_index,
     )
     print(summary)
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from imagintalk_plugin.core.progress import drive
+    from imagintalk_plugin.frontend.lip_track_builder import FrontendParams
+    from imagintalk_plugin.frontend.prepare_command import prepare_video
+    from imagintalk_plugin.progress_bar import ProgressBars
+
+    job = prepare_video(
+        args.video,
+        args.out,
+        start=args.start,
+        end=args.end,
+        params=FrontendParams(face=args.face),
+        use_cache=not args.no_cache,
+        best_effort=args.best_effort,
+        force=args.force,
+    )
+    with ProgressBars(enabled=not args.quiet) as bars:
+        outputs = drive(job, bars)
+    print(outputs.summary())
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from imagintalk_plugin.frontend.cache import LipTrackCache
+
+    cache = LipTrackCache()
+    if args.action == "clear":
+        print(f"removed {cache.clear()} cached lip track(s) from {cache.root}")
+    else:
+        entries = cache.entries()
+        size_mb = cache.size_bytes() / 1e6
+        print(f"{cache.root}: {len(entries)} lip track(s), {size_mb:.1f} MB")
     return 0

@@ -1,7 +1,7 @@
 """Mouth-region alignment as in Auto-AVSR / AV-HuBERT: smooth, warp to a mean face, crop.
 
-Landmarks are smoothed over about 12 frames (for the warp only, so the crop does not jitter),
-a similarity transform maps the stable points (nose tip and eye corners) onto a mean face in a
+Alignment is smoothed over about 12 frames (so the crop does not jitter), a similarity
+transform maps the stable points (nose tip and eye corners) onto a mean face in a
 256x256 reference frame, and a 96x96 crop is cut around the warped mouth (points 48-67). Models
 read the centre 88x88, normalised with the field's mean 0.421 and std 0.165.
 """
@@ -54,37 +54,66 @@ def apply_transform(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :2].T + matrix[:, 2]
 
 
-def smooth_landmarks(
-    landmarks: np.ndarray, valid: np.ndarray, window: int = SMOOTH_WINDOW
-) -> np.ndarray:
-    """Centred moving average over `window` frames, using valid frames only: (T, 68, 2).
+def moving_average(values: np.ndarray, valid: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average over `window` frames of (T, ...) values, using valid frames only.
 
     Invalid frames keep their input values; a valid frame averages the valid frames near it.
     """
-    t = len(landmarks)
+    t = len(values)
+    shape = values.shape[1:]
+    flat = values.reshape(t, -1).astype(np.float64)
     weights = valid.astype(np.float64)
-    values = np.where(valid[:, None, None], landmarks, 0.0).astype(np.float64)
-    csum = np.concatenate([np.zeros((1, 68, 2)), np.cumsum(values, axis=0)])
+    csum = np.concatenate([np.zeros((1, flat.shape[1])), np.cumsum(flat * weights[:, None], 0)])
     wsum = np.concatenate([[0.0], np.cumsum(weights)])
     half = window // 2
     lo = np.clip(np.arange(t) - half, 0, t)
     hi = np.clip(np.arange(t) + (window - half), 0, t)
     count = wsum[hi] - wsum[lo]
-    mean = (csum[hi] - csum[lo]) / np.maximum(count, 1.0)[:, None, None]
-    out = np.where((valid & (count > 0))[:, None, None], mean, landmarks)
-    return out.astype(np.float32)
+    mean = (csum[hi] - csum[lo]) / np.maximum(count, 1.0)[:, None]
+    out = np.where((valid & (count > 0))[:, None], mean, flat)
+    return out.reshape((t, *shape))
 
 
-def mouth_crop_transforms(smoothed: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Per-frame affines (T, 2, 3) from frame pixels to the 96x96 mouth crop."""
+def smooth_landmarks(
+    landmarks: np.ndarray, valid: np.ndarray, window: int = SMOOTH_WINDOW
+) -> np.ndarray:
+    """Landmarks (T, 68, 2) averaged over `window` frames (Auto-AVSR's smoothing)."""
+    return moving_average(landmarks, valid, window).astype(np.float32)
+
+
+def mouth_crop_transforms(
+    landmarks: np.ndarray,
+    valid: np.ndarray,
+    reference: np.ndarray,
+    window: int = SMOOTH_WINDOW,
+) -> np.ndarray:
+    """Per-frame affines (T, 2, 3) from frame pixels to the 96x96 mouth crop.
+
+    Auto-AVSR smooths the landmarks themselves over ~12 frames, which lags behind a moving
+    head (the mouth drifts out of the crop when the head turns quickly). Here the smoothing is
+    done in face coordinates instead: the warp follows the stable points of each frame, only its
+    scale and roll are averaged over the window, and so is the mouth centre after the warp. Head
+    motion is followed exactly; landmark jitter is still smoothed away.
+    """
     stable = list(STABLE_POINTS)
-    half = MOUTH_CROP_SIZE / 2.0
-    out = np.empty((len(smoothed), 2, 3))
-    for i, points in enumerate(smoothed):
-        matrix = similarity_transform(points[stable], reference[stable])
-        centre = apply_transform(matrix, points[MOUTH_POINTS]).mean(0)
-        matrix[:, 2] += half - centre
-        out[i] = matrix
+    t = len(landmarks)
+    raw = np.stack([similarity_transform(p[stable], reference[stable]) for p in landmarks])
+    scale = np.sqrt(np.abs(np.linalg.det(raw[:, :, :2])))
+    angle = np.arctan2(raw[:, 1, 0], raw[:, 0, 0])
+    params = np.stack([np.log(np.maximum(scale, 1e-9)), np.cos(angle), np.sin(angle)], 1)
+    log_scale, cos_a, sin_a = moving_average(params, valid, window).T
+    scale, angle = np.exp(log_scale), np.arctan2(sin_a, cos_a)
+    out = np.empty((t, 2, 3))
+    out[:, 0, 0], out[:, 0, 1] = scale * np.cos(angle), -scale * np.sin(angle)
+    out[:, 1, 0], out[:, 1, 1] = scale * np.sin(angle), scale * np.cos(angle)
+    anchor = landmarks[:, stable].mean(1)
+    target = reference[stable].mean(0)
+    out[:, :, 2] = target - np.einsum("tij,tj->ti", out[:, :, :2], anchor)
+    centre = np.stack(
+        [apply_transform(m, p[MOUTH_POINTS]).mean(0) for m, p in zip(out, landmarks, strict=False)]
+    )
+    centre = moving_average(centre, valid, window)
+    out[:, :, 2] += MOUTH_CROP_SIZE / 2.0 - centre
     return out
 
 

@@ -25,7 +25,6 @@ from imagintalk_plugin.frontend.alignment import (
     face_crop_transform,
     mouth_crop_transforms,
     reference_landmarks,
-    smooth_landmarks,
     warp_face,
     warp_mouth,
 )
@@ -64,12 +63,14 @@ class PreparedLipTrack:
     face_frame: int  # frame of the representative face (for the contact sheet)
     faces_seen: int
     notes: list[str] = field(default_factory=list)
+    frames_found: int = 0  # frames where the face was detected or tracked (not interpolated)
 
     def metadata(self) -> dict[str, object]:
         """JSON-ready facts stored beside the track."""
         return {
             "face_frame": self.face_frame,
             "faces_seen": self.faces_seen,
+            "frames_found": self.frames_found,
             "notes": list(self.notes),
             "expression_features": list(EXPRESSION_FEATURES),
         }
@@ -158,8 +159,7 @@ def build_lip_track(
     if not valid.all():
         notes.append(f"no face on {int((~valid).sum())} of {frames} frames (marked invalid)")
     reference = reference_landmarks(models.mean_shape)
-    smoothed = smooth_landmarks(landmarks, valid, params.smooth_window)
-    transforms = mouth_crop_transforms(smoothed, reference)
+    transforms = mouth_crop_transforms(landmarks, valid, reference, params.smooth_window)
 
     crops = np.zeros((frames, MOUTH_CROP_SIZE, MOUTH_CROP_SIZE), np.uint8)
     embed_at = _embedding_frames(found, params.embed_frames)
@@ -175,6 +175,8 @@ def build_lip_track(
             faces.append((t, warp_face(frame.rgb, face_crop_transform(landmarks[t], reference))))
         if (t + 1) % PROGRESS_EVERY == 0:
             yield Progress("mouth crops", t + 1, frames, clip_id)
+    if not embeddings:
+        raise VideoReadError(path, f"clip '{clip_id}': frames changed between decoding passes")
     identity, nearest = robust_mean(np.stack(embeddings))
     expressions = np.zeros((frames, len(EXPRESSION_FEATURES)), np.float32)
     expressions[valid] = expression_features(landmarks[valid], models.mean_shape)
@@ -190,4 +192,4 @@ def build_lip_track(
         face_crop=faces[nearest][1],
     )
     seen = sum(1 for t in tracker.tracks if t.points)
-    return PreparedLipTrack(track, faces[nearest][0], seen, notes)
+    return PreparedLipTrack(track, faces[nearest][0], seen, notes, int(found.sum()))

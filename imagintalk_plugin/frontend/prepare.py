@@ -53,6 +53,7 @@ def prepare_range(
             face_frame=int(meta.get("face_frame", -1)),
             faces_seen=int(meta.get("faces_seen", 0)),
             notes=[*meta.get("notes", []), "from cache"],
+            frames_found=int(meta.get("frames_found", 0)),
         )
     prepared = yield from build_lip_track(
         path,

@@ -16,7 +16,6 @@ from opentimelineio.opentime import RationalTime
 from imagintalk_plugin.core.errors import OutputExistsError, UsageError, VideoReadError
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.frontend.alignment import mouth_crop_transforms, reference_landmarks
-from imagintalk_plugin.frontend.alignment import smooth_landmarks as smooth
 from imagintalk_plugin.frontend.cache import LipTrackCache
 from imagintalk_plugin.frontend.clip_source import file_timecode_origin
 from imagintalk_plugin.frontend.contact_sheet import render_contact_sheet, write_png
@@ -145,6 +144,8 @@ def _contact_sheet(
     if frame is None or frame.rgb is None:
         return render_contact_sheet(track, title)
     reference = reference_landmarks(shared_face_models().mean_shape)
-    smoothed = smooth(track.landmarks, track.valid, params.smooth_window)
-    matrix = mouth_crop_transforms(smoothed[index : index + 1], reference)[0]
+    transforms = mouth_crop_transforms(
+        track.landmarks, track.valid, reference, params.smooth_window
+    )
+    matrix = transforms[index]
     return render_contact_sheet(track, title, frame.rgb, index, matrix)

@@ -110,7 +110,7 @@ def mouth_crop_transforms(
     target = reference[stable].mean(0)
     out[:, :, 2] = target - np.einsum("tij,tj->ti", out[:, :, :2], anchor)
     centre = np.stack(
-        [apply_transform(m, p[MOUTH_POINTS]).mean(0) for m, p in zip(out, landmarks, strict=False)]
+        [apply_transform(m, p[MOUTH_POINTS]).mean(0) for m, p in zip(out, landmarks, strict=True)]
     )
     centre = moving_average(centre, valid, window)
     out[:, :, 2] += MOUTH_CROP_SIZE / 2.0 - centre

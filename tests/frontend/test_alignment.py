@@ -80,7 +80,7 @@ def test_mouth_crop_follows_a_fast_moving_head_without_lag(mean_shape):
     jitter = rng.normal(scale=1.5, size=frames.shape)
     transforms = mouth_crop_transforms(frames + jitter, np.ones(60, bool), reference)
     centres = np.stack(
-        [apply_transform(m, p[48:68]).mean(0) for m, p in zip(transforms, frames, strict=False)]
+        [apply_transform(m, p[48:68]).mean(0) for m, p in zip(transforms, frames, strict=True)]
     )
     offsets = np.linalg.norm(centres - MOUTH_CROP_SIZE / 2, axis=1)
     assert offsets.mean() < 1.5
@@ -89,7 +89,7 @@ def test_mouth_crop_follows_a_fast_moving_head_without_lag(mean_shape):
     lagging = mouth_crop_transforms(
         smooth_landmarks(frames + jitter, np.ones(60, bool)), np.ones(60, bool), reference, 1
     )
-    lag = [apply_transform(m, p[48:68]).mean(0) for m, p in zip(lagging, frames, strict=False)]
+    lag = [apply_transform(m, p[48:68]).mean(0) for m, p in zip(lagging, frames, strict=True)]
     assert np.linalg.norm(np.stack(lag) - MOUTH_CROP_SIZE / 2, axis=1).mean() > 5 * offsets.mean()
 
 

@@ -53,7 +53,7 @@ def test_face_found_and_mouth_centred(realdata: Path, name: str) -> None:
     centres = np.stack(
         [
             apply_transform(m, p[48:68]).mean(0)
-            for m, p in zip(transforms, track.landmarks, strict=False)
+            for m, p in zip(transforms, track.landmarks, strict=True)
         ]
     )[track.valid]
     offset = np.linalg.norm(centres - MOUTH_CROP_SIZE / 2, axis=1).mean()

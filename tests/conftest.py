@@ -12,6 +12,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from shared_data import REALDATA
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never read or fill the user's own prepared-clip cache."""
+    os.environ["IMAGINTALK_CACHE_DIR"] = str(tmp_path_factory.mktemp("liptrack_cache"))
+
+
 @pytest.fixture(scope="session")
 def realdata() -> Path:
     """The shared real-data folder; tests using it skip with a reason when it is missing."""

@@ -129,7 +129,10 @@ def build_lip_track(
     params = params or FrontendParams()
     models = models or shared_face_models()
     info = probe_video(path)
-    end = info.duration_s if end_s is None else min(end_s, info.duration_s)
+    if info.duration_s > 0:
+        end = info.duration_s if end_s is None else min(end_s, info.duration_s)
+    else:  # length unknown to the container: decode until the stream ends
+        end = end_s if end_s is not None else 24 * 3600.0
     expected = count_output_frames(start_s, end, params.fps)
     if expected <= 0:
         raise VideoReadError(path, f"clip '{clip_id}': empty range {start_s:.3f}-{end:.3f} s")

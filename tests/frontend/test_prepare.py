@@ -17,20 +17,21 @@ from imagintalk_plugin.frontend.lip_track_io import load_lip_track, load_lip_tra
 from imagintalk_plugin.frontend.prepare import prepare_clip, prepare_range
 
 
-@pytest.fixture(scope="module")
-def grid_frames(realdata: Path) -> list[np.ndarray]:
-    path = realdata / "video" / "GRID" / "bbaf2n.mpg"
+def _grid_frames(realdata: Path, name: str) -> list[np.ndarray]:
+    path = realdata / "video" / "GRID" / f"{name}.mpg"
     if not path.is_file():
         pytest.skip(f"{path} not in the shared real data")
     return read_rgb_frames(path)
+
+
+@pytest.fixture(scope="module")
+def grid_frames(realdata: Path) -> list[np.ndarray]:
+    return _grid_frames(realdata, "bbaf2n")
 
 
 @pytest.fixture(scope="module")
 def other_speaker(realdata: Path) -> list[np.ndarray]:
-    path = realdata / "video" / "GRID" / "lrwp9a.mpg"
-    if not path.is_file():
-        pytest.skip(f"{path} not in the shared real data")
-    return read_rgb_frames(path)
+    return _grid_frames(realdata, "lrwp9a")
 
 
 def _noise_video(path: Path, frames: int = 20) -> Path:

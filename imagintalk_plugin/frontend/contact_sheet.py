@@ -7,12 +7,11 @@ number; frames without a valid face are crossed out in red.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.signals import LipTrack
 
 TILE = 96
@@ -91,17 +90,11 @@ def render_contact_sheet(
 
 
 def write_png(image_rgb: np.ndarray, path: Path) -> None:
-    """Write an RGB image as PNG atomically (a temp file beside it, then rename)."""
+    """Write an RGB image as PNG atomically (never a half-written file at `path`)."""
     import cv2
 
     ok, data = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"cannot encode PNG for '{path}'")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.tobytes())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data.tobytes())

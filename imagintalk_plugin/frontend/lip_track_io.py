@@ -11,10 +11,7 @@ newer version, missing or malformed arrays, a truncated or corrupt archive.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
 import zipfile
 import zlib
 from pathlib import Path
@@ -23,6 +20,7 @@ import numpy as np
 from opentimelineio.opentime import RationalTime
 
 from imagintalk_plugin.core.errors import ImagintalkError
+from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.signals import LipTrack
 
 FORMAT_NAME = "imagintalk.liptrack"
@@ -108,23 +106,12 @@ def _header_json(track: LipTrack, metadata: dict[str, object] | None) -> str:
 
 
 def _write_atomically(path: Path, payload: dict[str, np.ndarray]) -> None:
-    """np.savez into a hidden temp file next to `path`, then rename it onto `path`."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    created = False
+    """np.savez into a temporary file next to `path`, then rename it onto `path`."""
     try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        fd = os.open(tmp, flags, 0o666)  # mode 0o666 & umask, like an ordinary new file
-        created = True
-        with os.fdopen(fd, "wb") as file:
+        with atomic_path(path) as tmp, tmp.open("wb") as file:
             np.savez(file, **payload)
-        tmp.replace(path)  # os.replace: atomic on one filesystem
-        created = False
     except OSError as exc:
         raise LipTrackFileError(path, exc.strerror or str(exc), writing=True) from exc
-    finally:
-        if created:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
 
 
 def _read(path: Path, *, arrays: bool) -> tuple[dict[str, object], dict[str, np.ndarray]]:

@@ -28,8 +28,8 @@ from typing import BinaryIO
 import numpy as np
 
 from imagintalk_plugin.core.errors import AudioFileError, OutputExistsError
+from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.signals import Waveform
-from imagintalk_plugin.timeline.writing import atomic_path
 
 ORIGINATOR = "ImaginTalk"
 _PCM = 0x0001

@@ -45,13 +45,9 @@ reading back the timelines `place_dialogue` makes):
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -61,6 +57,7 @@ from opentimelineio.adapters.file_bundle_utils import MediaReferencePolicy
 from opentimelineio.opentime import RationalTime, TimeRange
 
 from imagintalk_plugin.core.errors import ImagintalkError, OutputExistsError, TimelineWriteError
+from imagintalk_plugin.core.files import atomic_path
 
 # suffix -> OTIO adapter name
 FORMATS = {
@@ -70,23 +67,6 @@ FORMATS = {
     ".edl": "cmx_3600",
     ".aaf": "AAF",
 }
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to `path`; on success move what was written there onto it.
-
-    The temporary file lives in a hidden folder in the same directory (so `os.replace` is an
-    atomic rename) and the folder is always removed, whatever happens.
-    """
-    path = Path(path)
-    folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        tmp = folder / path.name
-        yield tmp
-        tmp.replace(path)  # os.replace: atomic on one filesystem
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def output_adapter(path: Path, *, force: bool = False) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from opentimelineio.opentime import RationalTime
 
+from imagintalk_plugin.core import files
 from imagintalk_plugin.core.errors import ImagintalkError
 from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.frontend import lip_track_io
@@ -150,7 +151,7 @@ def test_permission_denied_fails_cleanly(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(lip_track_io.os, "open", refuse)
+    monkeypatch.setattr(files.tempfile, "mkdtemp", refuse)
     with pytest.raises(LipTrackFileError, match="Permission denied"):
         save_lip_track(make_track(), tmp_path / "t.npz")
     monkeypatch.undo()

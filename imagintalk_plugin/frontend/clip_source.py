@@ -11,7 +11,7 @@ from __future__ import annotations
 from opentimelineio.opentime import RationalTime
 
 from imagintalk_plugin.core.clips import ClipRef
-from imagintalk_plugin.core.errors import MediaOfflineError, VideoReadError
+from imagintalk_plugin.core.errors import VideoReadError
 from imagintalk_plugin.frontend.decoding import VideoInfo
 
 
@@ -26,9 +26,10 @@ def file_timecode_origin(info: VideoInfo, rate: float) -> RationalTime | None:
 
 
 def clip_range_seconds(clip: ClipRef, info: VideoInfo) -> tuple[float, float]:
-    """(start_s, end_s) of the clip's source range, as offsets into its media file."""
-    if clip.offline or not clip.media_path:
-        raise MediaOfflineError(clip.name, clip.media_path)
+    """(start_s, end_s) of the clip's source range, as offsets into its media file.
+
+    `info` is the probed media, so the caller has already found the clip online.
+    """
     start = clip.source_range.start_time
     origin = None
     if clip.available_range is not None:
@@ -42,7 +43,7 @@ def clip_range_seconds(clip: ClipRef, info: VideoInfo) -> tuple[float, float]:
     end_s = start_s + clip.source_range.duration.to_seconds()
     if info.duration_s > 0 and start_s >= info.duration_s:
         raise VideoReadError(
-            clip.media_path,
+            info.path,
             f"clip '{clip.clip_id}' starts at {start_s:.2f} s, after the video ends "
             f"({info.duration_s:.2f} s)",
         )

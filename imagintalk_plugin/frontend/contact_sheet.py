@@ -66,16 +66,12 @@ def render_contact_sheet(
     """The sheet as an RGB image (H, W, 3) uint8; the frame panel needs all three frame args."""
     import cv2
 
-    left = []
+    columns = []  # left to right: annotated frame, aligned face, mouth grid
     if frame_rgb is not None and crop_matrix is not None and 0 <= frame_index < track.num_frames:
-        left.append(_annotated_frame(frame_rgb, track.landmarks[frame_index], crop_matrix))
-    grid = _mouth_grid(track)
-    columns = [grid]
-    if left:
-        columns.insert(0, left[0])
+        columns.append(_annotated_frame(frame_rgb, track.landmarks[frame_index], crop_matrix))
     if track.face_crop is not None:
-        face = cv2.resize(track.face_crop, (TILE * 2, TILE * 2))
-        columns.insert(0 if not left else 1, face)
+        columns.append(cv2.resize(track.face_crop, (TILE * 2, TILE * 2)))
+    columns.append(_mouth_grid(track))
     height = max(c.shape[0] for c in columns) + 28
     width = sum(c.shape[1] for c in columns) + 8 * (len(columns) + 1)
     sheet = np.full((height, width, 3), 24, np.uint8)

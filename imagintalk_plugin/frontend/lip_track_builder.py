@@ -28,7 +28,12 @@ from imagintalk_plugin.frontend.alignment import (
     warp_face,
     warp_mouth,
 )
-from imagintalk_plugin.frontend.decoding import count_output_frames, iter_frames, probe_video
+from imagintalk_plugin.frontend.decoding import (
+    VideoInfo,
+    count_output_frames,
+    iter_frames,
+    probe_video,
+)
 from imagintalk_plugin.frontend.expressions import EXPRESSION_FEATURES, expression_features
 from imagintalk_plugin.frontend.face_models import EMBEDDING_DIM, FaceModels, shared_face_models
 from imagintalk_plugin.frontend.tracking import DETECT_EVERY, FaceTracker, fill_gaps, pick_speaker
@@ -120,15 +125,16 @@ def build_lip_track(
     params: FrontendParams | None = None,
     models: FaceModels | None = None,
     best_effort: bool = False,
+    info: VideoInfo | None = None,
 ) -> Job[PreparedLipTrack]:
     """Job: the LipTrack of `path` between `start_s` and `end_s` (seconds into the file).
 
     No face anywhere raises NoFaceError naming the clip, or with `best_effort` gives an
-    all-invalid track and a warning.
+    all-invalid track and a warning. `info` saves probing the file again when the caller has.
     """
     params = params or FrontendParams()
     models = models or shared_face_models()
-    info = probe_video(path)
+    info = info or probe_video(path)
     if info.duration_s > 0:
         end = info.duration_s if end_s is None else min(end_s, info.duration_s)
     else:  # length unknown to the container: decode until the stream ends

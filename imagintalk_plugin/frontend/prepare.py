@@ -17,7 +17,7 @@ from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.frontend.cache import LipTrackCache, cache_key
 from imagintalk_plugin.frontend.clip_source import clip_range_seconds
-from imagintalk_plugin.frontend.decoding import probe_video
+from imagintalk_plugin.frontend.decoding import VideoInfo, probe_video
 from imagintalk_plugin.frontend.face_models import FaceModels
 from imagintalk_plugin.frontend.lip_track_builder import (
     FrontendParams,
@@ -37,6 +37,7 @@ def prepare_range(
     cache: LipTrackCache | None = None,
     models: FaceModels | None = None,
     best_effort: bool = False,
+    info: VideoInfo | None = None,
 ) -> Job[PreparedLipTrack]:
     """Job: the LipTrack of a file range, from the cache when it is there."""
     params = params or FrontendParams()
@@ -64,6 +65,7 @@ def prepare_range(
         params=params,
         models=models,
         best_effort=best_effort,
+        info=info,
     )
     if prepared.faces_seen > 0:  # a no-face best-effort track is not worth keeping
         cache.put(key, prepared.track, prepared.metadata())
@@ -86,7 +88,8 @@ def prepare_clip(
     if clip.offline or not clip.media_path or not Path(clip.media_path).is_file():
         raise MediaOfflineError(clip.name, clip.media_path)
     path = Path(clip.media_path)
-    start_s, end_s = clip_range_seconds(clip, probe_video(path))
+    info = probe_video(path)
+    start_s, end_s = clip_range_seconds(clip, info)
     return (
         yield from prepare_range(
             path,
@@ -98,5 +101,6 @@ def prepare_clip(
             cache=cache,
             models=models,
             best_effort=best_effort,
+            info=info,
         )
     )

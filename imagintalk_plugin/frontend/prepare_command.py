@@ -113,6 +113,7 @@ def prepare_video(
         params=params,
         cache=LipTrackCache(enabled=use_cache),
         best_effort=best_effort,
+        info=info,
     )
     yield Progress("contact sheet", 0, 1, video.stem)
     sheet = _contact_sheet(video, start_s, params, prepared)

@@ -2,14 +2,11 @@
 
 `espeakng-loader` ships libespeak-ng and its data, so a pip install covers it. The library runs
 in synchronous mode with phoneme events on: each event carries its position in the audio, so
-phoneme and word boundaries are exact, not estimated. espeak-ng is one global engine per
-process, so calls are serialised by a lock. Audio comes out at 22.05 kHz and is resampled to
-16 kHz with soxr.
+phoneme and word boundaries are exact, not estimated. Calls are serialised by a lock. Audio
+comes out at 22.05 kHz and is resampled to 16 kHz with soxr.
 
-Known problem (open, issue 4): the engine keeps state between utterances. The same text said
-twice in one process differs slightly, and a pitch set for one utterance can leak into the
-next (pitch 20 after pitch 80 came out higher than pitch 80). A fresh process making the same
-calls repeats them exactly. The corpus builder must handle this before voices are trusted.
+espeak-ng keeps state between utterances in static variables, so every call loads a fresh
+copy of the library and unloads it afterwards: calls are independent and reproducible.
 """
 
 from __future__ import annotations
@@ -98,65 +95,76 @@ class EspeakVoice:
         return f"{self.language}+{self.variant}" if self.variant else self.language
 
 
-class _Engine:
-    """The process's one espeak-ng engine (initialised once)."""
+@cache
+def _library_files() -> tuple[str, bytes]:
+    """Paths of the libespeak-ng shared library and its data folder (from espeakng-loader)."""
+    try:
+        import espeakng_loader
+    except ImportError as exc:
+        raise ModelLoadError("espeakng-loader", "package not installed") from exc
+    return str(espeakng_loader.get_library_path()), str(espeakng_loader.get_data_path()).encode()
 
-    def __init__(self) -> None:
-        try:
-            import espeakng_loader
-        except ImportError as exc:
-            raise ModelLoadError("espeakng-loader", "package not installed") from exc
-        library = str(espeakng_loader.get_library_path())
-        data = str(espeakng_loader.get_data_path())
-        try:
-            self.lib: Any = ctypes.CDLL(library)
-        except OSError as exc:
-            raise ModelLoadError(library, str(exc)) from exc
-        self.lib.espeak_Initialize.restype = ctypes.c_int
-        self.lib.espeak_Initialize.argtypes = [
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_char_p,
-            ctypes.c_int,
-        ]
-        options = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
-        rate = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data.encode(), options)
-        if rate <= 0:
-            raise ModelLoadError(data, "espeak-ng failed to initialise")
-        self.rate = rate
-        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        self.lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.c_uint,
-            ctypes.POINTER(ctypes.c_uint),
-            ctypes.c_void_p,
-        ]
-        self.lock = threading.Lock()
-        self.libc: Any = ctypes.CDLL(None)  # the process's C library (rand/srand)
-        self._chunks: list[np.ndarray] = []
-        self._events: list[tuple[int, int, int, int, str]] = []
-        self._callback = _CALLBACK(self._collect)  # kept alive as long as the engine
-        self.lib.espeak_SetSynthCallback(self._callback)
 
-    def _collect(self, wav: Any, count: int, events: Any) -> int:
+_LOCK = threading.Lock()
+
+
+def _declare(lib: Any) -> None:
+    lib.espeak_Initialize.restype = ctypes.c_int
+    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.POINTER(ctypes.c_uint),
+        ctypes.c_void_p,
+    ]
+
+
+def _synthesise(text: str, voice: EspeakVoice, seed: int) -> tuple[np.ndarray, list, int]:
+    """One utterance from a freshly loaded engine: (int16 samples, events, sample rate).
+
+    espeak-ng keeps state in static variables between utterances (pitch flutter phase, the
+    last pitch, ...), so the same text said twice in one process differed. The library is
+    loaded, initialised, used once and unloaded (dlclose) for every call: each call starts
+    from the same state, so the same arguments give the same samples in any order. A load
+    costs a few milliseconds.
+    """
+    import _ctypes
+
+    library, data = _library_files()
+    chunks: list[np.ndarray] = []
+    events: list[tuple[int, int, int, int, str]] = []
+
+    def collect(wav: Any, count: int, event_list: Any) -> int:
         if count > 0 and wav:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
+            chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
         i = 0
-        while events[i].type != 0:  # espeakEVENT_LIST_TERMINATED
-            e = events[i]
+        while event_list[i].type != 0:  # espeakEVENT_LIST_TERMINATED
+            e = event_list[i]
             label = bytes(e.id.string).split(b"\0")[0].decode("utf-8", "replace")
-            self._events.append((e.type, e.audio_position, e.text_position, e.length, label))
+            events.append((e.type, e.audio_position, e.text_position, e.length, label))
             i += 1
         return 0
 
-    def speak(self, text: str, voice: EspeakVoice, seed: int = 0) -> tuple[np.ndarray, list]:
-        with self.lock:
-            if self.lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
+    callback = _CALLBACK(collect)
+    with _LOCK:
+        try:
+            lib: Any = ctypes.CDLL(library)
+        except OSError as exc:
+            raise ModelLoadError(library, str(exc)) from exc
+        try:
+            _declare(lib)
+            options = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
+            rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, options)
+            if rate <= 0:
+                raise ModelLoadError(data.decode(), "espeak-ng failed to initialise")
+            lib.espeak_SetSynthCallback(callback)
+            if lib.espeak_SetVoiceByName(voice.name.encode()) != 0:
                 raise ModelLoadError(voice.name, "espeak-ng has no such voice")
             for param, value in (
                 (_RATE, voice.speed),
@@ -164,23 +172,17 @@ class _Engine:
                 (_RANGE, voice.pitch_range),
                 (_VOLUME, 100),
             ):
-                self.lib.espeak_SetParameter(param, int(value), 0)
-            # espeak-ng draws noise from its own generator and from libc's rand(): seed both,
-            # so the same input gives the same bytes whatever was spoken before.
-            self.lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
-            self.libc.srand(ctypes.c_uint(seed & 0xFFFFFFFF))
-            self._chunks, self._events = [], []
-            data = text.encode("utf-8") + b"\0"
-            buffer = ctypes.create_string_buffer(data)
-            self.lib.espeak_Synth(buffer, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-            self.lib.espeak_Synchronize()
-            audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
-            return audio, list(self._events)
-
-
-@cache
-def _engine() -> _Engine:
-    return _Engine()
+                lib.espeak_SetParameter(param, int(value), 0)
+            lib.espeak_ng_SetRandSeed(ctypes.c_long(seed))
+            encoded = text.encode("utf-8") + b"\0"
+            buffer = ctypes.create_string_buffer(encoded)
+            lib.espeak_Synth(buffer, len(encoded), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            lib.espeak_Synchronize()
+            lib.espeak_Terminate()
+        finally:
+            _ctypes.dlclose(lib._handle)
+    audio = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
+    return audio, events, rate
 
 
 def _word_offsets(text: str) -> list[tuple[int, str]]:
@@ -243,7 +245,7 @@ def _timings(
 @cache
 def _phoneme_count(word: str, voice: EspeakVoice) -> int:
     """How many phonemes espeak-ng says for a word on its own."""
-    _, events = _engine().speak(word, voice)
+    _, events, _ = _synthesise(word, voice, 0)
     return sum(
         1 for kind, *_, label in events if kind == _EVENT_PHONEME and label not in PAUSE_PHONEMES
     )
@@ -258,9 +260,8 @@ def speak(text: str, voice: EspeakVoice | None = None, seed: int = 0) -> SpokenT
     import soxr
 
     voice = voice or EspeakVoice()
-    engine = _engine()
-    audio, events = engine.speak(text, voice, seed)
-    samples = soxr.resample(audio.astype(np.float32) / 32768.0, engine.rate, SAMPLE_RATE)
+    audio, events, rate = _synthesise(text, voice, seed)
+    samples = soxr.resample(audio.astype(np.float32) / 32768.0, rate, SAMPLE_RATE)
     samples = samples.astype(np.float32)
     words, phonemes = _timings(text, events, len(samples) / SAMPLE_RATE, voice)
     return SpokenText(samples, SAMPLE_RATE, words, phonemes)

@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     place.add_argument("--force", action="store_true", help="overwrite existing outputs")
     _timeline_source_options(place)
     _add_frontend_commands(commands)
+    _add_eval_command(commands)
     return parser
 
 
@@ -104,6 +105,26 @@ def _add_frontend_commands(commands: argparse._SubParsersAction) -> None:
     cache.add_argument("action", choices=["info", "clear"])
 
 
+def _add_eval_command(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser(
+        "eval", help="score generated speech against a corpus manifest's ground truth"
+    )
+    evaluate.add_argument("--manifest", type=Path, required=True, help="manifest.jsonl or folder")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--generated", type=Path, metavar="DIR", help="folder of {id}.wav files")
+    source.add_argument(
+        "--ground-truth", action="store_true", help="judge the manifest's own audio (the ceiling)"
+    )
+    evaluate.add_argument("--out", type=Path, metavar="JSON", help="report (plots beside it)")
+    evaluate.add_argument("--split", choices=["train", "valid", "test"], help="only this split")
+    evaluate.add_argument(
+        "--judges", metavar="LIST", help="comma list of wer,speaker,prosody,emotion,signal,sync"
+    )
+    evaluate.add_argument("--limit", type=int, metavar="N", help="only the first N utterances")
+    evaluate.add_argument("--force", action="store_true", help="overwrite an existing report")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
@@ -117,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _prepare(args)
         if args.command == "cache":
             return _cache(args)
+        if args.command == "eval":
+            return _eval(args)
         parser.print_help()
         return 2 if args.command else 0
     except KeyboardInterrupt:
@@ -203,4 +226,25 @@ def _cache(args: argparse.Namespace) -> int:
         entries = cache.entries()
         size_mb = cache.size_bytes() / 1e6
         print(f"{cache.root}: {len(entries)} lip track(s), {size_mb:.1f} MB")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from imagintalk_plugin.core.progress import drive
+    from imagintalk_plugin.evaluation.command import parse_judges, run_eval
+    from imagintalk_plugin.progress_bar import ProgressBars
+
+    job = run_eval(
+        args.manifest,
+        args.generated,
+        ground_truth=args.ground_truth,
+        out=args.out,
+        split=args.split,
+        judges=parse_judges(args.judges),
+        limit=args.limit,
+        force=args.force,
+    )
+    with ProgressBars(enabled=not args.quiet) as bars:
+        outputs = drive(job, bars)
+    print(outputs.summary())
     return 0

@@ -51,6 +51,10 @@ if "${PIP[@]}" show -q "$ORT_DROP" >/dev/null 2>&1; then
     "${PIP[@]}" uninstall -q -y "$ORT_DROP"
 fi
 "${PIP[@]}" install -q -e ".[$EXTRA,dev]"
+# Resemblyzer (speaker-similarity judge; ships its pretrained weights) declares `webrtcvad`, an
+# sdist that needs a C compiler; `webrtcvad-wheels` (in our dependencies) provides the same
+# module prebuilt, so Resemblyzer goes in without its declared dependencies.
+"${PIP[@]}" install -q --no-deps "resemblyzer>=0.1.4"
 
 "$VENV/bin/python" - "$DEVICE" <<'PYEOF'
 import importlib.metadata as md

@@ -110,6 +110,16 @@ class NoFaceError(ImagintalkError):
         super().__init__(f"clip '{clip}': {reason}")
 
 
+class ManifestError(ImagintalkError):
+    """A corpus manifest (manifest.jsonl) is missing, malformed, or names missing files."""
+
+    exit_code = 2
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        super().__init__(f"cannot use manifest '{path}': {reason}")
+
+
 class ModelLoadError(ImagintalkError):
     """A checkpoint is missing, corrupt or does not match the code's configuration."""
 

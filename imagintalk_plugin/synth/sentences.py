@@ -61,13 +61,19 @@ def free_sentence(rng: np.random.Generator) -> list[str]:
     return HARVARD[rng.integers(len(HARVARD))].split()
 
 
-def say(words: list[str], voice: EspeakVoice | None = None) -> SpokenText:
-    """Speak the words (letters by name); word timings carry the written words.
+def say(
+    words: list[str], voice: EspeakVoice | None = None, *, seed: int = 0, spell_letters: bool = True
+) -> SpokenText:
+    """Speak the words (GRID letters by name unless `spell_letters` is off, as for free text);
+    word timings carry the written words.
 
     Raises ValueError if espeak-ng does not report one word event per word.
     """
-    spoken = [LETTER_NAMES.get(w, w) if len(w) == 1 and w.isalpha() else w for w in words]
-    result = speak(" ".join(spoken), voice)
+    spoken = [
+        LETTER_NAMES.get(w, w) if spell_letters and len(w) == 1 and w.isalpha() else w
+        for w in words
+    ]
+    result = speak(" ".join(spoken), voice, seed)
     if len(result.words) != len(words):
         said = [w.label for w in result.words]
         raise ValueError(f"espeak-ng timed {said} for the words {words}")

@@ -1,0 +1,102 @@
+"""Timbre: speaker similarity from Resemblyzer's pretrained voice encoder (GE2E, 256-d).
+
+Resemblyzer ships its weights in the wheel (`pretrained.pt`), so nothing is downloaded. Each
+clip goes through its own preprocessing (volume normalisation, webrtcvad trimming of long
+silences) and becomes one unit-length embedding; similarity is the cosine of two.
+
+Columns:
+- `speaker_sim`: generated vs the ground truth of the same utterance (1.0 for the ceiling).
+- `speaker_sim_centroid`: generated vs the mean ground-truth voice of the same speaker over the
+  other judged utterances (the ceiling is how alike one voice is with itself).
+- `speaker_sim_other`: generated vs the other speakers' mean voices, averaged: a generated
+  voice should sit clearly closer to its own speaker than to the rest.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from imagintalk_plugin.core.errors import ModelLoadError
+from imagintalk_plugin.evaluation.audio import SAMPLE_RATE
+from imagintalk_plugin.evaluation.judge import Judge, Row, Utterance
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two vectors (NaN if either is zero)."""
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b) / norm) if norm > 0 else float("nan")
+
+
+class SpeakerEncoder:
+    """Resemblyzer's VoiceEncoder on the CPU, loaded on first use and then reused."""
+
+    def __init__(self) -> None:
+        self._encoder: Any = None
+
+    def embed(self, samples: np.ndarray) -> np.ndarray:
+        """Unit-length 256-d voice embedding of 16 kHz mono speech."""
+        if self._encoder is None:
+            try:
+                with warnings.catch_warnings():  # its scipy.ndimage.morphology import
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    from resemblyzer import VoiceEncoder
+            except ImportError as exc:
+                raise ModelLoadError("resemblyzer", f"cannot import: {exc}") from exc
+            self._encoder = VoiceEncoder("cpu", verbose=False)
+        from resemblyzer import preprocess_wav
+
+        wav = preprocess_wav(np.asarray(samples, np.float32))  # already at 16 kHz
+        if len(wav) < SAMPLE_RATE // 10:  # webrtcvad found (almost) no speech: use it all
+            wav = np.asarray(samples, np.float32)
+        return np.asarray(self._encoder.embed_utterance(wav), np.float32)
+
+
+class SpeakerJudge(Judge):
+    """Cosine similarity of voice embeddings, generated vs the ground-truth voices."""
+
+    name = "speaker"
+    columns = ("speaker_sim", "speaker_sim_centroid", "speaker_sim_other")
+
+    def __init__(self, encoder: SpeakerEncoder | None = None) -> None:
+        self.encoder = encoder or SpeakerEncoder()
+        self._reference: dict[str, np.ndarray] = {}
+        self._generated: dict[str, np.ndarray] = {}
+        self._speaker: dict[str, str] = {}
+
+    def score(self, utterance: Utterance) -> Row:
+        """Embed both sides; the centroid columns are filled in by `finish`."""
+        entry = utterance.entry
+        reference = self.encoder.embed(utterance.reference)
+        generated = reference if utterance.is_ceiling else self.encoder.embed(utterance.generated)
+        self._reference[entry.id] = reference
+        self._generated[entry.id] = generated
+        self._speaker[entry.id] = entry.speaker
+        return {
+            "speaker_sim": cosine(generated, reference),
+            "speaker_sim_centroid": float("nan"),
+            "speaker_sim_other": float("nan"),
+        }
+
+    def finish(self, rows: list[Row]) -> dict[str, Any]:
+        """Similarity to the own speaker's centroid (leaving the utterance out) and the others'."""
+        by_speaker: dict[str, list[str]] = defaultdict(list)
+        for uid, speaker in self._speaker.items():
+            by_speaker[speaker].append(uid)
+        sums = {
+            s: np.sum([self._reference[u] for u in ids], axis=0) for s, ids in by_speaker.items()
+        }
+        for row in rows:
+            uid = row["id"]
+            if uid not in self._generated:
+                continue
+            own, generated = self._speaker[uid], self._generated[uid]
+            count = len(by_speaker[own])
+            if count > 1:  # leave this utterance's own ground truth out
+                row["speaker_sim_centroid"] = cosine(generated, sums[own] - self._reference[uid])
+            others = [cosine(generated, total) for s, total in sums.items() if s != own]
+            row["speaker_sim_other"] = float(np.mean(others)) if others else float("nan")
+        return {"speakers": len(by_speaker)}

@@ -1,0 +1,208 @@
+"""`imagintalk synth`: render a talking-face corpus with its ground truth.
+
+Writes into the output folder:
+  video/<id>.mp4      25 fps H.264, FRAME_SIZE square, silent (the take to dub)
+  audio/<id>.wav      16 kHz 16-bit mono, the ground-truth speech, starting with the video
+  manifest.jsonl      one line per utterance (see core/manifest.py)
+  speakers.jsonl      per speaker: source face, variant, voice, split, face embedding
+  faces/<speaker>.png each speaker's aligned neutral face
+Utterances are rendered in worker processes, each independent of the others, so the same
+arguments give the same bytes however many workers run. An existing corpus is never
+overwritten without `force`; a cancelled run leaves whole files only and no manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from imagintalk_plugin.core.errors import OutputExistsError
+from imagintalk_plugin.core.files import atomic_path
+from imagintalk_plugin.core.manifest import ManifestEntry, Segment
+from imagintalk_plugin.core.progress import Job, Progress
+from imagintalk_plugin.core.signals import EMOTIONS
+from imagintalk_plugin.synth.corpus_plan import UtterancePlan, plan_corpus
+from imagintalk_plugin.synth.espeak import EspeakVoice, SpokenText, Timed
+from imagintalk_plugin.synth.face_rig import FaceRig
+from imagintalk_plugin.synth.media import VIDEO_FPS, write_mp4, write_wav
+from imagintalk_plugin.synth.performance import perform
+from imagintalk_plugin.synth.sentences import say
+from imagintalk_plugin.synth.speakers import Speaker, make_speakers
+from imagintalk_plugin.synth.voices import emotional_voice, manifest_voice
+
+LEAD_S, TAIL_S = 0.3, 0.3  # silence around the speech (the face at rest)
+
+
+@dataclass(frozen=True)
+class CorpusSettings:
+    """What `imagintalk synth` was asked for."""
+
+    out: Path
+    utterances: int
+    seed: int = 0
+    speakers: int = 12
+    faces: Path | None = None
+    emotions: tuple[str, ...] = EMOTIONS
+    text_set: str = "grid"
+    jobs: int = 0  # 0 = one per CPU core
+    force: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class _Actor:
+    """What a worker needs of a speaker (picklable)."""
+
+    image: np.ndarray
+    landmarks: np.ndarray
+    voice: EspeakVoice
+
+
+def _padded(spoken: SpokenText) -> tuple[np.ndarray, list[Timed], list[Timed], float]:
+    """Speech with rest before and after, trimmed or padded to a whole number of frames."""
+    rate = spoken.sample_rate
+    lead = int(LEAD_S * rate)
+    per_frame = rate // VIDEO_FPS
+    total = lead + len(spoken.samples) + int(TAIL_S * rate)
+    total = -(-total // per_frame) * per_frame
+    samples = np.zeros(total, np.float32)
+    samples[lead : lead + len(spoken.samples)] = spoken.samples
+
+    def shift(items: list[Timed]) -> list[Timed]:
+        return [Timed(t.label, t.start + LEAD_S, t.end + LEAD_S) for t in items]
+
+    return samples, shift(spoken.words), shift(spoken.phonemes), total / rate
+
+
+def _segments(items: list[Timed]) -> tuple[Segment, ...]:
+    return tuple(Segment(t.label, round(t.start, 4), round(t.end, 4)) for t in items)
+
+
+def render_utterance(plan: UtterancePlan, actor: _Actor, speaker_id: str, out: Path) -> str:
+    """Render one utterance's video and audio into `out`; return its manifest line."""
+    rng = np.random.default_rng([plan.seed, 2])
+    voice = emotional_voice(actor.voice, plan.emotion, plan.intensity)
+    spoken = say(list(plan.words), voice, seed=plan.seed, spell_letters=plan.text_set == "grid")
+    samples, words, phonemes, duration = _padded(spoken)
+    poses = perform(phonemes, duration, plan.emotion, plan.intensity, rng, VIDEO_FPS)
+    rig = FaceRig(actor.image, actor.landmarks)
+    video = out / "video" / f"{plan.id}.mp4"
+    audio = out / "audio" / f"{plan.id}.wav"
+    write_mp4(video, (rig.render(pose)[0] for pose in poses))
+    write_wav(audio, samples, spoken.sample_rate)
+    entry = ManifestEntry(
+        id=plan.id,
+        video=video,
+        audio=audio,
+        text=" ".join(w.label for w in words),
+        text_set=plan.text_set,
+        words=_segments(words),
+        phonemes=_segments(phonemes),
+        speaker=speaker_id,
+        voice=manifest_voice(voice),
+        emotion=plan.emotion,
+        split=plan.split,
+        duration=round(duration, 4),
+        extra={"intensity": plan.intensity},
+    )
+    return entry.to_json(out)
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(actors: list[_Actor], ids: list[str], out: Path) -> None:
+    _WORKER.update(actors=actors, ids=ids, out=out)
+    cv2.setNumThreads(1)
+
+
+def _work(plan: UtterancePlan) -> tuple[int, str]:
+    actor = _WORKER["actors"][plan.speaker]
+    return plan.index, render_utterance(plan, actor, _WORKER["ids"][plan.speaker], _WORKER["out"])
+
+
+def _speaker_line(speaker: Speaker, split: str) -> str:
+    return json.dumps(
+        {
+            "speaker": speaker.id,
+            "source": speaker.source,
+            "variant": speaker.variant,
+            "voice": manifest_voice(speaker.voice).__dict__,
+            "split": split,
+            "face": f"faces/{speaker.id}.png",
+            "embedding": [round(float(v), 5) for v in speaker.embedding],
+        }
+    )
+
+
+def _write_text(path: Path, lines: Sequence[str]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Hidden temporary folders a killed worker could not clean up itself."""
+    for folder in (out / "video", out / "audio"):
+        for tmp in folder.glob(".*.tmp"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def synth_corpus(settings: CorpusSettings) -> Job[Path]:
+    """Render the corpus; yields progress per utterance, returns the manifest's path."""
+    from imagintalk_plugin.frontend.face_models import shared_face_models
+    from imagintalk_plugin.synth.faces import load_faces
+
+    out = settings.out
+    manifest = out / "manifest.jsonl"
+    if manifest.exists() and not settings.force:
+        raise OutputExistsError(manifest)
+    plans = plan_corpus(
+        settings.utterances, settings.speakers, settings.seed, settings.text_set, settings.emotions
+    )
+    models = shared_face_models()
+    yield Progress("faces", 0, settings.speakers, message="finding faces")
+    faces = list(load_faces(settings.faces, models))
+    speakers = make_speakers(faces, settings.speakers, settings.seed, models)
+    yield Progress("faces", settings.speakers, settings.speakers)
+    for sub in ("video", "audio", "faces"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    splits = {p.speaker: p.split for p in plans if p.split != "valid"}
+    for s in speakers:
+        with atomic_path(out / "faces" / f"{s.id}.png") as tmp:
+            cv2.imwrite(str(tmp), cv2.cvtColor(s.face.image, cv2.COLOR_RGB2BGR))
+    speaker_lines = [_speaker_line(s, splits.get(i, "train")) for i, s in enumerate(speakers)]
+    _write_text(out / "speakers.jsonl", speaker_lines)
+    actors = [_Actor(s.face.image, s.face.landmarks, s.voice) for s in speakers]
+    ids = [s.id for s in speakers]
+    jobs = settings.jobs or os.cpu_count() or 1
+    lines: dict[int, str] = {}
+    yield Progress("render", 0, len(plans))
+    if jobs == 1:
+        _init_worker(actors, ids, out)
+        for plan in plans:
+            index, line = _work(plan)
+            lines[index] = line
+            yield Progress("render", len(lines), len(plans), clip_id=plan.id)
+    else:
+        # spawn, not fork: the parent has OpenCV and dlib thread pools whose locks a forked
+        # child would inherit held (the workers hung on a futex)
+        context = multiprocessing.get_context("spawn")
+        pool = context.Pool(min(jobs, len(plans)), _init_worker, (actors, ids, out))
+        try:
+            for index, line in pool.imap_unordered(_work, plans):
+                lines[index] = line
+                yield Progress("render", len(lines), len(plans), clip_id=plans[index].id)
+            pool.close()
+        finally:
+            pool.terminate()
+            pool.join()
+            _remove_leftovers(out)
+    _write_text(manifest, [lines[i] for i in range(len(plans))])
+    return manifest

@@ -1,0 +1,20 @@
+"""Models shared by the evaluation tests (each loads once per session)."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagintalk_plugin.evaluation.intelligibility import Recogniser
+from imagintalk_plugin.evaluation.speaker import SpeakerEncoder
+
+
+@pytest.fixture(scope="session")
+def recogniser() -> Recogniser:
+    """One PocketSphinx decoder for every test."""
+    return Recogniser()
+
+
+@pytest.fixture(scope="session")
+def encoder() -> SpeakerEncoder:
+    """One Resemblyzer encoder for every test."""
+    return SpeakerEncoder()

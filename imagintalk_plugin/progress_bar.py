@@ -30,7 +30,7 @@ class ProgressBars:
         if key != self._key:
             self.close()
             label = f"{step.clip_id}: {step.stage}" if step.clip_id else step.stage
-            self._bar = tqdm(total=step.total or None, desc=label, unit="frame", leave=False)
+            self._bar = tqdm(total=step.total or None, desc=label, unit=step.unit, leave=False)
             self._key = key
         if step.total and self._bar.total != step.total:
             self._bar.total = step.total

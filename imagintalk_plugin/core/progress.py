@@ -28,6 +28,7 @@ class Progress:
     total: int
     clip_id: str | None = None
     message: str = ""
+    unit: str = "frame"  # what `done` counts, for progress bars
 
     @property
     def fraction(self) -> float:

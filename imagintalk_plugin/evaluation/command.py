@@ -163,7 +163,7 @@ def run_eval(
     todo = [e for e in entries if e.id in paths]
     rows, unreadable, seconds = [], {}, defaultdict(float)
     for i, entry in enumerate(todo):
-        yield Progress("judging", i, len(todo), message=entry.id)
+        yield Progress("judging", i, len(todo), message=entry.id, unit="utt")
         reference = load_audio(entry.audio)
         try:
             speech = reference if ground_truth else load_audio(paths[entry.id])
@@ -177,7 +177,7 @@ def run_eval(
             row.update(judge.score(utterance))
             seconds[judge.name] += time.perf_counter() - started
         rows.append(row)
-    yield Progress("judging", len(todo), len(todo))
+    yield Progress("judging", len(todo), len(todo), unit="utt")
     if not rows:
         raise UsageError(f"none of the generated audio in '{generated}' could be read")
 

@@ -131,7 +131,7 @@ class EmotionJudge(Judge):
         features = []
         for i, entry in enumerate(chosen):
             features.append(prosodic_features(load_audio(entry.audio), len(entry.text.split())))
-            yield Progress("emotion fit", i + 1, len(chosen))
+            yield Progress("emotion fit", i + 1, len(chosen), unit="utt")
         labels = [e.emotion for e in chosen]
         with warnings.catch_warnings():  # all-NaN feature columns (silent clips) stay NaN
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -167,10 +167,10 @@ def synth_corpus(settings: CorpusSettings) -> Job[Path]:
         settings.utterances, settings.speakers, settings.seed, settings.text_set, settings.emotions
     )
     models = shared_face_models()
-    yield Progress("faces", 0, settings.speakers, message="finding faces")
+    yield Progress("faces", 0, settings.speakers, unit="speaker")
     faces = list(load_faces(settings.faces, models))
     speakers = make_speakers(faces, settings.speakers, settings.seed, models)
-    yield Progress("faces", settings.speakers, settings.speakers)
+    yield Progress("faces", settings.speakers, settings.speakers, unit="speaker")
     for sub in ("video", "audio", "faces"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     splits = {p.speaker: p.split for p in plans if p.split != "valid"}
@@ -183,13 +183,13 @@ def synth_corpus(settings: CorpusSettings) -> Job[Path]:
     ids = [s.id for s in speakers]
     jobs = settings.jobs or os.cpu_count() or 1
     lines: dict[int, str] = {}
-    yield Progress("render", 0, len(plans))
+    yield Progress("render", 0, len(plans), unit="utt")
     if jobs == 1:
         _init_worker(actors, ids, out)
         for plan in plans:
             index, line = _work(plan)
             lines[index] = line
-            yield Progress("render", len(lines), len(plans), clip_id=plan.id)
+            yield Progress("render", len(lines), len(plans), unit="utt")
     else:
         # spawn, not fork: the parent has OpenCV and dlib thread pools whose locks a forked
         # child would inherit held (the workers hung on a futex)
@@ -198,7 +198,7 @@ def synth_corpus(settings: CorpusSettings) -> Job[Path]:
         try:
             for index, line in pool.imap_unordered(_work, plans):
                 lines[index] = line
-                yield Progress("render", len(lines), len(plans), clip_id=plans[index].id)
+                yield Progress("render", len(lines), len(plans), unit="utt")
             pool.close()
         finally:
             pool.terminate()

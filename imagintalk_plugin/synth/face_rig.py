@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-FRAME_SIZE = 288
+FRAME_SIZE = 256  # a multiple of 128: see media._yuv_frame
 _GRID_STEP = 4  # px between exactly-warped grid points
 
 # iBUG-68 index groups
@@ -80,8 +80,10 @@ def _tps_solve(control: np.ndarray, values: np.ndarray, smooth: float = 1e-2) ->
 
 
 def _tps_eval(coef: np.ndarray, control: np.ndarray, points: np.ndarray) -> np.ndarray:
-    d2 = np.sum((points[:, None] - control[None]) ** 2, axis=-1)
-    u = 0.5 * d2 * np.log(d2 + 1e-12)
+    # squared distances through one matrix product (much faster than broadcasting)
+    d2 = (points**2).sum(1)[:, None] + (control**2).sum(1)[None, :] - 2.0 * points @ control.T
+    np.maximum(d2, 1e-12, out=d2)
+    u = 0.5 * d2 * np.log(d2)
     n = len(control)
     return u @ coef[:n] + coef[n] + points @ coef[n + 1 :]
 

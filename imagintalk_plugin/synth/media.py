@@ -14,26 +14,62 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from imagintalk_plugin.core.files import atomic_path
 
 VIDEO_FPS = 25
-_X264_OPTIONS = {"crf": "18", "preset": "veryfast", "threads": "1"}
+_X264_OPTIONS = {
+    "crf": "18",
+    "preset": "veryfast",
+    "threads": "1",
+    "x264-params": "threads=1:lookahead-threads=1:sliced-threads=0",
+}
+
+
+def _yuv_frame(image: np.ndarray) -> av.VideoFrame:
+    """An FFmpeg-allocated yuv420p frame holding `image`.
+
+    Same frames, same bytes needs care here: wrapping a numpy array (from_ndarray) or a
+    width whose chroma rows are not a multiple of 64 bytes (288 or 320 square frames) gave
+    different bytes for the same frames from run to run (x264's SIMD plane copy reads a
+    little past the rows), while FFmpeg-allocated, zero-filled planes of a 256-wide frame
+    encoded identically every time. Hence the corpus's 256x256 frames.
+    """
+    height, width = image.shape[:2]
+    yuv = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YUV_I420)
+    frame = av.VideoFrame(width, height, "yuv420p")
+    planes = (
+        yuv[:height],
+        yuv[height : height + height // 4].reshape(height // 2, width // 2),
+        yuv[height + height // 4 :].reshape(height // 2, width // 2),
+    )
+    for plane, data in zip(frame.planes, planes, strict=True):
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        rows[:] = 0
+        rows[: data.shape[0], : data.shape[1]] = data
+    return frame
 
 
 def write_mp4(path: Path, frames: Iterable[np.ndarray], fps: int = VIDEO_FPS) -> Path:
-    """Encode RGB (H, W, 3) uint8 frames (even sizes) as H.264 yuv420p in an mp4."""
+    """Encode RGB (H, W, 3) uint8 frames (even sizes) as H.264 yuv420p in an mp4.
+
+    Byte-identical output for identical frames is guaranteed only for widths that are
+    multiples of 128 (see `_yuv_frame`).
+    """
     with atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
         stream = None
-        for image in frames:
+        for index, image in enumerate(frames):
             if stream is None:
                 stream = container.add_stream("libx264", rate=Fraction(fps))
                 stream.height, stream.width = image.shape[:2]
                 stream.pix_fmt = "yuv420p"
                 stream.options = dict(_X264_OPTIONS)
                 stream.codec_context.thread_count = 1
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+                stream.codec_context.thread_type = "NONE"
+            frame = _yuv_frame(image)
+            frame.pts, frame.time_base = index, Fraction(1, fps)
             container.mux(stream.encode(frame))
         if stream is None:
             raise ValueError("no frames to write")

@@ -19,7 +19,7 @@ from imagintalk_plugin.synth.espeak import Timed
 
 ARTICULATORS = ("jaw", "spread", "round", "close", "labiodental")
 _CURVE_RATE = 200  # Hz, the rate the blending runs at before sampling at the video rate
-_SIGMA_S = 0.022  # co-articulation smoothing (seconds)
+_SIGMA_S = 0.035  # co-articulation smoothing (seconds)
 
 
 @dataclass(frozen=True)

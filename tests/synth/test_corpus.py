@@ -1,0 +1,132 @@
+"""The corpus builder end to end: files, manifest, splits, determinism, faces found, sync."""
+
+import hashlib
+import json
+import wave
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from imagintalk_plugin.cli import main
+from imagintalk_plugin.core.manifest import read_manifest
+from imagintalk_plugin.core.progress import drive
+from imagintalk_plugin.evaluation.sync import lag_correlations, peak_lag, speech_envelope
+from imagintalk_plugin.frontend.face_models import shared_face_models
+from imagintalk_plugin.frontend.tracking import detection_scales
+from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
+from imagintalk_plugin.synth.corpus_plan import plan_corpus
+from imagintalk_plugin.synth.face_rig import FRAME_SIZE
+
+UTTERANCES, SPEAKERS, SEED = 6, 3, 5
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("corpus")
+    settings = CorpusSettings(out=out, utterances=UTTERANCES, speakers=SPEAKERS, seed=SEED, jobs=2)
+    return drive(synth_corpus(settings))
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _video_frames(path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.average_rate == 25
+        return [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+
+
+def test_manifest_lists_every_utterance_with_its_ground_truth(corpus):
+    entries = read_manifest(corpus)
+    assert len(entries) == UTTERANCES
+    assert {e.speaker for e in entries} == {f"s{i:03d}" for i in range(SPEAKERS)}
+    for entry in entries:
+        assert entry.text_set == "grid"
+        assert len(entry.words) == 6
+        assert entry.text == " ".join(w.label for w in entry.words)
+        assert entry.phonemes[0].start >= 0.29
+        assert entry.phonemes[-1].end <= entry.duration
+        assert entry.voice.variant
+        assert 0 <= entry.voice.pitch <= 99
+        assert entry.emotion in ("neutral", "happy", "sad", "angry", "surprised")
+        with wave.open(str(entry.audio)) as wav:
+            assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+            assert wav.getnframes() == round(entry.duration * 16000)
+        frames = _video_frames(entry.video)
+        assert len(frames) == round(entry.duration * 25)
+        assert frames[0].shape == (FRAME_SIZE, FRAME_SIZE, 3)
+    speakers = [json.loads(line) for line in (corpus.parent / "speakers.jsonl").open()]
+    assert len(speakers) == SPEAKERS
+    assert len(speakers[0]["embedding"]) == 128
+    assert (corpus.parent / speakers[0]["face"]).is_file()
+
+
+def test_test_speakers_are_held_out():
+    plans = plan_corpus(120, 12, seed=9)
+    test = {p.speaker for p in plans if p.split == "test"}
+    train = {p.speaker for p in plans if p.split in ("train", "valid")}
+    assert len(test) == 2
+    assert not test & train
+    assert any(p.split == "valid" for p in plans)
+    assert {p.emotion for p in plans} == {"neutral", "happy", "sad", "angry", "surprised"}
+
+
+def test_same_seed_gives_the_same_bytes_with_any_number_of_workers(corpus, tmp_path):
+    again = drive(
+        synth_corpus(
+            CorpusSettings(
+                out=tmp_path, utterances=UTTERANCES, speakers=SPEAKERS, seed=SEED, jobs=1
+            )
+        )
+    )
+    assert _digest(again) == _digest(corpus)
+    for entry, other in zip(read_manifest(corpus), read_manifest(again), strict=True):
+        assert _digest(entry.video) == _digest(other.video)
+        assert _digest(entry.audio) == _digest(other.audio)
+
+
+def test_the_front_end_detector_finds_the_face_in_every_frame(corpus):
+    models = shared_face_models()
+    found = total = 0
+    for entry in read_manifest(corpus):
+        for rgb in _video_frames(entry.video):
+            gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+            boxes = models.detect(gray, detection_scales(*gray.shape)[0])
+            found += bool(boxes)
+            total += 1
+    assert found / total >= 0.99
+
+
+def test_mouth_opening_follows_the_audio(corpus):
+    """The landmark detector's inner-lip gap on the rendered video against the speech energy."""
+    models = shared_face_models()
+    curves = []
+    for entry in read_manifest(corpus):
+        opening = []
+        for rgb in _video_frames(entry.video):
+            gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+            box = models.detect(gray)[0]
+            points = models.landmarks(gray, box)
+            opening.append(np.mean(points[[65, 66, 67], 1] - points[[63, 62, 61], 1]))
+        with wave.open(str(entry.audio)) as wav:
+            samples = np.frombuffer(wav.readframes(wav.getnframes()), "<i2") / 32768.0
+        envelope = speech_envelope(samples, 25.0, len(opening))
+        curves.append(lag_correlations(envelope, np.array(opening), np.ones(len(opening), bool)))
+    lag, corr = peak_lag(np.mean(curves, axis=0))
+    assert abs(lag) <= 1.0
+    assert corr > 0.4
+
+
+def test_existing_corpus_is_not_overwritten_and_bad_options_fail_cleanly(corpus, capsys):
+    before = _digest(corpus)
+    assert main(["synth", "--out", str(corpus.parent), "--utterances", "1", "--quiet"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert _digest(corpus) == before
+    assert main(["synth", "--out", "x", "--utterances", "1", "--emotions", "glad"]) == 2
+    assert "unknown emotion 'glad'" in capsys.readouterr().err
+    assert main(["synth", "--out", "x", "--utterances", "0"]) == 2

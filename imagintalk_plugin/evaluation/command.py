@@ -123,8 +123,10 @@ def _check_outputs(out: Path | None, force: bool) -> None:
         return
     if out.exists() and not force:
         raise OutputExistsError(out)
-    if not out.parent.is_dir():
-        raise UsageError(f"cannot write '{out}': folder '{out.parent}' does not exist")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot write '{out}': {exc.strerror or exc}") from exc
 
 
 def run_eval(

@@ -30,7 +30,7 @@ from imagintalk_plugin.core.manifest import ManifestEntry, Segment
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import EMOTIONS
 from imagintalk_plugin.synth.corpus_plan import UtterancePlan, plan_corpus
-from imagintalk_plugin.synth.espeak import EspeakVoice, SpokenText, Timed
+from imagintalk_plugin.synth.espeak import EspeakVoice, SpokenText
 from imagintalk_plugin.synth.face_rig import FaceRig
 from imagintalk_plugin.synth.media import VIDEO_FPS, write_mp4, write_wav
 from imagintalk_plugin.synth.performance import perform
@@ -65,7 +65,7 @@ class _Actor:
     voice: EspeakVoice
 
 
-def _padded(spoken: SpokenText) -> tuple[np.ndarray, list[Timed], list[Timed], float]:
+def _padded(spoken: SpokenText) -> tuple[np.ndarray, list[Segment], list[Segment], float]:
     """Speech with rest before and after, trimmed or padded to a whole number of frames."""
     rate = spoken.sample_rate
     lead = int(LEAD_S * rate)
@@ -75,14 +75,12 @@ def _padded(spoken: SpokenText) -> tuple[np.ndarray, list[Timed], list[Timed], f
     samples = np.zeros(total, np.float32)
     samples[lead : lead + len(spoken.samples)] = spoken.samples
 
-    def shift(items: list[Timed]) -> list[Timed]:
-        return [Timed(t.label, t.start + LEAD_S, t.end + LEAD_S) for t in items]
+    def shift(items: list[Segment]) -> list[Segment]:  # to the padded audio, to 0.1 ms
+        return [
+            Segment(t.label, round(t.start + LEAD_S, 4), round(t.end + LEAD_S, 4)) for t in items
+        ]
 
     return samples, shift(spoken.words), shift(spoken.phonemes), total / rate
-
-
-def _segments(items: list[Timed]) -> tuple[Segment, ...]:
-    return tuple(Segment(t.label, round(t.start, 4), round(t.end, 4)) for t in items)
 
 
 def render_utterance(plan: UtterancePlan, actor: _Actor, speaker_id: str, out: Path) -> str:
@@ -103,8 +101,8 @@ def render_utterance(plan: UtterancePlan, actor: _Actor, speaker_id: str, out: P
         audio=audio,
         text=" ".join(w.label for w in words),
         text_set=plan.text_set,
-        words=_segments(words),
-        phonemes=_segments(phonemes),
+        words=tuple(words),
+        phonemes=tuple(phonemes),
         speaker=speaker_id,
         voice=manifest_voice(voice),
         emotion=plan.emotion,

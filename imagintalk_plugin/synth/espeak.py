@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from imagintalk_plugin.core.errors import ModelLoadError
+from imagintalk_plugin.core.manifest import Segment
 
 SAMPLE_RATE = 16000
 
@@ -56,22 +57,13 @@ _CALLBACK = ctypes.CFUNCTYPE(
 
 
 @dataclass(frozen=True)
-class Timed:
-    """A word or phoneme and where it sits in the audio, in seconds."""
-
-    label: str
-    start: float
-    end: float
-
-
-@dataclass(frozen=True)
 class SpokenText:
     """Synthesised speech at 16 kHz with its words and phonemes (pauses left out)."""
 
     samples: np.ndarray  # (N,) float32 in [-1, 1]
     sample_rate: int
-    words: list[Timed]
-    phonemes: list[Timed]
+    words: list[Segment]
+    phonemes: list[Segment]
 
     @property
     def duration(self) -> float:
@@ -195,7 +187,7 @@ def _word_offsets(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _split_group(phonemes: list[Timed], words: list[str], counts: list[int]) -> list[Timed]:
+def _split_group(phonemes: list[Segment], words: list[str], counts: list[int]) -> list[Segment]:
     """Share one espeak-ng word group's phonemes among its written words.
 
     espeak-ng says an unstressed function word with its neighbour as one word ("on the"):
@@ -208,13 +200,13 @@ def _split_group(phonemes: list[Timed], words: list[str], counts: list[int]) -> 
     timed = []
     for word, a, b in zip(words, bounds[:-1], bounds[1:], strict=True):
         if b > a:
-            timed.append(Timed(word, phonemes[a].start, phonemes[b - 1].end))
+            timed.append(Segment(word, phonemes[a].start, phonemes[b - 1].end))
     return timed
 
 
 def _timings(
     text: str, events: list, total: float, voice: EspeakVoice
-) -> tuple[list[Timed], list[Timed]]:
+) -> tuple[list[Segment], list[Segment]]:
     """Words and phonemes with start/end seconds from espeak-ng's events."""
     raw = [
         (pos / 1000.0, tpos, label)
@@ -227,7 +219,7 @@ def _timings(
     for i, (start, tpos, label) in enumerate(raw):
         end = raw[i + 1][0] if i + 1 < len(raw) else stop
         if label not in PAUSE_PHONEMES and end > start:
-            phonemes.append(Timed(label, start, end))
+            phonemes.append(Segment(label, start, end))
             groups.setdefault(tpos, []).append(phonemes[-1])
     offsets = _word_offsets(text)
     starts = sorted(groups)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from imagintalk_plugin.synth.espeak import Timed
+from imagintalk_plugin.core.manifest import Segment
 from imagintalk_plugin.synth.face_rig import FacePose
 from imagintalk_plugin.synth.visemes import articulation
 
@@ -59,7 +59,7 @@ def head_motion(frames: int, fps: float, rng: np.random.Generator) -> np.ndarray
 
 
 def perform(
-    phonemes: Sequence[Timed],
+    phonemes: Sequence[Segment],
     duration: float,
     emotion: str,
     intensity: float,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from imagintalk_plugin.synth.espeak import EspeakVoice, SpokenText, Timed, speak
+from imagintalk_plugin.core.manifest import Segment
+from imagintalk_plugin.synth.espeak import EspeakVoice, SpokenText, speak
 
 COMMANDS = ("bin", "lay", "place", "set")
 COLOURS = ("blue", "green", "red", "white")
@@ -78,6 +79,7 @@ def say(
         said = [w.label for w in result.words]
         raise ValueError(f"espeak-ng timed {said} for the words {words}")
     written = [
-        Timed(w.rstrip(".,;:!?"), t.start, t.end) for w, t in zip(words, result.words, strict=True)
+        Segment(w.rstrip(".,;:!?"), t.start, t.end)
+        for w, t in zip(words, result.words, strict=True)
     ]
     return SpokenText(result.samples, result.sample_rate, written, result.phonemes)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imagintalk_plugin.synth.espeak import Timed
+from imagintalk_plugin.core.manifest import Segment
 
 ARTICULATORS = ("jaw", "spread", "round", "close", "labiodental")
 _CURVE_RATE = 200  # Hz, the rate the blending runs at before sampling at the video rate
@@ -108,7 +108,7 @@ def visemes_of(label: str) -> list[Viseme]:
     return parts or [Viseme(jaw=0.3, dominance=0.5)]
 
 
-def articulation(phonemes: Sequence[Timed], duration: float, fps: float = 25.0) -> np.ndarray:
+def articulation(phonemes: Sequence[Segment], duration: float, fps: float = 25.0) -> np.ndarray:
     """Articulator values (frames, 5) at `fps`, one row per video frame of the clip.
 
     Targets are laid out at 200 Hz (rest between and around the phonemes), blended as

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from imagintalk_plugin.synth.espeak import Timed
+from imagintalk_plugin.core.manifest import Segment
 from imagintalk_plugin.synth.visemes import ARTICULATORS, articulation, visemes_of
 from imagintalk_plugin.synth.voices import VARIANTS, emotional_voice, voice_from_face
 
@@ -13,10 +13,10 @@ JAW, CLOSE, ROUND = (ARTICULATORS.index(n) for n in ("jaw", "close", "round"))
 def test_lips_close_for_bilabials_and_open_for_open_vowels():
     # "pa pa": 120 ms /p/, 200 ms /a/ each
     phonemes = [
-        Timed("p", 0.2, 0.32),
-        Timed("'a", 0.32, 0.52),
-        Timed("p", 0.52, 0.64),
-        Timed("a", 0.64, 0.84),
+        Segment("p", 0.2, 0.32),
+        Segment("'a", 0.32, 0.52),
+        Segment("p", 0.52, 0.64),
+        Segment("a", 0.64, 0.84),
     ]
     curves = articulation(phonemes, 1.04)
     assert curves.shape == (26, len(ARTICULATORS))
@@ -28,7 +28,7 @@ def test_lips_close_for_bilabials_and_open_for_open_vowels():
 
 
 def test_rounded_vowels_round_and_diphthongs_move():
-    u = articulation([Timed("u:", 0.1, 0.4)], 0.5)
+    u = articulation([Segment("u:", 0.1, 0.4)], 0.5)
     assert u[6, ROUND] > 0.7
     a_i = visemes_of("'aI")
     assert len(a_i) == 2
@@ -37,7 +37,7 @@ def test_rounded_vowels_round_and_diphthongs_move():
 
 def test_h_takes_the_shape_of_its_vowel():
     """Co-articulation: a weak /h/ before /u:/ is already rounded."""
-    curves = articulation([Timed("h", 0.2, 0.3), Timed("u:", 0.3, 0.6)], 0.8)
+    curves = articulation([Segment("h", 0.2, 0.3), Segment("u:", 0.3, 0.6)], 0.8)
     assert curves[int(0.25 * 25), ROUND] > 0.4
 
 

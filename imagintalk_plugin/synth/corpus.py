@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +24,11 @@ import cv2
 import numpy as np
 
 from imagintalk_plugin.core.errors import OutputExistsError
-from imagintalk_plugin.core.files import atomic_path
+from imagintalk_plugin.core.files import atomic_path, remove_stale_temporaries
 from imagintalk_plugin.core.manifest import ManifestEntry, Segment
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import EMOTIONS
-from imagintalk_plugin.synth.corpus_plan import UtterancePlan, plan_corpus
+from imagintalk_plugin.synth.corpus_plan import UtterancePlan, plan_corpus, speaker_splits
 from imagintalk_plugin.synth.espeak import EspeakVoice, SpokenText
 from imagintalk_plugin.synth.face_rig import FaceRig
 from imagintalk_plugin.synth.media import VIDEO_FPS, write_mp4, write_wav
@@ -145,13 +144,6 @@ def _write_text(path: Path, lines: Sequence[str]) -> None:
         tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
-def _remove_leftovers(out: Path) -> None:
-    """Hidden temporary folders a killed worker could not clean up itself."""
-    for folder in (out / "video", out / "audio"):
-        for tmp in folder.glob(".*.tmp"):
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 def synth_corpus(settings: CorpusSettings) -> Job[Path]:
     """Render the corpus; yields progress per utterance, returns the manifest's path."""
     from imagintalk_plugin.frontend.face_models import shared_face_models
@@ -171,11 +163,11 @@ def synth_corpus(settings: CorpusSettings) -> Job[Path]:
     yield Progress("faces", settings.speakers, settings.speakers, unit="speaker")
     for sub in ("video", "audio", "faces"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    splits = {p.speaker: p.split for p in plans if p.split != "valid"}
+    splits = speaker_splits(settings.speakers, settings.seed)
     for s in speakers:
         with atomic_path(out / "faces" / f"{s.id}.png") as tmp:
             cv2.imwrite(str(tmp), cv2.cvtColor(s.face.image, cv2.COLOR_RGB2BGR))
-    speaker_lines = [_speaker_line(s, splits.get(i, "train")) for i, s in enumerate(speakers)]
+    speaker_lines = [_speaker_line(s, split) for s, split in zip(speakers, splits, strict=True)]
     _write_text(out / "speakers.jsonl", speaker_lines)
     actors = [_Actor(s.face.image, s.face.landmarks, s.voice) for s in speakers]
     ids = [s.id for s in speakers]
@@ -201,6 +193,7 @@ def synth_corpus(settings: CorpusSettings) -> Job[Path]:
         finally:
             pool.terminate()
             pool.join()
-            _remove_leftovers(out)
+            for folder in (out / "video", out / "audio"):
+                remove_stale_temporaries(folder)
     _write_text(manifest, [lines[i] for i in range(len(plans))])
     return manifest

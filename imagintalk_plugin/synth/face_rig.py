@@ -61,7 +61,7 @@ def _close_mouth(points: np.ndarray) -> np.ndarray:
         for k, w in JAW_WEIGHTS.items():
             out[k, 1] -= gap * w
     middle = (out[INNER_UPPER] + out[INNER_LOWER]) / 2
-    out[INNER_UPPER] = middle - (0, 0.3)
+    out[INNER_UPPER] = middle - np.array([0.0, 0.3])
     out[INNER_LOWER] = middle + np.array([0.0, 0.3])
     return out
 
@@ -200,6 +200,33 @@ class FaceRig:
         return frame, placed.astype(np.float32)
 
 
+_SUPERSAMPLE = 4  # paint at 4x and shrink: smooth edges
+
+
+def _paint_box(
+    points: np.ndarray, frame: np.ndarray, before: int, after: int
+) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) around `points` with margins, inside the frame; None if empty."""
+    x0, y0 = np.floor(points.min(0)).astype(int) - before
+    x1, y1 = np.ceil(points.max(0)).astype(int) + after
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
+    return None if x1 <= x0 or y1 <= y0 else (x0, y0, x1, y1)
+
+
+def _composite(
+    frame: np.ndarray, box: tuple[int, int, int, int], paint: np.ndarray, alpha: np.ndarray
+) -> None:
+    """Shrink a supersampled `paint` (float RGB) and its `alpha` (0..255) into `box` of frame."""
+    x0, y0, x1, y1 = box
+    size = (x1 - x0, y1 - y0)
+    alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    alpha = alpha[..., None] / 255.0
+    small = cv2.resize(paint, size, interpolation=cv2.INTER_AREA)
+    region = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + small * alpha, 0, 255).astype(np.uint8)
+
+
 def _paint_eyelid(frame: np.ndarray, eye: np.ndarray, skin: np.ndarray, closed: float) -> None:
     """Lower an eyelid over the eye (six points 36-41 or 42-47): skin above, a dark lash line.
 
@@ -208,13 +235,11 @@ def _paint_eyelid(frame: np.ndarray, eye: np.ndarray, skin: np.ndarray, closed: 
     """
     upper, lower = eye[[0, 1, 2, 3]], eye[[0, 5, 4, 3]]
     lid_edge = upper + (lower - upper) * closed
-    x0, y0 = np.floor(eye.min(0)).astype(int) - 2
-    x1, y1 = np.ceil(eye.max(0)).astype(int) + 3
-    x0, y0 = max(x0, 0), max(y0, 0)
-    x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
-    if x1 <= x0 or y1 <= y0:
+    box = _paint_box(eye, frame, 2, 3)
+    if box is None:
         return
-    scale = 4
+    x0, y0, x1, y1 = box
+    scale = _SUPERSAMPLE
     h, w = (y1 - y0) * scale, (x1 - x0) * scale
     lid = np.vstack([upper, lid_edge[::-1]]) - (x0, y0)
     mask = np.zeros((h, w), np.uint8)
@@ -229,27 +254,19 @@ def _paint_eyelid(frame: np.ndarray, eye: np.ndarray, skin: np.ndarray, closed: 
     paint[:] = skin * shade
     lash_f = (lash.astype(np.float32) / 255.0)[..., None]
     paint = paint * (1 - 0.8 * lash_f) + 25.0 * 0.8 * lash_f
-    alpha = np.maximum(mask, lash).astype(np.float32)
-    alpha = cv2.resize(alpha, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)[..., None] / 255
-    small = cv2.resize(paint, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-    region = frame[y0:y1, x0:x1].astype(np.float32)
-    frame[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + small * alpha, 0, 255).astype(np.uint8)
+    _composite(frame, box, paint, np.maximum(mask, lash).astype(np.float32))
 
 
 def _paint_mouth(frame: np.ndarray, points: np.ndarray, width: float, lip: np.ndarray) -> None:
     """Paint the inside of an open mouth (dark cavity, upper teeth, tongue) in place."""
     inner = points[INNER]
     gap = float(np.mean(points[INNER_LOWER, 1] - points[INNER_UPPER, 1]))
-    if gap < 1.0:
+    box = _paint_box(inner, frame, 3, 4) if gap >= 1.0 else None
+    if box is None:
         return
-    x0, y0 = np.floor(inner.min(0)).astype(int) - 3
-    x1, y1 = np.ceil(inner.max(0)).astype(int) + 4
-    x0, y0 = max(x0, 0), max(y0, 0)
-    x1, y1 = min(x1, frame.shape[1]), min(y1, frame.shape[0])
-    if x1 <= x0 or y1 <= y0:
-        return
-    scale = 4  # draw at 4x and shrink: smooth edges
-    local = (inner - (x0, y0)) * scale
+    x0, y0, x1, y1 = box
+    scale = _SUPERSAMPLE
+    local = (inner - (x0, y0)) * scale  # rows are points 60..67
     h, w = (y1 - y0) * scale, (x1 - x0) * scale
     mask = np.zeros((h, w), np.uint8)
     cv2.fillPoly(mask, [local.round().astype(np.int32)], 255)
@@ -257,7 +274,7 @@ def _paint_mouth(frame: np.ndarray, points: np.ndarray, width: float, lip: np.nd
     depth = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
     cavity[:] = lip * 0.22 * (1.0 - 0.5 * depth)
     tongue = np.zeros((h, w), np.uint8)
-    lower = local[[60 - 60, 67 - 60, 66 - 60, 65 - 60, 64 - 60]]
+    lower = local[[0, 7, 6, 5, 4]]  # 60, 67, 66, 65, 64
     tongue_top = lower - (0, min(gap * 0.35, width * 0.08) * scale)
     cv2.fillPoly(tongue, [np.vstack([lower, tongue_top[::-1]]).round().astype(np.int32)], 255)
     cavity[tongue > 0] = lip * 0.55
@@ -270,8 +287,4 @@ def _paint_mouth(frame: np.ndarray, points: np.ndarray, width: float, lip: np.nd
     cv2.fillPoly(teeth, [band], 255)
     shade = np.clip(1.0 - 0.6 * np.abs(np.linspace(-1, 1, w, dtype=np.float32)) ** 3, 0, 1)
     cavity[teeth > 0] = (np.array([226.0, 222.0, 210.0]) * shade[:, None])[np.nonzero(teeth > 0)[1]]
-    alpha = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-    alpha = (alpha.astype(np.float32) / 255.0)[..., None]
-    small = cv2.resize(cavity, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
-    region = frame[y0:y1, x0:x1].astype(np.float32)
-    frame[y0:y1, x0:x1] = np.clip(region * (1 - alpha) + small * alpha, 0, 255).astype(np.uint8)
+    _composite(frame, box, cavity, mask)

@@ -127,8 +127,8 @@ def face_files(folder: Path) -> list[Path]:
 def load_faces(folder: Path | None, models: FaceModels | None = None) -> Iterator[AlignedFace]:
     """Aligned faces from every usable file in `folder` (or the defaults), in name order.
 
-    Files without a face are skipped (the caller reports them through `skipped`); a folder
-    with no usable face at all is an error.
+    Files without a face (or that cannot be decoded) are skipped; a folder with no usable
+    face at all is an error.
     """
     models = models or shared_face_models()
     if folder is None:

@@ -13,7 +13,13 @@ import pytest
 from imagintalk_plugin.cli import main
 from imagintalk_plugin.core.manifest import read_manifest
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.evaluation.sync import lag_correlations, peak_lag, speech_envelope
+from imagintalk_plugin.evaluation.audio import load_audio
+from imagintalk_plugin.evaluation.sync import (
+    lag_correlations,
+    mouth_curve,
+    peak_lag,
+    speech_envelope,
+)
 from imagintalk_plugin.frontend.face_models import shared_face_models
 from imagintalk_plugin.frontend.tracking import detection_scales
 from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
@@ -104,20 +110,12 @@ def test_the_front_end_detector_finds_the_face_in_every_frame(corpus):
 
 
 def test_mouth_opening_follows_the_audio(corpus):
-    """The landmark detector's inner-lip gap on the rendered video against the speech energy."""
-    models = shared_face_models()
+    """The front-end's mouth opening on the rendered video against the speech energy."""
     curves = []
     for entry in read_manifest(corpus):
-        opening = []
-        for rgb in _video_frames(entry.video):
-            gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            box = models.detect(gray)[0]
-            points = models.landmarks(gray, box)
-            opening.append(np.mean(points[[65, 66, 67], 1] - points[[63, 62, 61], 1]))
-        with wave.open(str(entry.audio)) as wav:
-            samples = np.frombuffer(wav.readframes(wav.getnframes()), "<i2") / 32768.0
-        envelope = speech_envelope(samples, 25.0, len(opening))
-        curves.append(lag_correlations(envelope, np.array(opening), np.ones(len(opening), bool)))
+        mouth = mouth_curve(entry.video, entry.id)
+        envelope = speech_envelope(load_audio(entry.audio), mouth.fps, len(mouth.opening))
+        curves.append(lag_correlations(envelope, mouth.opening, mouth.valid))
     lag, corr = peak_lag(np.mean(curves, axis=0))
     assert abs(lag) <= 1.0
     assert corr > 0.4

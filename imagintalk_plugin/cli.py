@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_frontend_commands(commands)
     _add_eval_command(commands)
     _add_synth_command(commands)
+    _add_train_command(commands)
     return parser
 
 
@@ -146,6 +147,28 @@ def _add_synth_command(commands: argparse._SubParsersAction) -> None:
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_train_command(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train the semantic branch stage by stage (units, aligner, detector, refiner)",
+        description="Train one stage into the run folder --out; later stages find earlier "
+        "ones there. Ctrl-C stops after the current step and keeps a checkpoint for --resume. "
+        "Multi-GPU / multi-node: launch with `torchrun ... -m imagintalk_plugin train ...`.",
+    )
+    train.add_argument("stage", choices=["units", "aligner", "detector", "refiner", "evaluate"])
+    train.add_argument("--preset", default="demo", help="tiny | demo | paper (default demo)")
+    train.add_argument(
+        "--data", type=Path, required=True, metavar="MANIFEST", help="manifest.jsonl"
+    )
+    train.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder")
+    train.add_argument("--resume", action="store_true", help="continue an interrupted stage")
+    train.add_argument("--force", action="store_true", help="retrain a stage that exists")
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    train.add_argument("--jobs", type=int, default=0, metavar="J", help="front-end workers")
+    train.add_argument("--limit", type=int, metavar="N", help="use the first N utterances")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
@@ -163,6 +186,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _eval(args)
         if args.command == "synth":
             return _synth(args)
+        if args.command == "train":
+            from imagintalk_plugin.pipeline.train_command import run_train_command
+
+            report = run_train_command(args)
+            if report:
+                print(report)
+            return 0
         parser.print_help()
         return 2 if args.command else 0
     except KeyboardInterrupt:

@@ -34,6 +34,8 @@ class ProgressBars:
             self._key = key
         if step.total and self._bar.total != step.total:
             self._bar.total = step.total
+        if step.message:
+            self._bar.set_postfix_str(step.message, refresh=False)  # e.g. the training loss
         self._bar.update(max(0, step.done - self._bar.n))
 
     def close(self) -> None:

@@ -1,0 +1,120 @@
+"""BERT refiner: a masked unit language model that re-predicts the tokens the detector flags.
+
+`transformers.BertForMaskedLM` built from a config (never downloaded) over the unit vocabulary
+plus [PAD] and [MASK]. It is pretrained as a masked language model on units of audio alone, then
+fine-tuned with the lip posteriors (the aligner's per-step unit distribution, computed from the
+video alone) added to its input embeddings through a zero-initialised projection, so
+fine-tuning starts from the pretrained language model exactly. The posteriors live in the unit
+space every aligner shares, so the fold aligners that make honest training inputs and the final
+aligner used at inference are interchangeable.
+
+Inference masks the flagged tokens and re-predicts them; with several passes it keeps the
+surest predictions and re-masks the least sure (mask-predict, Ghazvininejad et al. 2019).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class RefinerConfig:
+    """The refiner's shape; presets in `nn.presets`."""
+
+    num_units: int = 200  # unit vocabulary; [PAD] = K, [MASK] = K + 1
+    hidden: int = 256
+    layers: int = 4
+    heads: int = 4
+    intermediate: int = 1024
+    max_positions: int = 512  # 50 Hz steps (10.24 s); longer clips are refined in windows
+    dropout: float = 0.1
+
+
+class UnitRefiner(nn.Module):
+    """BertForMaskedLM over units, with optional lip posteriors added to the embeddings."""
+
+    def __init__(self, config: RefinerConfig) -> None:
+        super().__init__()
+        from transformers import BertConfig, BertForMaskedLM
+
+        self.config = config
+        self.pad_id = config.num_units
+        self.mask_id = config.num_units + 1
+        bert_config = BertConfig(
+            vocab_size=config.num_units + 2,
+            hidden_size=config.hidden,
+            num_hidden_layers=config.layers,
+            num_attention_heads=config.heads,
+            intermediate_size=config.intermediate,
+            max_position_embeddings=config.max_positions,
+            type_vocab_size=1,
+            pad_token_id=self.pad_id,
+            hidden_dropout_prob=config.dropout,
+            attention_probs_dropout_prob=config.dropout,
+        )
+        self.bert = BertForMaskedLM(bert_config)
+        self.lip_proj = nn.Linear(config.num_units, config.hidden)
+        nn.init.zeros_(self.lip_proj.weight)  # fine-tuning starts from the pure language model
+        nn.init.zeros_(self.lip_proj.bias)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        lip_log_probs: torch.Tensor | None = None,
+        pad: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """input_ids (B, T), lip_log_probs (B, T, K) or None, pad (B, T) -> logits (B, T, K)."""
+        embeds = self.bert.bert.embeddings.word_embeddings(input_ids)  # (B, T, H)
+        if lip_log_probs is not None:
+            embeds = embeds + self.lip_proj(lip_log_probs)
+        attention = None if pad is None else (~pad).long()
+        out = self.bert(inputs_embeds=embeds, attention_mask=attention)
+        return out.logits[..., : self.config.num_units]  # specials are never predicted
+
+    @torch.no_grad()
+    def refine(
+        self,
+        tokens: np.ndarray,
+        flagged: np.ndarray,
+        lip_log_probs: np.ndarray | None = None,
+        passes: int = 1,
+    ) -> np.ndarray:
+        """Re-predict the `flagged` (T,) tokens of one clip; returns the refined (T,) tokens."""
+        self.eval()
+        refined = tokens.astype(np.int64).copy()
+        window = self.config.max_positions
+        for start in range(0, len(tokens), window):
+            stop = min(len(tokens), start + window)
+            part_lips = None if lip_log_probs is None else lip_log_probs[start:stop]
+            refined[start:stop] = self._refine_window(
+                refined[start:stop], flagged[start:stop].astype(bool), part_lips, passes
+            )
+        return refined
+
+    def _refine_window(
+        self, tokens: np.ndarray, flagged: np.ndarray, lips: np.ndarray | None, passes: int
+    ) -> np.ndarray:
+        if not flagged.any():
+            return tokens
+        device = next(self.parameters()).device
+        ids = torch.from_numpy(tokens)[None].to(device)  # (1, T)
+        lip = None if lips is None else torch.from_numpy(lips.astype(np.float32))[None].to(device)
+        target = torch.from_numpy(flagged).to(device)  # (T,)
+        masked = target.clone()
+        count = int(target.sum())
+        for step in range(max(1, passes)):
+            ids[0, masked] = self.mask_id
+            probs = self(ids, lip)[0].softmax(-1)  # (T, K)
+            best_p, best = probs.max(-1)
+            ids[0, masked] = best[masked]
+            remaining = count * (passes - 1 - step) // max(1, passes)
+            if remaining <= 0:
+                break
+            surety = torch.where(target, best_p, torch.full_like(best_p, 2.0))
+            masked = torch.zeros_like(target)
+            masked[surety.argsort()[:remaining]] = True  # least sure of the flagged ones
+        return ids[0].cpu().numpy()

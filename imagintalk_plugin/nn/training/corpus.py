@@ -1,0 +1,113 @@
+"""Training data as arrays: what `pipeline` extracts from a manifest, and batches made from it.
+
+The network code never decodes video or reads manifests' media itself (nn imports only core):
+the pipeline runs the front-end over each clip and hands over mouth crops and audio here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+IGNORE = -100  # target value for steps without a unit (padding, audio shorter than video)
+
+
+@dataclass(frozen=True, eq=False)
+class Utterance:
+    """One training clip."""
+
+    id: str
+    speaker: str
+    split: str  # train / valid / test
+    crops: np.ndarray  # (T, H, W) uint8 mouth crops at 25 fps (the front-end's 96x96)
+    audio: np.ndarray  # (N,) float32 mono at 16 kHz
+
+
+@dataclass(frozen=True, eq=False)
+class SemanticCorpus:
+    """Utterances of every split."""
+
+    utterances: list[Utterance]
+
+    def split(self, name: str) -> list[Utterance]:
+        """The utterances of one split, in manifest order."""
+        return [u for u in self.utterances if u.split == name]
+
+
+def unit_targets(units: np.ndarray, frames: int) -> np.ndarray:
+    """(2 * frames,) int64 targets at 50 Hz: the units, IGNORE where the audio has none."""
+    target = np.full(2 * frames, IGNORE, dtype=np.int64)
+    n = min(len(units), 2 * frames)
+    target[:n] = units[:n]
+    return target
+
+
+@dataclass(frozen=True)
+class LipBatch:
+    """A padded batch of lip clips with their 50 Hz targets."""
+
+    crops: torch.Tensor  # (B, T, S, S) float32 in [0, 1]
+    pad: torch.Tensor  # (B, T) bool, True on padding
+    targets: torch.Tensor  # (B, 2T) int64, IGNORE on padding
+
+
+def item_rng(seed: int, step: int, item: int) -> np.random.Generator:
+    """Augmentation randomness of one item in one step, independent of the process count."""
+    return np.random.default_rng([seed, step, item, 7])
+
+
+def lip_batch(
+    clips: list[np.ndarray],
+    targets: list[np.ndarray],
+    *,
+    crop_size: int,
+    max_frames: int,
+    rngs: list[np.random.Generator] | None = None,
+) -> LipBatch:
+    """Pad clips into a batch; with `rngs` (training), cut a random window of at most
+    `max_frames`, crop at a random position and mirror at random; without, centre crops."""
+    windows = []
+    for index, (crops, target) in enumerate(zip(clips, targets, strict=True)):
+        rng = rngs[index] if rngs is not None else None
+        t = len(crops)
+        start = 0
+        if t > max_frames:
+            start = int(rng.integers(0, t - max_frames + 1)) if rng is not None else 0
+            t = max_frames
+        h, w = crops.shape[1:]
+        if rng is not None:
+            top, left = (
+                int(rng.integers(0, h - crop_size + 1)),
+                int(rng.integers(0, w - crop_size + 1)),
+            )
+        else:
+            top, left = (h - crop_size) // 2, (w - crop_size) // 2
+        part = crops[start : start + t, top : top + crop_size, left : left + crop_size]
+        if rng is not None and rng.random() < 0.5:
+            part = part[:, :, ::-1]
+        windows.append((part, target[2 * start : 2 * (start + t)]))
+    longest = max(len(p) for p, _ in windows)
+    batch = np.zeros((len(windows), longest, crop_size, crop_size), dtype=np.float32)
+    pad = np.ones((len(windows), longest), dtype=bool)
+    out_targets = np.full((len(windows), 2 * longest), IGNORE, dtype=np.int64)
+    for i, (part, target) in enumerate(windows):
+        batch[i, : len(part)] = part.astype(np.float32) / 255.0
+        pad[i, : len(part)] = False
+        out_targets[i, : len(target)] = target
+    return LipBatch(torch.from_numpy(batch), torch.from_numpy(pad), torch.from_numpy(out_targets))
+
+
+def pad_sequences(
+    arrays: list[np.ndarray], value: float | int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack (T_i, ...) arrays into (B, T_max, ...) with `value` padding, and a (B, T) pad mask."""
+    longest = max(len(a) for a in arrays)
+    shape = (len(arrays), longest, *arrays[0].shape[1:])
+    out = np.full(shape, value, dtype=arrays[0].dtype)
+    pad = np.ones((len(arrays), longest), dtype=bool)
+    for i, a in enumerate(arrays):
+        out[i, : len(a)] = a
+        pad[i, : len(a)] = False
+    return torch.from_numpy(out), torch.from_numpy(pad)

@@ -1,0 +1,189 @@
+"""Training the BERT refiner: a masked unit language model, then fine-tuned on lip posteriors.
+
+Pretraining sees units of audio alone. Units repeat over several 50 Hz steps, so single-token
+masking would be solved by copying a neighbour; spans are masked instead (mean length 8 steps,
+15-60% of a sequence), like the runs of errors an aligner makes. Fine-tuning feeds the aligner's
+out-of-fold tokens and posteriors, masks most wrong tokens and some right ones (an imperfect
+detector's flags), and learns to put the true units back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from imagintalk_plugin.nn.refiner import RefinerConfig, UnitRefiner
+from imagintalk_plugin.nn.training.aligner_training import Predictions
+from imagintalk_plugin.nn.training.corpus import IGNORE, item_rng, pad_sequences, unit_targets
+from imagintalk_plugin.nn.training.loop import Stage
+from imagintalk_plugin.nn.training.metrics import unit_scores
+from imagintalk_plugin.nn.training.settings import TrainConfig
+
+REFINER_KIND = "imagintalk/refiner"
+MEAN_SPAN = 8  # steps (160 ms): about one phone
+WRONG_MASK_P = 0.8  # share of wrong tokens masked in fine-tuning (the detector's recall)
+RIGHT_MASK_P = 0.15  # share of right tokens masked too (the detector's false alarms)
+VALID_STEP = 10**9  # fixed "step" seeding the validation masks: the same every time
+
+
+def span_mask(length: int, rng: np.random.Generator) -> np.ndarray:
+    """(length,) bool: random spans covering 15-60% of the steps."""
+    mask = np.zeros(length, dtype=bool)
+    goal = round(length * rng.uniform(0.15, 0.6))
+    while mask.sum() < goal:
+        span = int(rng.geometric(1.0 / MEAN_SPAN))
+        start = int(rng.integers(0, max(1, length - span + 1)))
+        mask[start : start + span] = True
+    return mask
+
+
+def _window(length: int, size: int, rng: np.random.Generator) -> slice:
+    start = int(rng.integers(0, length - size + 1)) if length > size else 0
+    return slice(start, start + min(length, size))
+
+
+def _masked_loss(
+    logits: torch.Tensor, targets: torch.Tensor, masked: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    keep = masked & (targets != IGNORE)
+    loss = nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.clamp(min=0).reshape(-1), reduction="none"
+    )
+    return (loss * keep.reshape(-1)).sum(), keep.sum()
+
+
+def pretrain_stage(
+    config: RefinerConfig,
+    train: TrainConfig,
+    units: list[np.ndarray],
+    valid_units: list[np.ndarray],
+    meta: dict,
+) -> Stage:
+    """Masked unit language model over audio-only unit sequences."""
+    torch.manual_seed(train.seed)
+    model = UnitRefiner(config)
+    size = min(config.max_positions, 2 * train.max_frames)
+
+    def batch(items: list[int], seqs: list[np.ndarray], step: int) -> tuple[torch.Tensor, ...]:
+        ids, targets, masks = [], [], []
+        for i in items:
+            rng = item_rng(train.seed, step, i)
+            seq = seqs[i][_window(len(seqs[i]), size, rng)]
+            mask = span_mask(len(seq), rng)
+            ids.append(np.where(mask, model.mask_id, seq))
+            targets.append(seq)
+            masks.append(mask)
+        x, pad = pad_sequences(ids, model.pad_id)
+        y, _ = pad_sequences(targets, IGNORE)
+        m, _ = pad_sequences(masks, False)
+        return x, y, m, pad
+
+    def loss_fn(
+        trained: nn.Module, items: list[int], step: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        device = next(trained.parameters()).device
+        x, y, m, pad = (t.to(device) for t in batch(items, units, step))
+        return _masked_loss(trained(x, None, pad), y, m)
+
+    @torch.no_grad()
+    def evaluate(model_: nn.Module) -> dict[str, float]:
+        if not valid_units:
+            return {}
+        model_.eval()
+        device = next(model_.parameters()).device
+        correct = total = 0
+        for start in range(0, len(valid_units), 16):
+            items = list(range(start, min(len(valid_units), start + 16)))
+            x, y, m, pad = (t.to(device) for t in batch(items, valid_units, VALID_STEP))
+            pred = model_(x, None, pad).argmax(-1)
+            keep = m & (y != IGNORE)
+            correct += int(((pred == y) & keep).sum())
+            total += int(keep.sum())
+        return {"valid_masked_unit_acc": correct / max(1, total)}
+
+    return Stage(
+        "refiner LM", REFINER_KIND, model, config, train, len(units), loss_fn, evaluate, meta
+    )
+
+
+def finetune_stage(
+    model: UnitRefiner,
+    train: TrainConfig,
+    predictions: Predictions,
+    units: list[np.ndarray],
+    valid_predictions: Predictions,
+    valid_flags: list[np.ndarray],
+    valid_units: list[np.ndarray],
+    passes: int,
+    meta: dict,
+) -> Stage:
+    """Fine-tuning on out-of-fold aligner outputs with lip posteriors added to the input."""
+    config = model.config
+    size = min(config.max_positions, 2 * train.max_frames)
+    targets_all = [
+        unit_targets(u, len(t) // 2) for t, u in zip(predictions.tokens, units, strict=True)
+    ]
+
+    def loss_fn(
+        trained: nn.Module, items: list[int], step: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        device = next(trained.parameters()).device
+        ids, targets, masks, lips = [], [], [], []
+        for i in items:
+            rng = item_rng(train.seed, step, i)
+            w = _window(len(predictions.tokens[i]), size, rng)
+            tokens, target = predictions.tokens[i][w], targets_all[i][w]
+            wrong = (tokens != target) & (target != IGNORE)
+            mask = np.where(
+                wrong,
+                rng.random(len(tokens)) < WRONG_MASK_P,
+                rng.random(len(tokens)) < RIGHT_MASK_P,
+            )
+            ids.append(np.where(mask, model.mask_id, tokens))
+            targets.append(target)
+            masks.append(mask)
+            lips.append(predictions.log_probs[i][w].astype(np.float32))
+        x, pad = pad_sequences(ids, model.pad_id)
+        y, _ = pad_sequences(targets, IGNORE)
+        m, _ = pad_sequences(masks, False)
+        lp, _ = pad_sequences(lips, 0.0)
+        logits = trained(x.to(device), lp.to(device), pad.to(device))
+        return _masked_loss(logits, y.to(device), m.to(device))
+
+    def evaluate(model_: nn.Module) -> dict[str, float]:
+        assert isinstance(model_, UnitRefiner)
+        scores = refinement_scores(model_, valid_predictions, valid_flags, valid_units, passes)
+        return {f"valid_{k}": v for k, v in scores.items()}
+
+    n = len(predictions.tokens)
+    return Stage("refiner", REFINER_KIND, model, config, train, n, loss_fn, evaluate, meta)
+
+
+def refinement_scores(
+    model: UnitRefiner,
+    predictions: Predictions,
+    flags: list[np.ndarray],
+    units: list[np.ndarray],
+    passes: int,
+) -> dict[str, float]:
+    """Unit accuracy and edit distance before and after refining the flagged tokens."""
+    if not predictions.tokens:
+        return {}
+    refined = [
+        model.refine(t, f, lp.astype(np.float32), passes=passes)
+        for t, f, lp in zip(predictions.tokens, flags, predictions.log_probs, strict=True)
+    ]
+    refs = [u[: len(t)] for t, u in zip(predictions.tokens, units, strict=True)]
+    before = unit_scores(predictions.tokens, refs)
+    after = unit_scores(refined, refs)
+    changed = sum(int((r != t).sum()) for r, t in zip(refined, predictions.tokens, strict=True))
+    steps = sum(len(t) for t in predictions.tokens)
+    return {
+        "unit_acc_before": before["unit_acc"],
+        "unit_acc_after": after["unit_acc"],
+        "unit_edit_before": before["unit_edit"],
+        "unit_edit_after": after["unit_edit"],
+        "changed_share": changed / max(1, steps),
+        "flagged_share": sum(int(f.sum()) for f in flags) / max(1, steps),
+    }

@@ -1,0 +1,74 @@
+"""Loading a trained semantic branch (units, aligner, detector, refiner) from a run folder.
+
+Every model stores the codebook it was trained on; loading checks they all agree, so a model
+never decodes units from another codebook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from imagintalk_plugin.core.errors import ModelLoadError
+from imagintalk_plugin.nn.checkpoint import load_module
+from imagintalk_plugin.nn.error_detector import DetectorConfig, ErrorDetector
+from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
+from imagintalk_plugin.nn.refiner import RefinerConfig, UnitRefiner
+from imagintalk_plugin.nn.training.aligner_training import ALIGNER_KIND
+from imagintalk_plugin.nn.training.detector_training import DETECTOR_KIND
+from imagintalk_plugin.nn.training.distributed import pick_device
+from imagintalk_plugin.nn.training.refiner_training import REFINER_KIND
+from imagintalk_plugin.nn.units import UnitExtractor
+
+
+@dataclass(frozen=True, eq=False)
+class SemanticModels:
+    """The four trained parts of the semantic branch."""
+
+    units: UnitExtractor
+    aligner: LipAligner
+    detector: ErrorDetector
+    refiner: UnitRefiner
+
+
+def check_codebook(folder: Path, meta: dict, units: UnitExtractor) -> None:
+    """Refuse a model trained on another codebook than `units`."""
+    found = meta.get("codebook_id")
+    if found != units.codebook_id:
+        raise ModelLoadError(
+            folder, f"was trained on codebook {found}, but the units are {units.codebook_id}"
+        )
+
+
+def load_aligner(out: Path, units: UnitExtractor, device: str | None = None) -> LipAligner:
+    """RUN/aligner, checked against the units."""
+    model, meta = load_module(out / "aligner", ALIGNER_KIND, AlignerConfig, LipAligner)
+    check_codebook(out / "aligner", meta, units)
+    return model.to(pick_device(device))
+
+
+def load_detector(out: Path, units: UnitExtractor, device: str | None = None) -> ErrorDetector:
+    """RUN/detector, checked against the units."""
+    model, meta = load_module(out / "detector", DETECTOR_KIND, DetectorConfig, ErrorDetector)
+    check_codebook(out / "detector", meta, units)
+    return model.to(pick_device(device))
+
+
+def load_refiner(
+    out: Path, units: UnitExtractor, device: str | None = None, folder: str = "refiner"
+) -> UnitRefiner:
+    """RUN/refiner (or RUN/refiner_lm), checked against the units."""
+    model, meta = load_module(out / folder, REFINER_KIND, RefinerConfig, UnitRefiner)
+    check_codebook(out / folder, meta, units)
+    return model.to(pick_device(device))
+
+
+def load_models(out: Path, device: str | None = None) -> SemanticModels:
+    """All four parts from a run folder."""
+    units = UnitExtractor.load(out / "units")
+    return SemanticModels(
+        units=units,
+        aligner=load_aligner(out, units, device),
+        detector=load_detector(out, units, device),
+        refiner=load_refiner(out, units, device),
+    )

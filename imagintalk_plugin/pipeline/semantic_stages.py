@@ -1,0 +1,211 @@
+"""The four training stages of the semantic branch, each a job over a loaded corpus."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import numpy as np
+
+from imagintalk_plugin.core.errors import UsageError
+from imagintalk_plugin.core.progress import Job, Progress
+from imagintalk_plugin.nn.checkpoint import config_to_dict
+from imagintalk_plugin.nn.presets import SemanticPreset
+from imagintalk_plugin.nn.training.corpus import SemanticCorpus
+from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
+from imagintalk_plugin.nn.training.loop import run_stage, train_or_load
+from imagintalk_plugin.nn.units import UnitExtractor, fit_unit_extractor
+from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_detector, load_refiner
+from imagintalk_plugin.pipeline.semantic_training import TrainRequest, check_fresh, write_metrics
+
+
+def _meta(request: TrainRequest, preset: SemanticPreset, units: UnitExtractor | None) -> dict:
+    meta: dict[str, Any] = {"preset": preset.name, "data": str(request.data)}
+    if units is not None:
+        meta.update(codebook_id=units.codebook_id, codebook_version=units.codebook_version)
+    return meta
+
+
+def _units(request: TrainRequest) -> UnitExtractor:
+    folder = request.out / "units"
+    if not (folder / "config.json").exists():
+        raise UsageError(f"no units in {request.out}: run `imagintalk train units` first")
+    return UnitExtractor.load(folder)
+
+
+def _unit_ids(units: UnitExtractor, corpus: SemanticCorpus, split: str) -> list[np.ndarray]:
+    return [units.unit_ids(u.audio) for u in corpus.split(split)]
+
+
+def train_units(
+    request: TrainRequest, preset: SemanticPreset, corpus: SemanticCorpus, ctx: DistributedContext
+) -> Job[dict[str, Any]]:
+    """Fit the k-means codebook on the training audio."""
+    folder = request.out / "units"
+    check_fresh(folder, request)
+    metrics: dict[str, Any] = {}
+    if ctx.is_main:
+        train = corpus.split("train")
+        extractor = yield from fit_unit_extractor(
+            (u.audio for u in train), preset.units, total=len(train)
+        )
+        ids = np.concatenate([extractor.unit_ids(u.audio) for u in train])
+        counts = np.bincount(ids, minlength=preset.units.num_units) / len(ids)
+        used = counts[counts > 0]
+        metrics = {
+            "units_used": int((counts > 0).sum()),
+            "unit_perplexity": float(np.exp(-(used * np.log(used)).sum())),
+            "train_steps": len(ids),
+        }
+        extractor.save(folder, meta={**_meta(request, preset, None), "metrics": metrics})
+        write_metrics(folder / "metrics.json", metrics)
+    barrier(ctx)
+    return metrics
+
+
+def train_aligner(
+    request: TrainRequest, preset: SemanticPreset, corpus: SemanticCorpus, ctx: DistributedContext
+) -> Job[dict[str, Any]]:
+    """Train the lip aligner on the units of the true audio."""
+    from imagintalk_plugin.nn.training.aligner_training import aligner_metrics, aligner_stage
+
+    units = _units(request)
+    yield Progress("unit targets", 0, 1, unit="set")
+    train_units_ = _unit_ids(units, corpus, "train")
+    stage = aligner_stage(
+        preset.aligner,
+        preset.aligner_train,
+        [u.crops for u in corpus.split("train")],
+        train_units_,
+        [u.crops for u in corpus.split("valid")],
+        _unit_ids(units, corpus, "valid"),
+        _meta(request, preset, units),
+    )
+    folder = request.out / "aligner"
+    result = yield from run_stage(stage, folder, ctx, resume=request.resume, force=request.force)
+    test = {}
+    if ctx.is_main:
+        yield Progress("aligner: test speakers", 0, 1, unit="set")
+        model = load_aligner(request.out, units)
+        test_utts = corpus.split("test")
+        test = aligner_metrics(
+            model,
+            [u.crops for u in test_utts],
+            _unit_ids(units, corpus, "test"),
+            train_units_,
+            "test_",
+        )
+        write_metrics(folder / "metrics.json", {"history": result["history"], "test": test})
+    return {"history": result["history"], "test": test}
+
+
+def train_detector(
+    request: TrainRequest, preset: SemanticPreset, corpus: SemanticCorpus, ctx: DistributedContext
+) -> Job[dict[str, Any]]:
+    """Fold aligners -> honest predictions -> the error detector."""
+    from imagintalk_plugin.nn.training.aligner_training import predict_clips
+    from imagintalk_plugin.nn.training.detector_training import (
+        detector_metrics,
+        detector_stage,
+        out_of_fold_predictions,
+    )
+    from imagintalk_plugin.nn.training.predictions_io import save_predictions
+
+    units = _units(request)
+    folder = request.out / "detector"
+    check_fresh(folder, request)
+    if request.force and not request.resume and folder.exists():
+        shutil.rmtree(folder)
+    aligner = load_aligner(request.out, units, str(ctx.device))
+    train = corpus.split("train")
+    train_units_ = _unit_ids(units, corpus, "train")
+    oof = yield from out_of_fold_predictions(
+        preset.aligner,
+        preset.fold_train,
+        [u.crops for u in train],
+        train_units_,
+        [u.speaker for u in train],
+        preset.folds,
+        folder / "folds",
+        ctx,
+        resume=True,
+    )
+    if ctx.is_main:
+        save_predictions(folder / "oof.safetensors", [u.id for u in train], oof)
+    valid = corpus.split("valid")
+    valid_predictions = predict_clips(aligner, [u.crops for u in valid])
+    meta = {
+        **_meta(request, preset, units),
+        "folds": preset.folds,
+        "fold_train": config_to_dict(preset.fold_train),
+    }
+    stage = detector_stage(
+        preset.detector,
+        preset.detector_train,
+        oof,
+        train_units_,
+        valid_predictions,
+        _unit_ids(units, corpus, "valid"),
+        preset.threshold,
+        meta,
+    )
+    resume = request.resume and (folder / "trainer_state.json").exists()
+    result = yield from run_stage(stage, folder, ctx, resume=resume, force=True)
+    test = {}
+    if ctx.is_main:
+        test_utts = corpus.split("test")
+        detector = load_detector(request.out, units)
+        test_predictions = predict_clips(aligner, [u.crops for u in test_utts])
+        test = {
+            f"test_{k}": v
+            for k, v in detector_metrics(
+                detector, test_predictions, _unit_ids(units, corpus, "test"), preset.threshold
+            ).items()
+        }
+        write_metrics(folder / "metrics.json", {"history": result["history"], "test": test})
+    return {"history": result["history"], "test": test}
+
+
+def train_refiner(
+    request: TrainRequest, preset: SemanticPreset, corpus: SemanticCorpus, ctx: DistributedContext
+) -> Job[dict[str, Any]]:
+    """Pretrain the BERT unit LM on audio units, then fine-tune it with lip posteriors."""
+    from imagintalk_plugin.nn.training.aligner_training import predict_clips
+    from imagintalk_plugin.nn.training.detector_training import detect
+    from imagintalk_plugin.nn.training.predictions_io import load_predictions
+    from imagintalk_plugin.nn.training.refiner_training import finetune_stage, pretrain_stage
+
+    units = _units(request)
+    folder = request.out / "refiner"
+    check_fresh(folder, request)
+    train = corpus.split("train")
+    train_units_ = _unit_ids(units, corpus, "train")
+    valid_units = _unit_ids(units, corpus, "valid")
+    meta = _meta(request, preset, units)
+    lm = pretrain_stage(preset.refiner, preset.refiner_pretrain, train_units_, valid_units, meta)
+    lm_folder = request.out / "refiner_lm"
+    if request.force and not request.resume and lm_folder.exists():
+        shutil.rmtree(lm_folder)
+    yield from train_or_load(lm, lm_folder, ctx, resume=True)
+    model = load_refiner(request.out, units, str(ctx.device), folder="refiner_lm")
+    oof = load_predictions(request.out / "detector" / "oof.safetensors", [u.id for u in train])
+    aligner = load_aligner(request.out, units, str(ctx.device))
+    detector = load_detector(request.out, units, str(ctx.device))
+    valid_predictions = predict_clips(aligner, [u.crops for u in corpus.split("valid")])
+    valid_flags = [p >= preset.threshold for p in detect(detector, valid_predictions)]
+    stage = finetune_stage(
+        model,
+        preset.refiner_finetune,
+        oof,
+        train_units_,
+        valid_predictions,
+        valid_flags,
+        valid_units,
+        preset.passes,
+        {**meta, "pretrained": str(lm_folder.name)},
+    )
+    resume = request.resume and (folder / "trainer_state.json").exists()
+    result = yield from run_stage(stage, folder, ctx, resume=resume, force=True)
+    if ctx.is_main:
+        write_metrics(folder / "metrics.json", {"history": result["history"]})
+    return {"history": result["history"]}

@@ -1,0 +1,74 @@
+"""`imagintalk train ...`: runs one stage with a progress bar, Ctrl-C as a clean stop."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+from typing import Any
+
+from imagintalk_plugin.core.progress import CancelToken, drive
+
+
+def run_train_command(args: argparse.Namespace) -> str:
+    """Run `imagintalk train` from parsed arguments; the metrics report to print ('' off rank 0)."""
+    from imagintalk_plugin.nn.training.distributed import setup_distributed, teardown_distributed
+    from imagintalk_plugin.pipeline.semantic_training import TrainRequest, run_training
+    from imagintalk_plugin.progress_bar import ProgressBars
+
+    request = TrainRequest(
+        stage=args.stage,
+        preset=args.preset,
+        data=args.data,
+        out=args.out,
+        resume=args.resume,
+        force=args.force,
+        jobs=args.jobs,
+        limit=args.limit,
+    )
+    cancel = CancelToken()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def first_interrupt(signum: int, frame: Any) -> None:  # second Ctrl-C: hard stop
+        cancel.cancel()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, first_interrupt)
+    ctx = setup_distributed(None if args.device == "auto" else args.device)
+    try:
+        with ProgressBars(enabled=not args.quiet and ctx.is_main) as bars:
+            metrics = drive(run_training(request, ctx), bars, cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        teardown_distributed()
+    return format_metrics(args.stage, metrics) if ctx.is_main else ""
+
+
+def format_metrics(stage: str, metrics: dict[str, Any]) -> str:
+    """The numbers worth reading after a stage, one per line."""
+    lines = [f"{stage}: done"]
+    history = metrics.get("history") or []
+    if history:
+        last = history[-1]
+        lines += [
+            f"  {k}: {_fmt(v)}" for k, v in last.items() if k.startswith("valid_") or k == "loss"
+        ]
+    for key in ("units_used", "unit_perplexity"):
+        if key in metrics:
+            lines.append(f"  {key}: {_fmt(metrics[key])}")
+    for key, value in (metrics.get("test") or {}).items():
+        lines.append(f"  {key}: {_fmt(value)}")
+    for split, scores in (metrics.get("summary") or {}).items():
+        lines.append(
+            f"  [{split}] "
+            + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()})
+        )
+    if metrics.get("skipped_clips"):
+        lines.append(
+            f"  skipped {len(metrics['skipped_clips'])} clips, e.g. {metrics['skipped_clips'][0]}"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)

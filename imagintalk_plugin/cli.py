@@ -166,6 +166,12 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     train.add_argument("--jobs", type=int, default=0, metavar="J", help="front-end workers")
     train.add_argument("--limit", type=int, metavar="N", help="use the first N utterances")
+    train.add_argument(
+        "--hubert",
+        type=Path,
+        metavar="DIR",
+        help="units: a local HuBERT checkpoint folder (layer-6 k-means) instead of MFCCs",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -91,22 +91,22 @@ def _demo() -> SemanticPreset:
         units=UnitConfig(num_units=k),
         aligner=AlignerConfig(encoder=encoder, num_units=k),
         aligner_train=TrainConfig(
-            steps=1500, batch_size=8, lr=2e-3, warmup=150, eval_every=250, save_every=250
+            steps=800, batch_size=8, lr=2e-3, warmup=80, eval_every=200, save_every=100
         ),
         folds=2,
         fold_train=TrainConfig(
-            steps=600, batch_size=8, lr=2e-3, warmup=60, eval_every=600, save_every=200, seed=1
+            steps=250, batch_size=8, lr=2e-3, warmup=25, eval_every=250, save_every=125, seed=1
         ),
         detector=DetectorConfig(num_units=k, dim=128, layers=2, heads=4),
         detector_train=TrainConfig(
-            steps=600, batch_size=16, lr=1e-3, warmup=60, eval_every=200, save_every=200
+            steps=400, batch_size=16, lr=1e-3, warmup=40, eval_every=200, save_every=200
         ),
         refiner=RefinerConfig(num_units=k, hidden=256, layers=4, heads=4, intermediate=1024),
         refiner_pretrain=TrainConfig(
-            steps=1200, batch_size=32, lr=5e-4, warmup=120, eval_every=400, save_every=400
+            steps=600, batch_size=32, lr=5e-4, warmup=60, eval_every=300, save_every=300
         ),
         refiner_finetune=TrainConfig(
-            steps=600, batch_size=32, lr=2e-4, warmup=60, eval_every=200, save_every=200
+            steps=400, batch_size=32, lr=2e-4, warmup=40, eval_every=200, save_every=200
         ),
     )
 

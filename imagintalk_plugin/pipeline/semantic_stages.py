@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -46,8 +47,9 @@ def train_units(
     metrics: dict[str, Any] = {}
     if ctx.is_main:
         train = corpus.split("train")
+        config = preset.units if request.hubert is None else replace(preset.units, kind="hubert")
         extractor = yield from fit_unit_extractor(
-            (u.audio for u in train), preset.units, total=len(train)
+            (u.audio for u in train), config, total=len(train), hubert_dir=request.hubert
         )
         ids = np.concatenate([extractor.unit_ids(u.audio) for u in train])
         counts = np.bincount(ids, minlength=preset.units.num_units) / len(ids)

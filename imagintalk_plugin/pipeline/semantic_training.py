@@ -48,6 +48,7 @@ class TrainRequest:
     force: bool = False
     jobs: int = 0
     limit: int | None = None
+    hubert: Path | None = None  # a local HuBERT checkpoint folder: units from its layer 6
 
 
 def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str, Any]]:

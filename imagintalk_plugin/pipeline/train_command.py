@@ -25,6 +25,7 @@ def run_train_command(args: argparse.Namespace) -> str:
         force=args.force,
         jobs=args.jobs,
         limit=args.limit,
+        hubert=args.hubert,
     )
     cancel = CancelToken()
     previous = signal.getsignal(signal.SIGINT)

@@ -43,7 +43,8 @@ def load_predictions(path: Path, ids: list[str]) -> Predictions:
     if missing:
         raise ModelLoadError(
             path,
-            f"has no predictions for {len(missing)} clips, e.g. {missing[0]} (retrain the detector on this data)",
+            f"has no predictions for {len(missing)} clips, e.g. {missing[0]} "
+            "(retrain the detector on this data)",
         )
     bounds = np.concatenate([[0], np.cumsum(tensors["lengths"].numpy())])
     parts = {name: tensors[name].numpy() for name in ("tokens", "confidence", "log_probs")}

@@ -1,0 +1,90 @@
+"""`imagintalk train` end to end on a rendered ImaginTalk-Synth corpus with the tiny preset:
+every stage writes its model and metrics, later stages build on earlier ones, and misuse is a
+one-line error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from imagintalk_plugin.cli import main
+from imagintalk_plugin.core.progress import drive
+from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    settings = CorpusSettings(out=out, utterances=14, seed=2, speakers=7, jobs=2)
+    return drive(synth_corpus(settings))
+
+
+@pytest.fixture(scope="module")
+def run(manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    for stage in ("units", "aligner", "detector", "refiner"):
+        args = ["train", stage, "--preset", "tiny", "--data", str(manifest), "--out", str(out)]
+        assert main([*args, "--quiet"]) == 0, stage
+    return out
+
+
+def test_every_stage_leaves_a_model_and_metrics(run: Path) -> None:
+    for stage in ("units", "aligner", "detector", "refiner", "refiner_lm"):
+        assert (run / stage / "model.safetensors").is_file(), stage
+        config = json.loads((run / stage / "config.json").read_text())
+        assert config["format_version"] == 1
+    codebook = json.loads((run / "units" / "config.json").read_text())["meta"]["codebook_id"]
+    for stage in ("aligner", "detector", "refiner"):
+        meta = json.loads((run / stage / "config.json").read_text())["meta"]
+        assert meta["codebook_id"] == codebook
+        assert meta["complete"] is True
+    assert len(list((run / "detector" / "folds").iterdir())) == 2  # held-out fold aligners
+    test = json.loads((run / "aligner" / "metrics.json").read_text())["test"]
+    assert 0.0 <= test["test_unit_acc"] <= 1.0
+    summary = json.loads((run / "metrics.json").read_text())
+    assert summary["preset"] == "tiny"
+    scores = summary["test"]
+    for key in (
+        "aligner_unit_acc",
+        "aligner_majority_acc",
+        "detector_auc",
+        "refiner_unit_acc_after",
+    ):
+        assert key in scores
+    assert scores["speakers"] >= 1
+
+
+def test_existing_stage_is_not_overwritten(run: Path, manifest: Path, capsys) -> None:
+    before = (run / "aligner" / "model.safetensors").read_bytes()
+    args = ["train", "aligner", "--preset", "tiny", "--data", str(manifest), "--out", str(run)]
+    assert main([*args, "--quiet"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert (run / "aligner" / "model.safetensors").read_bytes() == before
+
+
+def test_a_model_from_another_codebook_is_refused(
+    run: Path, manifest: Path, tmp_path: Path, capsys
+) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    config_path = copy / "detector" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["meta"]["codebook_id"] = "mfcc-k16-000000000000"
+    config_path.write_text(json.dumps(config))
+    args = ["train", "evaluate", "--preset", "tiny", "--data", str(manifest), "--out", str(copy)]
+    assert main([*args, "--quiet"]) == 3
+    assert "codebook" in capsys.readouterr().err
+
+
+def test_stage_order_and_bad_preset_are_clear_errors(
+    manifest: Path, tmp_path: Path, capsys
+) -> None:
+    args = ["train", "aligner", "--preset", "tiny", "--data", str(manifest), "--out", str(tmp_path)]
+    assert main([*args, "--quiet"]) == 2
+    assert "run `imagintalk train units` first" in capsys.readouterr().err
+    args[3] = "huge"
+    assert main([*args, "--quiet"]) == 2
+    assert "unknown preset" in capsys.readouterr().err

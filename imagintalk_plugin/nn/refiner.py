@@ -82,8 +82,14 @@ class UnitRefiner(nn.Module):
         flagged: np.ndarray,
         lip_log_probs: np.ndarray | None = None,
         passes: int = 1,
+        lm_weight: float | None = None,
     ) -> np.ndarray:
-        """Re-predict the `flagged` (T,) tokens of one clip; returns the refined (T,) tokens."""
+        """Re-predict the `flagged` (T,) tokens of one clip; returns the refined (T,) tokens.
+
+        With `lm_weight`, a flagged step's new unit maximises the aligner's log-posterior plus
+        `lm_weight` times the refiner's (shallow fusion, a product of experts); without, the
+        refiner alone decides.
+        """
         self.eval()
         refined = tokens.astype(np.int64).copy()
         window = self.config.max_positions
@@ -91,12 +97,17 @@ class UnitRefiner(nn.Module):
             stop = min(len(tokens), start + window)
             part_lips = None if lip_log_probs is None else lip_log_probs[start:stop]
             refined[start:stop] = self._refine_window(
-                refined[start:stop], flagged[start:stop].astype(bool), part_lips, passes
+                refined[start:stop], flagged[start:stop].astype(bool), part_lips, passes, lm_weight
             )
         return refined
 
     def _refine_window(
-        self, tokens: np.ndarray, flagged: np.ndarray, lips: np.ndarray | None, passes: int
+        self,
+        tokens: np.ndarray,
+        flagged: np.ndarray,
+        lips: np.ndarray | None,
+        passes: int,
+        lm_weight: float | None,
     ) -> np.ndarray:
         if not flagged.any():
             return tokens
@@ -108,7 +119,10 @@ class UnitRefiner(nn.Module):
         count = int(target.sum())
         for step in range(max(1, passes)):
             ids[0, masked] = self.mask_id
-            probs = self(ids, lip)[0].softmax(-1)  # (T, K)
+            log_probs = self(ids, lip)[0].log_softmax(-1)  # (T, K)
+            if lm_weight is not None and lip is not None:
+                log_probs = (lip[0] + lm_weight * log_probs).log_softmax(-1)
+            probs = log_probs.exp()
             best_p, best = probs.max(-1)
             ids[0, masked] = best[masked]
             remaining = count * (passes - 1 - step) // max(1, passes)

@@ -209,5 +209,6 @@ def train_refiner(
     resume = request.resume and (folder / "trainer_state.json").exists()
     result = yield from run_stage(stage, folder, ctx, resume=resume, force=True)
     if ctx.is_main:
+        (folder / "calibration.json").unlink(missing_ok=True)  # belonged to the old refiner
         write_metrics(folder / "metrics.json", {"history": result["history"]})
     return {"history": result["history"]}

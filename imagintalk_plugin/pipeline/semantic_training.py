@@ -85,13 +85,47 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
 
 
 def evaluate_run(out: Path, preset: SemanticPreset, corpus: SemanticCorpus) -> dict[str, Any]:
-    """Scores of every stage on the valid and test splits, with baselines."""
+    """Scores of every stage on the valid and test splits, with baselines.
+
+    The refiner's detector threshold and fusion weight are chosen on the validation split
+    (saved as RUN/refiner/calibration.json) and then applied unchanged to the test speakers.
+    """
     models = load_models(out, device=None)
-    return {split: models_scores(models, preset, corpus, split) for split in ("valid", "test")}
+    calibration = calibration_for(out, models, preset, corpus)
+    return {
+        split: models_scores(models, preset, corpus, split, calibration)
+        for split in ("valid", "test")
+    }
+
+
+def calibration_for(
+    out: Path, models: SemanticModels, preset: SemanticPreset, corpus: SemanticCorpus
+) -> dict[str, float]:
+    """RUN/refiner/calibration.json, computed on the validation split when missing."""
+    from imagintalk_plugin.nn.training.aligner_training import predict_clips
+    from imagintalk_plugin.nn.training.detector_training import detect
+    from imagintalk_plugin.nn.training.refiner_training import calibrate
+
+    path = out / "refiner" / "calibration.json"
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    valid = corpus.split("valid")
+    if not valid:
+        return {"threshold": preset.threshold, "lm_weight": None}
+    predictions = predict_clips(models.aligner, [u.crops for u in valid])
+    units = [models.units.unit_ids(u.audio) for u in valid]
+    probs = detect(models.detector, predictions)
+    calibration = calibrate(models.refiner, predictions, probs, units, preset.passes)
+    write_metrics(path, calibration)
+    return calibration
 
 
 def models_scores(
-    models: SemanticModels, preset: SemanticPreset, corpus: SemanticCorpus, split: str
+    models: SemanticModels,
+    preset: SemanticPreset,
+    corpus: SemanticCorpus,
+    split: str,
+    calibration: dict[str, float],
 ) -> dict[str, float]:
     """Aligner, detector and refiner scores on one split."""
     from imagintalk_plugin.nn.training.aligner_training import aligner_metrics, predict_clips
@@ -106,11 +140,19 @@ def models_scores(
     clips = [u.crops for u in utts]
     scores = aligner_metrics(models.aligner, clips, units, train_units, prefix="aligner_")
     predictions = predict_clips(models.aligner, clips)
-    flags = [p >= preset.threshold for p in detect(models.detector, predictions)]
+    probs = detect(models.detector, predictions)
     detector = detector_metrics(models.detector, predictions, units, preset.threshold)
     scores.update({f"detector_{k}": v for k, v in detector.items()})
-    refined = refinement_scores(models.refiner, predictions, flags, units, preset.passes)
-    scores.update({f"refiner_{k}": v for k, v in refined.items()})
+    plain = refinement_scores(
+        models.refiner, predictions, [p >= preset.threshold for p in probs], units, preset.passes
+    )
+    scores.update({f"refiner_alone_{k}": v for k, v in plain.items()})
+    threshold, weight = calibration["threshold"], calibration["lm_weight"]
+    fused = refinement_scores(
+        models.refiner, predictions, [p >= threshold for p in probs], units, preset.passes, weight
+    )
+    scores.update({f"refiner_{k}": v for k, v in fused.items()})
+    scores.update(refiner_threshold=threshold, refiner_lm_weight=weight)
     scores["clips"] = len(utts)
     scores["speakers"] = len({u.speaker for u in utts})
     return scores

@@ -166,12 +166,13 @@ def refinement_scores(
     flags: list[np.ndarray],
     units: list[np.ndarray],
     passes: int,
+    lm_weight: float | None = None,
 ) -> dict[str, float]:
     """Unit accuracy and edit distance before and after refining the flagged tokens."""
     if not predictions.tokens:
         return {}
     refined = [
-        model.refine(t, f, lp.astype(np.float32), passes=passes)
+        model.refine(t, f, lp.astype(np.float32), passes=passes, lm_weight=lm_weight)
         for t, f, lp in zip(predictions.tokens, flags, predictions.log_probs, strict=True)
     ]
     refs = [u[: len(t)] for t, u in zip(predictions.tokens, units, strict=True)]
@@ -187,3 +188,26 @@ def refinement_scores(
         "changed_share": changed / max(1, steps),
         "flagged_share": sum(int(f.sum()) for f in flags) / max(1, steps),
     }
+
+
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+LM_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
+
+
+def calibrate(
+    model: UnitRefiner,
+    predictions: Predictions,
+    wrong_probs: list[np.ndarray],
+    units: list[np.ndarray],
+    passes: int,
+) -> dict[str, float]:
+    """The detector threshold and fusion weight with the best validation accuracy after
+    refinement (the held-out test speakers never take part in this choice)."""
+    best = {"threshold": 1.0, "lm_weight": 0.0, "unit_acc_after": -1.0}
+    for threshold in THRESHOLDS:
+        flags = [p >= threshold for p in wrong_probs]
+        for weight in LM_WEIGHTS:
+            acc = refinement_scores(model, predictions, flags, units, passes, weight)
+            if acc["unit_acc_after"] > best["unit_acc_after"]:
+                best = {"threshold": threshold, "lm_weight": weight, **acc}
+    return best

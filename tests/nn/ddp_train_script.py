@@ -37,7 +37,10 @@ def main() -> None:
     )
     out = Path(sys.argv[1])
     losses: list[float] = []
-    drive(run_stage(stage, out, ctx), lambda step: losses.append(step.message) if step.message else None)
+    drive(
+        run_stage(stage, out, ctx),
+        lambda step: losses.append(step.message) if step.message else None,
+    )
     if ctx.is_main:  # the global loss of each step, and the trained model's output on a probe
         (out / "losses.json").write_text(json.dumps(losses))
         probe = stage.model.predict(corpus.split("test")[0].crops)

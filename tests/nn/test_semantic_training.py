@@ -205,3 +205,18 @@ def test_span_masks_cover_a_share_in_runs() -> None:
     mask = span_mask(200, np.random.default_rng(1))
     runs = np.diff(np.flatnonzero(np.diff(np.r_[0, mask.astype(int), 0])))[::2]
     assert runs.mean() > 3  # spans, not scattered single tokens
+
+
+def test_fusion_keeps_the_aligner_posterior_in_charge_at_weight_zero() -> None:
+    from imagintalk_plugin.nn.refiner import UnitRefiner
+
+    torch.manual_seed(0)
+    model = UnitRefiner(PRESET.refiner)
+    k = PRESET.refiner.num_units
+    lips = np.full((20, k), -9.0, dtype=np.float32)
+    lips[:, 3] = 0.0  # the lips say unit 3 everywhere
+    tokens = np.zeros(20, dtype=np.int64)
+    flagged = np.arange(20) % 2 == 0
+    fused = model.refine(tokens, flagged, lips, passes=2, lm_weight=0.0)
+    assert (fused[flagged] == 3).all()
+    assert (fused[~flagged] == 0).all()

@@ -88,10 +88,9 @@ def train_aligner(
     test = {}
     if ctx.is_main:
         yield Progress("aligner: test speakers", 0, 1, unit="set")
-        model = load_aligner(request.out, units)
         test_utts = corpus.split("test")
         test = aligner_metrics(
-            model,
+            stage.model,  # type: ignore[arg-type]  # the LipAligner run_stage trained in place
             [u.crops for u in test_utts],
             _unit_ids(units, corpus, "test"),
             train_units_,
@@ -156,12 +155,14 @@ def train_detector(
     test = {}
     if ctx.is_main:
         test_utts = corpus.split("test")
-        detector = load_detector(request.out, units)
         test_predictions = predict_clips(aligner, [u.crops for u in test_utts])
         test = {
             f"test_{k}": v
             for k, v in detector_metrics(
-                detector, test_predictions, _unit_ids(units, corpus, "test"), preset.threshold
+                stage.model,  # type: ignore[arg-type]  # the ErrorDetector just trained
+                test_predictions,
+                _unit_ids(units, corpus, "test"),
+                preset.threshold,
             ).items()
         }
         write_metrics(folder / "metrics.json", {"history": result["history"], "test": test})
@@ -189,6 +190,7 @@ def train_refiner(
     if request.force and not request.resume and lm_folder.exists():
         shutil.rmtree(lm_folder)
     yield from train_or_load(lm, lm_folder, ctx, resume=True)
+    # reloaded, not reused: an LM finished by an earlier run must share today's codebook
     model = load_refiner(request.out, units, str(ctx.device), folder="refiner_lm")
     oof = load_predictions(request.out / "detector" / "oof.safetensors", [u.id for u in train])
     aligner = load_aligner(request.out, units, str(ctx.device))

@@ -28,6 +28,7 @@ from imagintalk_plugin.core.errors import OutputExistsError, UsageError
 from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.nn.presets import SemanticPreset, semantic_preset
+from imagintalk_plugin.nn.training.aligner_training import Predictions
 from imagintalk_plugin.nn.training.corpus import SemanticCorpus
 from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
 from imagintalk_plugin.pipeline.semantic_models import SemanticModels, load_models
@@ -84,6 +85,16 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
     return metrics
 
 
+@dataclass(frozen=True, eq=False)
+class SplitOutputs:
+    """What the trained models say about one split, computed once and scored several ways."""
+
+    speakers: int
+    units: list[np.ndarray]  # the true audio's units, per clip
+    predictions: Predictions  # the aligner's, per clip
+    wrong_probs: list[np.ndarray]  # the detector's, per clip
+
+
 def evaluate_run(out: Path, preset: SemanticPreset, corpus: SemanticCorpus) -> dict[str, Any]:
     """Scores of every stage on the valid and test splits, with baselines.
 
@@ -91,31 +102,48 @@ def evaluate_run(out: Path, preset: SemanticPreset, corpus: SemanticCorpus) -> d
     (saved as RUN/refiner/calibration.json) and then applied unchanged to the test speakers.
     """
     models = load_models(out, device=None)
-    calibration = calibration_for(out, models, preset, corpus)
+    outputs = {split: split_outputs(models, corpus, split) for split in ("valid", "test")}
+    calibration = calibration_for(out, models, preset, outputs["valid"])
+    train_units = [models.units.unit_ids(u.audio) for u in corpus.split("train")]
     return {
-        split: models_scores(models, preset, corpus, split, calibration)
-        for split in ("valid", "test")
+        split: models_scores(models, preset, split_output, train_units, calibration)
+        for split, split_output in outputs.items()
     }
 
 
-def calibration_for(
-    out: Path, models: SemanticModels, preset: SemanticPreset, corpus: SemanticCorpus
-) -> dict[str, float]:
-    """RUN/refiner/calibration.json, computed on the validation split when missing."""
+def split_outputs(
+    models: SemanticModels, corpus: SemanticCorpus, split: str
+) -> SplitOutputs | None:
+    """Units, aligner predictions and detector probabilities of one split (None when empty)."""
     from imagintalk_plugin.nn.training.aligner_training import predict_clips
     from imagintalk_plugin.nn.training.detector_training import detect
+
+    utts = corpus.split(split)
+    if not utts:
+        return None
+    predictions = predict_clips(models.aligner, [u.crops for u in utts])
+    return SplitOutputs(
+        speakers=len({u.speaker for u in utts}),
+        units=[models.units.unit_ids(u.audio) for u in utts],
+        predictions=predictions,
+        wrong_probs=detect(models.detector, predictions),
+    )
+
+
+def calibration_for(
+    out: Path, models: SemanticModels, preset: SemanticPreset, valid: SplitOutputs | None
+) -> dict[str, float]:
+    """RUN/refiner/calibration.json, computed on the validation split when missing."""
     from imagintalk_plugin.nn.training.refiner_training import calibrate
 
     path = out / "refiner" / "calibration.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
-    valid = corpus.split("valid")
-    if not valid:
+    if valid is None:
         return {"threshold": preset.threshold, "lm_weight": None}
-    predictions = predict_clips(models.aligner, [u.crops for u in valid])
-    units = [models.units.unit_ids(u.audio) for u in valid]
-    probs = detect(models.detector, predictions)
-    calibration = calibrate(models.refiner, predictions, probs, units, preset.passes)
+    calibration = calibrate(
+        models.refiner, valid.predictions, valid.wrong_probs, valid.units, preset.passes
+    )
     write_metrics(path, calibration)
     return calibration
 
@@ -123,25 +151,21 @@ def calibration_for(
 def models_scores(
     models: SemanticModels,
     preset: SemanticPreset,
-    corpus: SemanticCorpus,
-    split: str,
+    outputs: SplitOutputs | None,
+    train_units: list[np.ndarray],
     calibration: dict[str, float],
 ) -> dict[str, float]:
     """Aligner, detector and refiner scores on one split."""
-    from imagintalk_plugin.nn.training.aligner_training import aligner_metrics, predict_clips
-    from imagintalk_plugin.nn.training.detector_training import detect, detector_metrics
+    from imagintalk_plugin.nn.training.aligner_training import prediction_scores
+    from imagintalk_plugin.nn.training.detector_training import flag_scores
     from imagintalk_plugin.nn.training.refiner_training import refinement_scores
 
-    utts = corpus.split(split)
-    if not utts:
+    if outputs is None:
         return {}
-    train_units = [models.units.unit_ids(u.audio) for u in corpus.split("train")]
-    units = [models.units.unit_ids(u.audio) for u in utts]
-    clips = [u.crops for u in utts]
-    scores = aligner_metrics(models.aligner, clips, units, train_units, prefix="aligner_")
-    predictions = predict_clips(models.aligner, clips)
-    probs = detect(models.detector, predictions)
-    detector = detector_metrics(models.detector, predictions, units, preset.threshold)
+    units, predictions, probs = outputs.units, outputs.predictions, outputs.wrong_probs
+    num_units = models.aligner.config.num_units
+    scores = prediction_scores(predictions, units, train_units, num_units, prefix="aligner_")
+    detector = flag_scores(probs, predictions, units, preset.threshold)
     scores.update({f"detector_{k}": v for k, v in detector.items()})
     plain = refinement_scores(
         models.refiner, predictions, [p >= preset.threshold for p in probs], units, preset.passes
@@ -153,8 +177,8 @@ def models_scores(
     )
     scores.update({f"refiner_{k}": v for k, v in fused.items()})
     scores.update(refiner_threshold=threshold, refiner_lm_weight=weight)
-    scores["clips"] = len(utts)
-    scores["speakers"] = len({u.speaker for u in utts})
+    scores["clips"] = len(units)
+    scores["speakers"] = outputs.speakers
     return scores
 
 

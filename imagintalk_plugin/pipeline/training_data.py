@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from imagintalk_plugin.core.errors import ImagintalkError, ManifestError
 from imagintalk_plugin.core.manifest import ManifestEntry, read_manifest
-from imagintalk_plugin.core.progress import Job, Progress
+from imagintalk_plugin.core.progress import Job, Progress, drive
 from imagintalk_plugin.frontend.cache import LipTrackCache
 from imagintalk_plugin.frontend.prepare import prepare_range
 from imagintalk_plugin.nn.training.corpus import SemanticCorpus, Utterance
@@ -33,15 +32,6 @@ class CorpusLoad:
 
     corpus: SemanticCorpus
     skipped: list[str]  # "id: reason"
-
-
-def run_quietly(job: Generator[Progress, None, object]) -> object:
-    """Run a job to its result, dropping its progress (for jobs nested per clip)."""
-    while True:
-        try:
-            next(job)
-        except StopIteration as done:
-            return done.value
 
 
 def read_audio_16k(path: Path) -> np.ndarray:
@@ -62,7 +52,7 @@ def _prepare_entry(args: tuple[str, str, str | None]) -> str | None:
     video, clip_id, cache_dir = args
     cache = LipTrackCache(Path(cache_dir)) if cache_dir else LipTrackCache()
     try:
-        run_quietly(prepare_range(Path(video), 0.0, None, clip_id=clip_id, cache=cache))
+        drive(prepare_range(Path(video), 0.0, None, clip_id=clip_id, cache=cache))
     except ImagintalkError as error:
         return str(error)
     return None
@@ -88,13 +78,11 @@ def load_semantic_corpus(
     for index, entry in enumerate(entries):
         yield Progress("loading clips", index, len(entries), unit="clip")
         try:
-            prepared = run_quietly(
-                prepare_range(entry.video, 0.0, None, clip_id=entry.id, cache=cache)
-            )
+            prepared = drive(prepare_range(entry.video, 0.0, None, clip_id=entry.id, cache=cache))
         except ImagintalkError as error:
             skipped.append(f"{entry.id}: {error}")
             continue
-        track = prepared.track  # type: ignore[attr-defined]
+        track = prepared.track
         if not track.valid.any():
             skipped.append(f"{entry.id}: no face in any frame")
             continue

@@ -98,12 +98,23 @@ def aligner_metrics(
     if not clips:
         return {}
     predictions = predict_clips(model, clips)
-    refs = [u[: 2 * len(c)] for c, u in zip(clips, units, strict=True)]
+    return prediction_scores(predictions, units, train_units, model.config.num_units, prefix)
+
+
+def prediction_scores(
+    predictions: Predictions,
+    units: list[np.ndarray],
+    train_units: list[np.ndarray],
+    num_units: int,
+    prefix: str,
+) -> dict[str, float]:
+    """`aligner_metrics` from already computed predictions (2 steps per video frame)."""
+    refs = [u[: len(t)] for t, u in zip(predictions.tokens, units, strict=True)]
     scores = unit_scores(predictions.tokens, refs)
     baseline = majority_baseline(train_units, refs)
     return {
         f"{prefix}unit_acc": scores["unit_acc"],
         f"{prefix}unit_edit": scores["unit_edit"],
         f"{prefix}majority_acc": baseline["unit_acc"],
-        f"{prefix}chance_acc": 1.0 / model.config.num_units,
+        f"{prefix}chance_acc": 1.0 / num_units,
     }

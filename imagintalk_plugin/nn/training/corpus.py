@@ -53,6 +53,14 @@ class LipBatch:
     targets: torch.Tensor  # (B, 2T) int64, IGNORE on padding
 
 
+def time_window(length: int, size: int, rng: np.random.Generator | None) -> slice:
+    """At most `size` consecutive steps of `length`: at random with `rng`, else the first."""
+    if length <= size:
+        return slice(0, length)
+    start = int(rng.integers(0, length - size + 1)) if rng is not None else 0
+    return slice(start, start + size)
+
+
 def item_rng(seed: int, step: int, item: int) -> np.random.Generator:
     """Augmentation randomness of one item in one step, independent of the process count."""
     return np.random.default_rng([seed, step, item, 7])
@@ -71,11 +79,7 @@ def lip_batch(
     windows = []
     for index, (crops, target) in enumerate(zip(clips, targets, strict=True)):
         rng = rngs[index] if rngs is not None else None
-        t = len(crops)
-        start = 0
-        if t > max_frames:
-            start = int(rng.integers(0, t - max_frames + 1)) if rng is not None else 0
-            t = max_frames
+        frames = time_window(len(crops), max_frames, rng)
         h, w = crops.shape[1:]
         if rng is not None:
             top, left = (
@@ -84,10 +88,10 @@ def lip_batch(
             )
         else:
             top, left = (h - crop_size) // 2, (w - crop_size) // 2
-        part = crops[start : start + t, top : top + crop_size, left : left + crop_size]
+        part = crops[frames, top : top + crop_size, left : left + crop_size]
         if rng is not None and rng.random() < 0.5:
             part = part[:, :, ::-1]
-        windows.append((part, target[2 * start : 2 * (start + t)]))
+        windows.append((part, target[2 * frames.start : 2 * frames.stop]))
     longest = max(len(p) for p, _ in windows)
     batch = np.zeros((len(windows), longest, crop_size, crop_size), dtype=np.float32)
     pad = np.ones((len(windows), longest), dtype=bool)

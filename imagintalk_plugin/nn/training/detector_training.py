@@ -18,7 +18,13 @@ from imagintalk_plugin.core.progress import Job
 from imagintalk_plugin.nn.error_detector import DetectorConfig, ErrorDetector
 from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
 from imagintalk_plugin.nn.training.aligner_training import Predictions, aligner_stage, predict_clips
-from imagintalk_plugin.nn.training.corpus import IGNORE, item_rng, pad_sequences, unit_targets
+from imagintalk_plugin.nn.training.corpus import (
+    IGNORE,
+    item_rng,
+    pad_sequences,
+    time_window,
+    unit_targets,
+)
 from imagintalk_plugin.nn.training.distributed import DistributedContext
 from imagintalk_plugin.nn.training.loop import Stage, train_or_load
 from imagintalk_plugin.nn.training.metrics import detector_scores
@@ -91,19 +97,12 @@ def wrong_labels(predictions: Predictions, units: list[np.ndarray]) -> list[np.n
     return labels
 
 
-def _window(length: int, size: int, rng: np.random.Generator | None) -> slice:
-    if length <= size:
-        return slice(0, length)
-    start = int(rng.integers(0, length - size + 1)) if rng is not None else 0
-    return slice(start, start + size)
-
-
 def detector_inputs(
     predictions: Predictions, items: list[int], size: int, rngs: list[np.random.Generator] | None
 ) -> tuple[list[slice], tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Windows and padded (tokens, confidence, log_probs, pad) tensors for `items`."""
     windows = [
-        _window(len(predictions.tokens[i]), size, rngs[k] if rngs else None)
+        time_window(len(predictions.tokens[i]), size, rngs[k] if rngs else None)
         for k, i in enumerate(items)
     ]
     tokens, pad = pad_sequences(
@@ -179,7 +178,13 @@ def detector_metrics(
     """Precision / recall at `threshold` and AUC of the detector's flags on these clips."""
     if not predictions.tokens:
         return {}
-    probs = detect(model, predictions)
+    return flag_scores(detect(model, predictions), predictions, units, threshold)
+
+
+def flag_scores(
+    probs: list[np.ndarray], predictions: Predictions, units: list[np.ndarray], threshold: float
+) -> dict[str, float]:
+    """`detector_metrics` from already computed per-clip wrong-token probabilities."""
     labels = wrong_labels(predictions, units)
     p = np.concatenate([pr[lab != IGNORE] for pr, lab in zip(probs, labels, strict=True)])
     y = np.concatenate([lab[lab != IGNORE] for lab in labels])

@@ -92,11 +92,11 @@ def run_stage(
     if stage.num_items < 1:
         raise UsageError(f"no training data for the {stage.name}")
     model = stage.model.to(ctx.device)
-    start, history = _start_state(stage, model, out, ctx, resume=resume, force=force)
+    state = _resume_state(stage, model, out, resume=resume, force=force)
     optimizer = _optimizer(model, stage.train)
-    if start > 0:
-        state = load_trainer_state(out)
-        assert state is not None
+    start, history = 0, []
+    if state is not None:
+        start, history = int(state[1]["step"]), list(state[1].get("history", []))
         restore_optimizer(optimizer, *_optimizer_part(state))
         _restore_rng(state[0])
     trained = wrap_model(model, ctx, stage.find_unused_parameters)
@@ -138,20 +138,15 @@ def run_stage(
     return {"step": step, "loss": last_loss, "history": history}
 
 
-def _start_state(
-    stage: Stage,
-    model: torch.nn.Module,
-    out: Path,
-    ctx: DistributedContext,
-    *,
-    resume: bool,
-    force: bool,
-) -> tuple[int, list[dict[str, Any]]]:
+def _resume_state(
+    stage: Stage, model: torch.nn.Module, out: Path, *, resume: bool, force: bool
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """The checked training state to continue from (weights loaded into `model`), or None."""
     exists = (out / CONFIG_FILE).exists()
     if not resume:
         if exists and not force:
             raise OutputExistsError(out / CONFIG_FILE)
-        return 0, []
+        return None
     state = load_trainer_state(out)
     if not exists or state is None:
         raise UsageError(f"nothing to resume in {out} (train without --resume first)")
@@ -162,7 +157,7 @@ def _start_state(
     if info.get("train") != config_to_dict(stage.train):
         raise ModelLoadError(out, "was trained with other training settings; refusing to resume")
     load_weights_strictly(model, weights, out)
-    return int(info["step"]), list(info.get("history", []))
+    return state
 
 
 def _optimizer(model: torch.nn.Module, train: TrainConfig) -> torch.optim.Optimizer:

@@ -15,7 +15,13 @@ from torch import nn
 
 from imagintalk_plugin.nn.refiner import RefinerConfig, UnitRefiner
 from imagintalk_plugin.nn.training.aligner_training import Predictions
-from imagintalk_plugin.nn.training.corpus import IGNORE, item_rng, pad_sequences, unit_targets
+from imagintalk_plugin.nn.training.corpus import (
+    IGNORE,
+    item_rng,
+    pad_sequences,
+    time_window,
+    unit_targets,
+)
 from imagintalk_plugin.nn.training.loop import Stage
 from imagintalk_plugin.nn.training.metrics import unit_scores
 from imagintalk_plugin.nn.training.settings import TrainConfig
@@ -38,9 +44,16 @@ def span_mask(length: int, rng: np.random.Generator) -> np.ndarray:
     return mask
 
 
-def _window(length: int, size: int, rng: np.random.Generator) -> slice:
-    start = int(rng.integers(0, length - size + 1)) if length > size else 0
-    return slice(start, start + min(length, size))
+def masked_batch(
+    model: UnitRefiner, tokens: list[np.ndarray], targets: list[np.ndarray], masks: list[np.ndarray]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Padded (input ids with [MASK] where masked, targets, masks, padding) for the refiner."""
+    x, pad = pad_sequences(
+        [np.where(m, model.mask_id, t) for t, m in zip(tokens, masks, strict=True)], model.pad_id
+    )
+    y, _ = pad_sequences(targets, IGNORE)
+    m, _ = pad_sequences(masks, False)
+    return x, y, m, pad
 
 
 def _masked_loss(
@@ -66,18 +79,12 @@ def pretrain_stage(
     size = min(config.max_positions, 2 * train.max_frames)
 
     def batch(items: list[int], seqs: list[np.ndarray], step: int) -> tuple[torch.Tensor, ...]:
-        ids, targets, masks = [], [], []
+        windows, masks = [], []
         for i in items:
             rng = item_rng(train.seed, step, i)
-            seq = seqs[i][_window(len(seqs[i]), size, rng)]
-            mask = span_mask(len(seq), rng)
-            ids.append(np.where(mask, model.mask_id, seq))
-            targets.append(seq)
-            masks.append(mask)
-        x, pad = pad_sequences(ids, model.pad_id)
-        y, _ = pad_sequences(targets, IGNORE)
-        m, _ = pad_sequences(masks, False)
-        return x, y, m, pad
+            windows.append(seqs[i][time_window(len(seqs[i]), size, rng)])
+            masks.append(span_mask(len(windows[-1]), rng))
+        return masked_batch(model, windows, windows, masks)
 
     def loss_fn(
         trained: nn.Module, items: list[int], step: int
@@ -129,10 +136,10 @@ def finetune_stage(
         trained: nn.Module, items: list[int], step: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         device = next(trained.parameters()).device
-        ids, targets, masks, lips = [], [], [], []
+        inputs, targets, masks, lips = [], [], [], []
         for i in items:
             rng = item_rng(train.seed, step, i)
-            w = _window(len(predictions.tokens[i]), size, rng)
+            w = time_window(len(predictions.tokens[i]), size, rng)
             tokens, target = predictions.tokens[i][w], targets_all[i][w]
             wrong = (tokens != target) & (target != IGNORE)
             mask = np.where(
@@ -140,13 +147,11 @@ def finetune_stage(
                 rng.random(len(tokens)) < WRONG_MASK_P,
                 rng.random(len(tokens)) < RIGHT_MASK_P,
             )
-            ids.append(np.where(mask, model.mask_id, tokens))
+            inputs.append(tokens)
             targets.append(target)
             masks.append(mask)
             lips.append(predictions.log_probs[i][w].astype(np.float32))
-        x, pad = pad_sequences(ids, model.pad_id)
-        y, _ = pad_sequences(targets, IGNORE)
-        m, _ = pad_sequences(masks, False)
+        x, y, m, pad = masked_batch(model, inputs, targets, masks)
         lp, _ = pad_sequences(lips, 0.0)
         logits = trained(x.to(device), lp.to(device), pad.to(device))
         return _masked_loss(logits, y.to(device), m.to(device))

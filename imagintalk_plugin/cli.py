@@ -150,12 +150,19 @@ def _add_synth_command(commands: argparse._SubParsersAction) -> None:
 def _add_train_command(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train",
-        help="train the semantic branch stage by stage (units, aligner, detector, refiner)",
+        help="train stage by stage: semantic (units, aligner, detector, refiner), "
+        "acoustic (codec, vocoder, dit)",
         description="Train one stage into the run folder --out; later stages find earlier "
         "ones there. Ctrl-C stops after the current step and keeps a checkpoint for --resume. "
         "Multi-GPU / multi-node: launch with `torchrun ... -m imagintalk_plugin train ...`.",
     )
-    train.add_argument("stage", choices=["units", "aligner", "detector", "refiner", "evaluate"])
+    train.add_argument(
+        "stage",
+        choices=[
+            *("units", "aligner", "detector", "refiner", "evaluate"),
+            *("codec", "vocoder", "dit", "evaluate-voice"),
+        ],
+    )
     train.add_argument("--preset", default="demo", help="tiny | demo | paper (default demo)")
     train.add_argument(
         "--data", type=Path, required=True, metavar="MANIFEST", help="manifest.jsonl"

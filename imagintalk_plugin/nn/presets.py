@@ -93,9 +93,9 @@ def _demo() -> SemanticPreset:
         aligner_train=TrainConfig(
             steps=800, batch_size=8, lr=2e-3, warmup=80, eval_every=200, save_every=100
         ),
-        folds=2,
+        folds=3,
         fold_train=TrainConfig(
-            steps=250, batch_size=8, lr=2e-3, warmup=25, eval_every=250, save_every=125, seed=1
+            steps=800, batch_size=8, lr=2e-3, warmup=80, eval_every=800, save_every=200, seed=1
         ),
         detector=DetectorConfig(num_units=k, dim=128, layers=2, heads=4),
         detector_train=TrainConfig(
@@ -106,7 +106,7 @@ def _demo() -> SemanticPreset:
             steps=600, batch_size=32, lr=5e-4, warmup=60, eval_every=300, save_every=300
         ),
         refiner_finetune=TrainConfig(
-            steps=400, batch_size=32, lr=2e-4, warmup=40, eval_every=200, save_every=200
+            steps=800, batch_size=32, lr=2e-4, warmup=80, eval_every=400, save_every=200
         ),
     )
 

@@ -4,7 +4,10 @@
 plus [PAD] and [MASK]. It is pretrained as a masked language model on units of audio alone, then
 fine-tuned with the lip posteriors (the aligner's per-step unit distribution, computed from the
 video alone) added to its input embeddings through a zero-initialised projection, so
-fine-tuning starts from the pretrained language model exactly. The posteriors live in the unit
+fine-tuning starts from the pretrained language model exactly. Its output is trained as a
+correction of those posteriors (the loss sees lip log-posterior + refiner logits), so at the
+start of fine-tuning the refiner is already the fusion of lips and language model, and it can
+only learn what context adds to what the lips say. The posteriors live in the unit
 space every aligner shares, so the fold aligners that make honest training inputs and the final
 aligner used at inference are interchangeable.
 
@@ -86,9 +89,11 @@ class UnitRefiner(nn.Module):
     ) -> np.ndarray:
         """Re-predict the `flagged` (T,) tokens of one clip; returns the refined (T,) tokens.
 
-        With `lm_weight`, a flagged step's new unit maximises the aligner's log-posterior plus
-        `lm_weight` times the refiner's (shallow fusion, a product of experts); without, the
-        refiner alone decides.
+        With lip posteriors, a flagged step's new unit maximises the aligner's log-posterior
+        plus `lm_weight` (default 1, the weight fine-tuning used) times the refiner's output: the
+        refiner is fine-tuned as a correction of the lip posterior, a product of experts whose
+        weight the validation split calibrates. Without lip posteriors the language model alone
+        decides.
         """
         self.eval()
         refined = tokens.astype(np.int64).copy()
@@ -120,8 +125,9 @@ class UnitRefiner(nn.Module):
         for step in range(max(1, passes)):
             ids[0, masked] = self.mask_id
             log_probs = self(ids, lip)[0].log_softmax(-1)  # (T, K)
-            if lm_weight is not None and lip is not None:
-                log_probs = (lip[0] + lm_weight * log_probs).log_softmax(-1)
+            if lip is not None:  # trained as a correction of the lip posterior (residual)
+                weight = 1.0 if lm_weight is None else lm_weight
+                log_probs = (lip[0] + weight * log_probs).log_softmax(-1)
             probs = log_probs.exp()
             best_p, best = probs.max(-1)
             ids[0, masked] = best[masked]

@@ -34,7 +34,9 @@ from imagintalk_plugin.nn.training.distributed import DistributedContext, barrie
 from imagintalk_plugin.pipeline.semantic_models import SemanticModels, load_models
 from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
 
-STAGES = ("units", "aligner", "detector", "refiner", "evaluate")
+SEMANTIC_STAGES = ("units", "aligner", "detector", "refiner", "evaluate")
+ACOUSTIC_STAGES = ("codec", "vocoder", "dit", "evaluate-voice")  # pipeline/acoustic_stages.py
+STAGES = SEMANTIC_STAGES + ACOUSTIC_STAGES
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
     if request.stage not in STAGES:
         raise UsageError(f"unknown stage '{request.stage}' (choose from {', '.join(STAGES)})")
     preset = semantic_preset(request.preset)
+    if request.stage in ACOUSTIC_STAGES:
+        from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
+
+        acoustic_preset(request.preset)  # an unknown preset fails before the corpus loads
     if not ctx.is_main:
         barrier(ctx)  # rank 0 runs the front-end into the cache first
     load = yield from load_semantic_corpus(request.data, jobs=request.jobs, limit=request.limit)
@@ -75,6 +81,11 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
         "refiner": stages.train_refiner,
     }
     metrics: dict[str, Any] = {"skipped_clips": load.skipped}
+    if request.stage in ACOUSTIC_STAGES:
+        from imagintalk_plugin.pipeline.acoustic_stages import run_acoustic_stage
+
+        metrics.update((yield from run_acoustic_stage(request, corpus, ctx)))
+        return metrics
     if request.stage in runners:
         metrics.update((yield from runners[request.stage](request, preset, corpus, ctx)))
     if request.stage in ("refiner", "evaluate") and ctx.is_main:
@@ -170,7 +181,7 @@ def models_scores(
     plain = refinement_scores(
         models.refiner, predictions, [p >= preset.threshold for p in probs], units, preset.passes
     )
-    scores.update({f"refiner_alone_{k}": v for k, v in plain.items()})
+    scores.update({f"refiner_preset_{k}": v for k, v in plain.items()})
     threshold, weight = calibration["threshold"], calibration["lm_weight"]
     fused = refinement_scores(
         models.refiner, predictions, [p >= threshold for p in probs], units, preset.passes, weight

@@ -64,6 +64,10 @@ def format_metrics(stage: str, metrics: dict[str, Any]) -> str:
             f"  [{split}] "
             + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()})
         )
+    if metrics.get("voice"):
+        from imagintalk_plugin.pipeline.voice_evaluation import voice_lines
+
+        lines += voice_lines(metrics["voice"])
     if metrics.get("skipped_clips"):
         lines.append(
             f"  skipped {len(metrics['skipped_clips'])} clips, e.g. {metrics['skipped_clips'][0]}"

@@ -96,6 +96,9 @@ def load_semantic_corpus(
                 split=entry.split or "train",
                 crops=crops,
                 audio=read_audio_16k(entry.audio),
+                face_embedding=track.face_embedding.astype(np.float32),
+                expressions=track.expressions.astype(np.float32),
+                emotion=entry.emotion,
             )
         )
     yield Progress("loading clips", len(entries), len(entries), unit="clip")

@@ -40,3 +40,27 @@ def test_two_gloo_processes_equal_one(tmp_path: Path) -> None:
     close = [torch.allclose(w, weights_two[k], atol=1e-5) for k, w in weights_one.items()]
     assert np.mean(close) > 0.9
     assert '"world_size": 2' in (two / "config.json").read_text()
+
+
+ACOUSTIC_SCRIPT = Path(__file__).with_name("ddp_acoustic_script.py")
+
+
+def test_style_dit_two_gloo_processes_equal_one(tmp_path: Path) -> None:
+    _run([sys.executable, str(ACOUSTIC_SCRIPT), str(tmp_path / "one")], tmp_path)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    _run(
+        [*torchrun, "--nproc-per-node", "2", str(ACOUSTIC_SCRIPT), str(tmp_path / "two")], tmp_path
+    )
+    one, two = tmp_path / "one", tmp_path / "two"
+    losses_one = json.loads((one / "losses.json").read_text())
+    losses_two = json.loads((two / "losses.json").read_text())
+    assert len(losses_one) == 4
+    assert losses_one == losses_two  # per-item draws come from item_rng: any process count
+    for probe in ("probe.npy", "speaker.npy"):
+        assert np.allclose(np.load(one / probe), np.load(two / probe), atol=1e-4), probe
+    weights_one = load_file(str(one / "model.safetensors"))
+    weights_two = load_file(str(two / "model.safetensors"))
+    assert weights_one.keys() == weights_two.keys()
+    close = [torch.allclose(w, weights_two[k], atol=1e-5) for k, w in weights_one.items()]
+    assert np.mean(close) > 0.9
+    assert '"world_size": 2' in (two / "config.json").read_text()

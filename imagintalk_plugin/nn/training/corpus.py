@@ -23,6 +23,9 @@ class Utterance:
     split: str  # train / valid / test
     crops: np.ndarray  # (T, H, W) uint8 mouth crops at 25 fps (the front-end's 96x96)
     audio: np.ndarray  # (N,) float32 mono at 16 kHz
+    face_embedding: np.ndarray | None = None  # (128,) float32 identity (acoustic branch)
+    expressions: np.ndarray | None = None  # (T, E) float32 per-frame expression features
+    emotion: str = "neutral"  # the corpus label (core.signals.EMOTIONS)
 
 
 @dataclass(frozen=True, eq=False)

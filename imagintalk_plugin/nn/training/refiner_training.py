@@ -4,7 +4,9 @@ Pretraining sees units of audio alone. Units repeat over several 50 Hz steps, so
 masking would be solved by copying a neighbour; spans are masked instead (mean length 8 steps,
 15-60% of a sequence), like the runs of errors an aligner makes. Fine-tuning feeds the aligner's
 out-of-fold tokens and posteriors, masks most wrong tokens and some right ones (an imperfect
-detector's flags), and learns to put the true units back.
+detector's flags), and learns to put the true units back: its logits are added to the lip
+log-posterior before the loss, so it learns a correction of the aligner rather than relearning
+what the lips already say.
 """
 
 from __future__ import annotations
@@ -153,7 +155,8 @@ def finetune_stage(
             lips.append(predictions.log_probs[i][w].astype(np.float32))
         x, y, m, pad = masked_batch(model, inputs, targets, masks)
         lp, _ = pad_sequences(lips, 0.0)
-        logits = trained(x.to(device), lp.to(device), pad.to(device))
+        lp = lp.to(device)
+        logits = trained(x.to(device), lp, pad.to(device)) + lp  # a correction of the lips
         return _masked_loss(logits, y.to(device), m.to(device))
 
     def evaluate(model_: nn.Module) -> dict[str, float]:
@@ -196,7 +199,7 @@ def refinement_scores(
 
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
-LM_WEIGHTS = (0.25, 0.5, 1.0, 2.0)
+LM_WEIGHTS = (0.5, 1.0, 1.5)
 
 
 def calibrate(

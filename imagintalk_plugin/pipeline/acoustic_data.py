@@ -1,0 +1,97 @@
+"""A loaded corpus -> the Style-DiT's training items (codes, units, lip features, face, voice).
+
+Everything is computed from what the run folder already holds: units from RUN/units, lip
+features from RUN/aligner (the model inference will use), codec tokens from RUN/codec, and
+each clip's speaker embedding of the true audio from Resemblyzer (the judges' voice encoder).
+Expression features are normalised by the training split's mean and spread, which the DiT
+stores so inference normalises the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from imagintalk_plugin.core.progress import Job, Progress
+from imagintalk_plugin.core.signals import EMOTIONS
+from imagintalk_plugin.evaluation.speaker import SpeakerEncoder
+from imagintalk_plugin.nn.codec import MelCodec
+from imagintalk_plugin.nn.lip_aligner import LipAligner
+from imagintalk_plugin.nn.mel import LogMel
+from imagintalk_plugin.nn.training.corpus import Utterance
+from imagintalk_plugin.nn.training.dit_training import VoiceItem
+from imagintalk_plugin.nn.units import UnitExtractor
+
+
+@dataclass(frozen=True, eq=False)
+class ExpressionStats:
+    """Per-feature mean and spread of the training split's expressions."""
+
+    mean: np.ndarray  # (E,)
+    std: np.ndarray  # (E,)
+
+    @staticmethod
+    def fit(utterances: list[Utterance]) -> ExpressionStats:
+        """Statistics over every valid frame of the given utterances."""
+        frames = np.concatenate([_expressions(u) for u in utterances])
+        frames = frames[np.isfinite(frames).all(axis=1)]
+        return ExpressionStats(
+            frames.mean(0).astype(np.float32), np.maximum(frames.std(0), 1e-3).astype(np.float32)
+        )
+
+    def apply(self, expressions: np.ndarray) -> np.ndarray:
+        """Normalised (T, E) features; frames without a face become 0 (the mean)."""
+        out = (expressions - self.mean) / self.std
+        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def _expressions(utterance: Utterance) -> np.ndarray:
+    if utterance.expressions is None:
+        raise ValueError(f"{utterance.id} has no expression features")
+    return utterance.expressions
+
+
+@torch.no_grad()
+def codec_tokens(codec: MelCodec, audio: np.ndarray) -> np.ndarray:
+    """(L, N // hop) int64 codec tokens of one clip's audio."""
+    codec.eval()
+    device = next(codec.parameters()).device
+    mel = LogMel(codec.config.mel).to(device)
+    mels = mel(torch.from_numpy(audio.astype(np.float32))[None].to(device))
+    return codec.encode(mels)[0].cpu().numpy().astype(np.int64)
+
+
+def voice_items(
+    utterances: list[Utterance],
+    units: UnitExtractor,
+    aligner: LipAligner,
+    codec: MelCodec,
+    stats: ExpressionStats,
+    speaker_encoder: SpeakerEncoder,
+) -> Job[list[VoiceItem]]:
+    """Job: one `VoiceItem` per utterance, all time axes cut to the shortest."""
+    items = []
+    for index, utt in enumerate(utterances):
+        yield Progress("style-dit inputs", index, len(utterances), unit="clip")
+        if utt.face_embedding is None:
+            raise ValueError(f"{utt.id} has no face embedding")
+        codes = codec_tokens(codec, utt.audio)
+        ids = units.unit_ids(utt.audio)
+        lip = aligner.predict(utt.crops).features
+        expressions = np.repeat(stats.apply(_expressions(utt)), 2, axis=0)  # 25 -> 50 Hz
+        length = min(codes.shape[1], len(ids), len(lip), len(expressions))
+        items.append(
+            VoiceItem(
+                codes=codes[:, :length],
+                units=ids[:length].astype(np.int64),
+                lip=lip[:length],
+                face=utt.face_embedding.astype(np.float32),
+                voice=speaker_encoder.embed(utt.audio),
+                expressions=expressions[:length],
+                emotion=EMOTIONS.index(utt.emotion) if utt.emotion in EMOTIONS else 0,
+            )
+        )
+    yield Progress("style-dit inputs", len(utterances), len(utterances), unit="clip")
+    return items

@@ -1,0 +1,114 @@
+"""Loading a trained acoustic branch (codec, vocoder, Style-DiT) from a run folder.
+
+Codec tokens only mean something to the codec that made them, so the codec's identity
+(`codec_id`: levels x codes + a digest of its quantiser and decoder weights) is stored in the
+vocoder's and the DiT's metadata, and loading refuses a mismatch. The DiT also stores the unit
+codebook and the digest of the lip aligner whose features it was trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from imagintalk_plugin.core.errors import ModelLoadError, UsageError
+from imagintalk_plugin.nn.checkpoint import load_module
+from imagintalk_plugin.nn.codec import CodecConfig, MelCodec
+from imagintalk_plugin.nn.speech_generator import GeneratorConfig, SpeechGenerator
+from imagintalk_plugin.nn.training.codec_training import CODEC_KIND
+from imagintalk_plugin.nn.training.distributed import pick_device
+from imagintalk_plugin.nn.training.dit_training import DIT_KIND
+from imagintalk_plugin.nn.training.vocoder_training import VOCODER_KIND
+from imagintalk_plugin.nn.vocoder import Vocoder, VocoderConfig
+from imagintalk_plugin.pipeline.acoustic_data import ExpressionStats
+
+CODEC_VERSION = "1"
+
+
+def weights_digest(module: torch.nn.Module, prefixes: tuple[str, ...] = ("",)) -> str:
+    """12 hex digits of sha256 over the named weights starting with one of `prefixes`."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        if name.startswith(prefixes):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def codec_identity(codec: MelCodec) -> str:
+    """The codec's identity: its shape plus a digest of all its weights."""
+    config = codec.config
+    return f"codec-{config.levels}x{config.codebook_size}-{weights_digest(codec)}"
+
+
+def require(out: Path, stage: str, command: str) -> Path:
+    """RUN/stage, or a usage error naming the command that makes it."""
+    folder = out / stage
+    if not (folder / "config.json").exists():
+        raise UsageError(f"no {stage} in {out}: run `imagintalk train {command}` first")
+    return folder
+
+
+def check_meta(folder: Path, meta: dict, key: str, expected: str) -> None:
+    """Refuse a model whose metadata `key` is not `expected` (trained on other inputs)."""
+    found = meta.get(key)
+    if found != expected:
+        raise ModelLoadError(folder, f"was trained with {key} {found}, but this run has {expected}")
+
+
+def load_codec(out: Path, device: str | None = None) -> tuple[MelCodec, str]:
+    """RUN/codec and its identity."""
+    codec, _ = load_module(require(out, "codec", "codec"), CODEC_KIND, CodecConfig, MelCodec)
+    return codec.to(pick_device(device)), codec_identity(codec)
+
+
+def load_vocoder(out: Path, codec_id: str, device: str | None = None) -> Vocoder:
+    """RUN/vocoder (the generator alone), checked against the codec."""
+    folder = require(out, "vocoder", "vocoder")
+    vocoder, meta = load_module(folder, VOCODER_KIND, VocoderConfig, Vocoder)
+    check_meta(folder, meta, "codec_id", codec_id)
+    return vocoder.to(pick_device(device))
+
+
+@dataclass(frozen=True, eq=False)
+class VoiceModels:
+    """The trained acoustic branch, ready to generate."""
+
+    codec: MelCodec
+    vocoder: Vocoder
+    generator: SpeechGenerator
+    codec_id: str
+    expressions: ExpressionStats  # the normalisation the DiT was trained with
+
+
+def load_generator(
+    out: Path, codec_id: str, device: str | None = None
+) -> tuple[SpeechGenerator, dict]:
+    """RUN/dit (face-style adapter + Style-DiT) and its metadata, checked against the codec."""
+    folder = require(out, "dit", "dit")
+    generator, meta = load_module(folder, DIT_KIND, GeneratorConfig, SpeechGenerator)
+    check_meta(folder, meta, "codec_id", codec_id)
+    for key in ("expression_mean", "expression_std", "codebook_id", "aligner_id"):
+        if key not in meta:
+            raise ModelLoadError(folder, f"config.json meta lacks '{key}'")
+    return generator.to(pick_device(device)), meta
+
+
+def load_voice_models(out: Path, device: str | None = None) -> VoiceModels:
+    """Codec, vocoder and DiT from a run folder, checked against each other."""
+    codec, codec_id = load_codec(out, device)
+    generator, meta = load_generator(out, codec_id, device)
+    return VoiceModels(
+        codec=codec,
+        vocoder=load_vocoder(out, codec_id, device),
+        generator=generator,
+        codec_id=codec_id,
+        expressions=ExpressionStats(
+            np.asarray(meta["expression_mean"], np.float32),
+            np.asarray(meta["expression_std"], np.float32),
+        ),
+    )

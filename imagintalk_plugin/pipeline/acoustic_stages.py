@@ -1,0 +1,158 @@
+"""The three training stages of the acoustic branch, each a job over a loaded corpus.
+
+RUN/codec/       RVQ codec over log-mels                  (train codec)
+RUN/vocoder_gan/ vocoder + discriminator, for --resume    (train vocoder: needs codec)
+RUN/vocoder/     the vocoder alone, what inference loads
+RUN/dit/         face-style adapter + Style-DiT           (train dit: needs units, aligner,
+                                                           codec)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imagintalk_plugin.core.progress import Job, Progress
+from imagintalk_plugin.nn.acoustic_presets import AcousticPreset
+from imagintalk_plugin.nn.checkpoint import save_model
+from imagintalk_plugin.nn.training.corpus import SemanticCorpus
+from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
+from imagintalk_plugin.nn.training.loop import run_stage
+from imagintalk_plugin.pipeline.acoustic_models import load_codec, require, weights_digest
+from imagintalk_plugin.pipeline.semantic_training import TrainRequest, check_fresh, write_metrics
+
+
+def _audio(corpus: SemanticCorpus, split: str) -> list:
+    return [u.audio for u in corpus.split(split)]
+
+
+def _meta(request: TrainRequest, preset: AcousticPreset, **extra: Any) -> dict[str, Any]:
+    return {"preset": preset.name, "data": str(request.data), **extra}
+
+
+def train_codec(
+    request: TrainRequest, preset: AcousticPreset, corpus: SemanticCorpus, ctx: DistributedContext
+) -> Job[dict[str, Any]]:
+    """Train the RVQ codec on the training audio; score the round trip on test speakers."""
+    from imagintalk_plugin.nn.mel import LogMel
+    from imagintalk_plugin.nn.training.codec_training import codec_scores, codec_stage
+
+    folder = request.out / "codec"
+    stage = codec_stage(
+        preset.codec,
+        preset.codec_train,
+        _audio(corpus, "train"),
+        _audio(corpus, "valid"),
+        _meta(request, preset),
+    )
+    result = yield from run_stage(stage, folder, ctx, resume=request.resume, force=request.force)
+    test: dict[str, float] = {}
+    if ctx.is_main:
+        yield Progress("codec: test speakers", 0, 1, unit="set")
+        mel = LogMel(preset.codec.mel)
+        test = codec_scores(stage.model, mel, _audio(corpus, "test"), "test_")  # type: ignore[arg-type]
+        write_metrics(folder / "metrics.json", {"history": result["history"], "test": test})
+    return {"history": result["history"], "test": test}
+
+
+def train_vocoder(
+    request: TrainRequest, preset: AcousticPreset, corpus: SemanticCorpus, ctx: DistributedContext
+) -> Job[dict[str, Any]]:
+    """Train the vocoder against its discriminator; save the generator alone for inference."""
+    from imagintalk_plugin.nn.mel import LogMel
+    from imagintalk_plugin.nn.training.vocoder_training import (
+        VOCODER_KIND,
+        vocoder_scores,
+        vocoder_stage,
+    )
+
+    check_fresh(request.out / "vocoder", request)
+    codec, codec_id = load_codec(request.out, str(ctx.device))
+    meta = _meta(request, preset, codec_id=codec_id)
+    stage = vocoder_stage(
+        preset.vocoder,
+        preset.vocoder_train,
+        _audio(corpus, "train"),
+        _audio(corpus, "valid"),
+        codec,
+        preset.vocoder_seconds,
+        meta,
+    )
+    folder = request.out / "vocoder_gan"
+    result = yield from run_stage(stage, folder, ctx, resume=request.resume, force=request.force)
+    test: dict[str, float] = {}
+    if ctx.is_main:
+        generator = stage.model.generator  # type: ignore[union-attr]
+        save_model(
+            request.out / "vocoder",
+            VOCODER_KIND,
+            preset.vocoder.vocoder,
+            generator.state_dict(),
+            {**meta, "step": result["step"], "trained_in": folder.name},
+        )
+        yield Progress("vocoder: test speakers", 0, 1, unit="set")
+        mel = LogMel(preset.vocoder.vocoder.mel)
+        test = vocoder_scores(generator, mel, _audio(corpus, "test")[:32], codec, "test_")
+        write_metrics(folder / "metrics.json", {"history": result["history"], "test": test})
+    barrier(ctx)
+    return {"history": result["history"], "test": test}
+
+
+def train_dit(
+    request: TrainRequest, preset: AcousticPreset, corpus: SemanticCorpus, ctx: DistributedContext
+) -> Job[dict[str, Any]]:
+    """Train the face-style adapter + Style-DiT on codec tokens under units and lip features."""
+    from imagintalk_plugin.evaluation.speaker import SpeakerEncoder
+    from imagintalk_plugin.nn.training.dit_training import dit_scores, dit_stage
+    from imagintalk_plugin.nn.units import UnitExtractor
+    from imagintalk_plugin.pipeline.acoustic_data import ExpressionStats, voice_items
+    from imagintalk_plugin.pipeline.semantic_models import load_aligner
+
+    check_fresh(request.out / "dit", request)  # before the slow inputs, as train_vocoder does
+    units = UnitExtractor.load(require(request.out, "units", "units"))
+    require(request.out, "aligner", "aligner")
+    aligner = load_aligner(request.out, units, str(ctx.device))
+    codec, codec_id = load_codec(request.out, str(ctx.device))
+    train = corpus.split("train")
+    stats = ExpressionStats.fit(train)
+    encoder = SpeakerEncoder()
+    splits = {}
+    for split in ("train", "valid", "test"):
+        utts = corpus.split(split)
+        splits[split] = yield from voice_items(utts, units, aligner, codec, stats, encoder)
+    meta = _meta(
+        request,
+        preset,
+        codec_id=codec_id,
+        codebook_id=units.codebook_id,
+        codebook_version=units.codebook_version,
+        aligner_id=weights_digest(aligner),
+        expression_mean=stats.mean.tolist(),
+        expression_std=stats.std.tolist(),
+    )
+    stage = dit_stage(preset.generator, preset.dit_train, splits["train"], splits["valid"], meta)
+    folder = request.out / "dit"
+    result = yield from run_stage(stage, folder, ctx, resume=request.resume, force=request.force)
+    test: dict[str, float] = {}
+    if ctx.is_main:
+        yield Progress("style-dit: test speakers", 0, 1, unit="set")
+        size = 2 * preset.dit_train.max_frames
+        test = dit_scores(stage.model, splits["test"], size, "test_")  # type: ignore[arg-type]
+        write_metrics(folder / "metrics.json", {"history": result["history"], "test": test})
+    return {"history": result["history"], "test": test}
+
+
+def run_acoustic_stage(
+    request: TrainRequest, corpus: SemanticCorpus, ctx: DistributedContext
+) -> Job[dict[str, Any]]:
+    """Job: the acoustic stage `request.stage` with the preset of the same name."""
+    from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
+    from imagintalk_plugin.pipeline.voice_evaluation import evaluate_voice
+
+    runners = {
+        "codec": train_codec,
+        "vocoder": train_vocoder,
+        "dit": train_dit,
+        "evaluate-voice": evaluate_voice,
+    }
+    preset = acoustic_preset(request.preset)
+    return (yield from runners[request.stage](request, preset, corpus, ctx))

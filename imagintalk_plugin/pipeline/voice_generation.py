@@ -1,0 +1,166 @@
+"""Speech from conditions: units + lip features + face -> codec tokens -> waveform + prosody.
+
+The Style-DiT samples codec tokens frame by frame under the units and lip features (so the
+speech keeps the picture's timing), the codec decodes them to a log-mel and the vocoder to
+16 kHz audio. Editors' overrides:
+
+- reference voice: a speaker embedding (from an audio file) replaces the face as the identity;
+- another face: its embedding replaces the clip's own;
+- emotion: one of `core.signals.EMOTIONS` instead of reading it from the face;
+- speed: the conditions are resampled in time, so the model itself speaks faster or slower;
+- pitch offset (semitones): Praat's PSOLA on the generated audio (pitch moves, duration and
+  timing stay), because the DiT has no pitch input of its own;
+- seed: the sampler's seed (same seed, same tokens, bit for bit).
+
+`ProsodyCurves` (F0, energy, voicing every 10 ms) are measured on the final audio with the
+same Praat analysis the judges use, so the panel draws what the listener hears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from imagintalk_plugin.core.signals import EMOTIONS, ProsodyCurves, TokenSequence, Waveform
+from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
+from imagintalk_plugin.pipeline.acoustic_models import CODEC_VERSION, VoiceModels
+
+SAMPLE_RATE = 16000
+PROSODY_RATE_HZ = 100.0
+
+
+@dataclass(frozen=True, eq=False)
+class VoiceConditions:
+    """What the picture says about one clip, at the DiT's 50 Hz (expressions at 25 fps)."""
+
+    units: np.ndarray  # (T,) int64 refined speech units
+    lip: np.ndarray  # (T, F) float32 lip features of the aligner
+    face: np.ndarray  # (128,) float32 face identity embedding
+    expressions: np.ndarray  # (T / 2, E) float32 raw expression features at 25 fps
+
+    def __post_init__(self) -> None:
+        if len(self.units) != len(self.lip):
+            raise ValueError(f"units ({len(self.units)}) and lip features ({len(self.lip)}) differ")
+
+
+@dataclass(frozen=True, eq=False)
+class VoiceOverrides:
+    """The editor's choices; the defaults take everything from the clip's face."""
+
+    reference_voice: np.ndarray | None = None  # (256,) speaker embedding of a reference audio
+    face: np.ndarray | None = None  # (128,) another face's identity embedding
+    emotion: str | None = None  # None: from the face
+    pitch_offset_semitones: float = 0.0
+    speed_factor: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.emotion is not None and self.emotion not in EMOTIONS:
+            raise ValueError(f"emotion '{self.emotion}' is not one of {', '.join(EMOTIONS)}")
+        if not 0.25 <= self.speed_factor <= 4.0:
+            raise ValueError(f"speed factor {self.speed_factor} is outside 0.25-4")
+        if abs(self.pitch_offset_semitones) > 24:
+            raise ValueError(f"pitch offset {self.pitch_offset_semitones} is beyond two octaves")
+
+
+@dataclass(frozen=True, eq=False)
+class GeneratedVoice:
+    """One take: audio, its prosody, and the codec tokens it came from."""
+
+    waveform: Waveform
+    prosody: ProsodyCurves
+    codes: TokenSequence
+
+
+def stretch(array: np.ndarray, length: int, nearest: bool = False) -> np.ndarray:
+    """(T, ...) resampled to `length` steps along time (linear, or nearest for ids)."""
+    source = np.linspace(0, len(array) - 1, length) if length > 1 else np.zeros(1)
+    if nearest:
+        return array[np.rint(source).astype(np.int64)]
+    low = np.floor(source).astype(np.int64)
+    high = np.minimum(low + 1, len(array) - 1)
+    frac = (source - low).reshape(-1, *([1] * (array.ndim - 1)))
+    return ((1 - frac) * array[low] + frac * array[high]).astype(array.dtype)
+
+
+def shift_pitch(samples: np.ndarray, semitones: float, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Praat PSOLA pitch shift by `semitones`, duration unchanged."""
+    if semitones == 0 or not np.any(samples):
+        return samples
+    import parselmouth
+    from parselmouth.praat import call
+
+    sound = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=rate)
+    manipulation = call(sound, "To Manipulation", 0.01, 60, 500)
+    tier = call(manipulation, "Extract pitch tier")
+    call(tier, "Multiply frequencies", sound.xmin, sound.xmax, 2 ** (semitones / 12))
+    call([tier, manipulation], "Replace pitch tier")
+    shifted = call(manipulation, "Get resynthesis (overlap-add)")
+    out = np.asarray(shifted.values[0], np.float32)
+    return (
+        out[: len(samples)]
+        if len(out) >= len(samples)
+        else np.pad(out, (0, len(samples) - len(out)))
+    )
+
+
+def measure_prosody(samples: np.ndarray) -> ProsodyCurves:
+    """F0, energy and voicing every 10 ms (Praat), as the judges measure them."""
+    from imagintalk_plugin.evaluation.audio import pitch_track
+
+    track = pitch_track(samples)
+    return ProsodyCurves(
+        rate_hz=PROSODY_RATE_HZ,
+        f0_hz=track.f0_hz.astype(np.float32),
+        energy_db=track.energy_db.astype(np.float32),
+        voiced=track.voiced,
+    )
+
+
+@torch.no_grad()
+def generate_voice(
+    models: VoiceModels,
+    conditions: VoiceConditions,
+    overrides: VoiceOverrides | None = None,
+    settings: SamplerSettings | None = None,
+) -> GeneratedVoice:
+    """One clip's speech under the given conditions and overrides."""
+    overrides = overrides or VoiceOverrides()
+    settings = replace(settings or SamplerSettings(), seed=overrides.seed)
+    device = next(models.generator.parameters()).device
+    length = max(1, round(len(conditions.units) / overrides.speed_factor))
+    units = stretch(conditions.units, length, nearest=True)
+    lip = stretch(conditions.lip, length)
+    expressions = stretch(
+        np.repeat(models.expressions.apply(conditions.expressions), 2, axis=0), length
+    )
+    face = overrides.face if overrides.face is not None else conditions.face
+    voice = overrides.reference_voice
+    emotion = EMOTIONS.index(overrides.emotion) if overrides.emotion else len(EMOTIONS)
+
+    def tensor(a: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)[None]
+
+    speaker_dim = models.generator.config.adapter.speaker_dim
+    codes = models.generator.generate(
+        tensor(units, torch.long),
+        tensor(lip),
+        tensor(face),
+        tensor(voice if voice is not None else np.zeros(speaker_dim, np.float32)),
+        torch.tensor([voice is not None], device=device),
+        torch.tensor([emotion], device=device),
+        tensor(expressions),
+        settings,
+    )  # (1, L, T)
+    mel = models.codec.decode(codes)  # (1, M, T)
+    samples = models.vocoder(mel)[0].float().cpu().numpy()
+    samples = np.clip(shift_pitch(samples, overrides.pitch_offset_semitones), -1.0, 1.0)
+    tokens = TokenSequence(
+        tokens=codes[0].cpu().numpy().astype(np.int64),
+        rate_hz=SAMPLE_RATE / models.codec.config.mel.hop,
+        codebook_id=models.codec_id,
+        codebook_version=CODEC_VERSION,
+    )
+    return GeneratedVoice(Waveform(samples, SAMPLE_RATE), measure_prosody(samples), tokens)

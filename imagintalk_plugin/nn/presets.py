@@ -106,7 +106,7 @@ def _demo() -> SemanticPreset:
             steps=600, batch_size=32, lr=5e-4, warmup=60, eval_every=300, save_every=300
         ),
         refiner_finetune=TrainConfig(
-            steps=800, batch_size=32, lr=2e-4, warmup=80, eval_every=400, save_every=200
+            steps=400, batch_size=32, lr=2e-4, warmup=40, eval_every=200, save_every=200
         ),
     )
 

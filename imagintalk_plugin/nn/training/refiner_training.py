@@ -3,8 +3,9 @@
 Pretraining sees units of audio alone. Units repeat over several 50 Hz steps, so single-token
 masking would be solved by copying a neighbour; spans are masked instead (mean length 8 steps,
 15-60% of a sequence), like the runs of errors an aligner makes. Fine-tuning feeds the aligner's
-out-of-fold tokens and posteriors, masks most wrong tokens and some right ones (an imperfect
-detector's flags), and learns to put the true units back: its logits are added to the lip
+out-of-fold tokens and posteriors, masks spans blind to whether the tokens are right (masks
+chosen by correctness leak the answer: "masked" would mean "wrong", and the refiner would learn
+to overturn the lips), and learns to put the true units back: its logits are added to the lip
 log-posterior before the loss, so it learns a correction of the aligner rather than relearning
 what the lips already say.
 """
@@ -30,8 +31,6 @@ from imagintalk_plugin.nn.training.settings import TrainConfig
 
 REFINER_KIND = "imagintalk/refiner"
 MEAN_SPAN = 8  # steps (160 ms): about one phone
-WRONG_MASK_P = 0.8  # share of wrong tokens masked in fine-tuning (the detector's recall)
-RIGHT_MASK_P = 0.15  # share of right tokens masked too (the detector's false alarms)
 VALID_STEP = 10**9  # fixed "step" seeding the validation masks: the same every time
 
 
@@ -143,12 +142,9 @@ def finetune_stage(
             rng = item_rng(train.seed, step, i)
             w = time_window(len(predictions.tokens[i]), size, rng)
             tokens, target = predictions.tokens[i][w], targets_all[i][w]
-            wrong = (tokens != target) & (target != IGNORE)
-            mask = np.where(
-                wrong,
-                rng.random(len(tokens)) < WRONG_MASK_P,
-                rng.random(len(tokens)) < RIGHT_MASK_P,
-            )
+            # masks blind to correctness: masking mostly wrong tokens would teach the refiner
+            # that a masked token is wrong, and at inference it would overturn right ones
+            mask = span_mask(len(tokens), rng)
             inputs.append(tokens)
             targets.append(target)
             masks.append(mask)

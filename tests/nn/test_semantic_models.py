@@ -172,11 +172,14 @@ def test_refine_changes_only_flagged_positions(passes: int) -> None:
     assert out.shape == tokens.shape
     np.testing.assert_array_equal(out[~flagged], tokens[~flagged])
     assert ((out >= 0) & (out < K)).all()
-    if passes == 1:  # one pass: every flagged token is the model's argmax with them masked
+    if passes == 1:  # one pass: every flagged token is the argmax of lip log-posterior plus
+        # the refiner's log-probabilities (its trained correction) with the flagged ones masked
         ids = torch.from_numpy(tokens.copy())[None]
         ids[0, torch.from_numpy(flagged)] = refiner.mask_id
+        lip = torch.from_numpy(lips)[None]
         with torch.no_grad():
-            best = refiner(ids, torch.from_numpy(lips)[None])[0].argmax(-1).numpy()
+            fused = lip + refiner(ids, lip).log_softmax(-1)
+            best = fused[0].argmax(-1).numpy()
         np.testing.assert_array_equal(out[flagged], best[flagged])
 
 

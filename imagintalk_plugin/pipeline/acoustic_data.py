@@ -54,13 +54,27 @@ def _expressions(utterance: Utterance) -> np.ndarray:
 
 
 @torch.no_grad()
-def codec_tokens(codec: MelCodec, audio: np.ndarray) -> np.ndarray:
+def clip_mel(mel: LogMel, audio: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(1, M, N // hop) log-mel of one clip's audio."""
+    return mel.to(device)(torch.from_numpy(audio.astype(np.float32))[None].to(device))
+
+
+@torch.no_grad()
+def codec_tokens(codec: MelCodec, mel: LogMel, audio: np.ndarray) -> np.ndarray:
     """(L, N // hop) int64 codec tokens of one clip's audio."""
     codec.eval()
-    device = next(codec.parameters()).device
-    mel = LogMel(codec.config.mel).to(device)
-    mels = mel(torch.from_numpy(audio.astype(np.float32))[None].to(device))
+    mels = clip_mel(mel, audio, next(codec.parameters()).device)
     return codec.encode(mels)[0].cpu().numpy().astype(np.int64)
+
+
+def content_conditions(
+    utterance: Utterance, units: UnitExtractor, aligner: LipAligner
+) -> tuple[np.ndarray, np.ndarray]:
+    """The true audio's units and the aligner's lip features of one clip, same length (50 Hz)."""
+    ids = units.unit_ids(utterance.audio).astype(np.int64)
+    lip = aligner.predict(utterance.crops).features
+    length = min(len(ids), len(lip))
+    return ids[:length], lip[:length]
 
 
 def voice_items(
@@ -73,19 +87,19 @@ def voice_items(
 ) -> Job[list[VoiceItem]]:
     """Job: one `VoiceItem` per utterance, all time axes cut to the shortest."""
     items = []
+    mel = LogMel(codec.config.mel)
     for index, utt in enumerate(utterances):
         yield Progress("style-dit inputs", index, len(utterances), unit="clip")
         if utt.face_embedding is None:
             raise ValueError(f"{utt.id} has no face embedding")
-        codes = codec_tokens(codec, utt.audio)
-        ids = units.unit_ids(utt.audio)
-        lip = aligner.predict(utt.crops).features
+        codes = codec_tokens(codec, mel, utt.audio)
+        ids, lip = content_conditions(utt, units, aligner)
         expressions = np.repeat(stats.apply(_expressions(utt)), 2, axis=0)  # 25 -> 50 Hz
         length = min(codes.shape[1], len(ids), len(lip), len(expressions))
         items.append(
             VoiceItem(
                 codes=codes[:, :length],
-                units=ids[:length].astype(np.int64),
+                units=ids[:length],
                 lip=lip[:length],
                 face=utt.face_embedding.astype(np.float32),
                 voice=speaker_encoder.embed(utt.audio),

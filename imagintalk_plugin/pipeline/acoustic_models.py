@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imagintalk_plugin.core.errors import ModelLoadError, UsageError
+from imagintalk_plugin.core.errors import ModelLoadError
 from imagintalk_plugin.nn.checkpoint import load_module
 from imagintalk_plugin.nn.codec import CodecConfig, MelCodec
 from imagintalk_plugin.nn.speech_generator import GeneratorConfig, SpeechGenerator
@@ -25,6 +25,7 @@ from imagintalk_plugin.nn.training.dit_training import DIT_KIND
 from imagintalk_plugin.nn.training.vocoder_training import VOCODER_KIND
 from imagintalk_plugin.nn.vocoder import Vocoder, VocoderConfig
 from imagintalk_plugin.pipeline.acoustic_data import ExpressionStats
+from imagintalk_plugin.pipeline.semantic_models import require_stage
 
 CODEC_VERSION = "1"
 
@@ -45,14 +46,6 @@ def codec_identity(codec: MelCodec) -> str:
     return f"codec-{config.levels}x{config.codebook_size}-{weights_digest(codec)}"
 
 
-def require(out: Path, stage: str, command: str) -> Path:
-    """RUN/stage, or a usage error naming the command that makes it."""
-    folder = out / stage
-    if not (folder / "config.json").exists():
-        raise UsageError(f"no {stage} in {out}: run `imagintalk train {command}` first")
-    return folder
-
-
 def check_meta(folder: Path, meta: dict, key: str, expected: str) -> None:
     """Refuse a model whose metadata `key` is not `expected` (trained on other inputs)."""
     found = meta.get(key)
@@ -62,13 +55,13 @@ def check_meta(folder: Path, meta: dict, key: str, expected: str) -> None:
 
 def load_codec(out: Path, device: str | None = None) -> tuple[MelCodec, str]:
     """RUN/codec and its identity."""
-    codec, _ = load_module(require(out, "codec", "codec"), CODEC_KIND, CodecConfig, MelCodec)
+    codec, _ = load_module(require_stage(out, "codec", "codec"), CODEC_KIND, CodecConfig, MelCodec)
     return codec.to(pick_device(device)), codec_identity(codec)
 
 
 def load_vocoder(out: Path, codec_id: str, device: str | None = None) -> Vocoder:
     """RUN/vocoder (the generator alone), checked against the codec."""
-    folder = require(out, "vocoder", "vocoder")
+    folder = require_stage(out, "vocoder", "vocoder")
     vocoder, meta = load_module(folder, VOCODER_KIND, VocoderConfig, Vocoder)
     check_meta(folder, meta, "codec_id", codec_id)
     return vocoder.to(pick_device(device))
@@ -83,13 +76,18 @@ class VoiceModels:
     generator: SpeechGenerator
     codec_id: str
     expressions: ExpressionStats  # the normalisation the DiT was trained with
+    aligner_id: str | None = None  # digest of the aligner whose lip features the DiT learned
+
+    def check_aligner(self, aligner: torch.nn.Module, folder: Path) -> None:
+        """Refuse an aligner other than the one the DiT was trained on."""
+        check_meta(folder, {"aligner_id": self.aligner_id}, "aligner_id", weights_digest(aligner))
 
 
 def load_generator(
     out: Path, codec_id: str, device: str | None = None
 ) -> tuple[SpeechGenerator, dict]:
     """RUN/dit (face-style adapter + Style-DiT) and its metadata, checked against the codec."""
-    folder = require(out, "dit", "dit")
+    folder = require_stage(out, "dit", "dit")
     generator, meta = load_module(folder, DIT_KIND, GeneratorConfig, SpeechGenerator)
     check_meta(folder, meta, "codec_id", codec_id)
     for key in ("expression_mean", "expression_std", "codebook_id", "aligner_id"):
@@ -111,4 +109,5 @@ def load_voice_models(out: Path, device: str | None = None) -> VoiceModels:
             np.asarray(meta["expression_mean"], np.float32),
             np.asarray(meta["expression_std"], np.float32),
         ),
+        aligner_id=meta["aligner_id"],
     )

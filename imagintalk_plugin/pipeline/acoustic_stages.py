@@ -17,7 +17,7 @@ from imagintalk_plugin.nn.checkpoint import save_model
 from imagintalk_plugin.nn.training.corpus import SemanticCorpus
 from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
 from imagintalk_plugin.nn.training.loop import run_stage
-from imagintalk_plugin.pipeline.acoustic_models import load_codec, require, weights_digest
+from imagintalk_plugin.pipeline.acoustic_models import load_codec, weights_digest
 from imagintalk_plugin.pipeline.semantic_training import TrainRequest, check_fresh, write_metrics
 
 
@@ -103,13 +103,12 @@ def train_dit(
     """Train the face-style adapter + Style-DiT on codec tokens under units and lip features."""
     from imagintalk_plugin.evaluation.speaker import SpeakerEncoder
     from imagintalk_plugin.nn.training.dit_training import dit_scores, dit_stage
-    from imagintalk_plugin.nn.units import UnitExtractor
     from imagintalk_plugin.pipeline.acoustic_data import ExpressionStats, voice_items
-    from imagintalk_plugin.pipeline.semantic_models import load_aligner
+    from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_units, require_stage
 
     check_fresh(request.out / "dit", request)  # before the slow inputs, as train_vocoder does
-    units = UnitExtractor.load(require(request.out, "units", "units"))
-    require(request.out, "aligner", "aligner")
+    units = load_units(request.out)
+    require_stage(request.out, "aligner", "aligner")
     aligner = load_aligner(request.out, units, str(ctx.device))
     codec, codec_id = load_codec(request.out, str(ctx.device))
     train = corpus.split("train")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagintalk_plugin.core.errors import ModelLoadError
+from imagintalk_plugin.core.errors import ModelLoadError, UsageError
 from imagintalk_plugin.nn.checkpoint import load_module
 from imagintalk_plugin.nn.error_detector import DetectorConfig, ErrorDetector
 from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
@@ -29,6 +29,19 @@ class SemanticModels:
     aligner: LipAligner
     detector: ErrorDetector
     refiner: UnitRefiner
+
+
+def require_stage(out: Path, stage: str, command: str) -> Path:
+    """RUN/stage, or a usage error naming the command that makes it."""
+    folder = out / stage
+    if not (folder / "config.json").exists():
+        raise UsageError(f"no {stage} in {out}: run `imagintalk train {command}` first")
+    return folder
+
+
+def load_units(out: Path) -> UnitExtractor:
+    """RUN/units, or a usage error saying to train them first."""
+    return UnitExtractor.load(require_stage(out, "units", "units"))
 
 
 def check_codebook(folder: Path, meta: dict, units: UnitExtractor) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.nn.checkpoint import config_to_dict
 from imagintalk_plugin.nn.presets import SemanticPreset
@@ -16,7 +15,12 @@ from imagintalk_plugin.nn.training.corpus import SemanticCorpus
 from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
 from imagintalk_plugin.nn.training.loop import run_stage, train_or_load
 from imagintalk_plugin.nn.units import UnitExtractor, fit_unit_extractor
-from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_detector, load_refiner
+from imagintalk_plugin.pipeline.semantic_models import (
+    load_aligner,
+    load_detector,
+    load_refiner,
+    load_units,
+)
 from imagintalk_plugin.pipeline.semantic_training import TrainRequest, check_fresh, write_metrics
 
 
@@ -25,13 +29,6 @@ def _meta(request: TrainRequest, preset: SemanticPreset, units: UnitExtractor | 
     if units is not None:
         meta.update(codebook_id=units.codebook_id, codebook_version=units.codebook_version)
     return meta
-
-
-def _units(request: TrainRequest) -> UnitExtractor:
-    folder = request.out / "units"
-    if not (folder / "config.json").exists():
-        raise UsageError(f"no units in {request.out}: run `imagintalk train units` first")
-    return UnitExtractor.load(folder)
 
 
 def _unit_ids(units: UnitExtractor, corpus: SemanticCorpus, split: str) -> list[np.ndarray]:
@@ -71,7 +68,7 @@ def train_aligner(
     """Train the lip aligner on the units of the true audio."""
     from imagintalk_plugin.nn.training.aligner_training import aligner_metrics, aligner_stage
 
-    units = _units(request)
+    units = load_units(request.out)
     yield Progress("unit targets", 0, 1, unit="set")
     train_units_ = _unit_ids(units, corpus, "train")
     stage = aligner_stage(
@@ -112,7 +109,7 @@ def train_detector(
     )
     from imagintalk_plugin.nn.training.predictions_io import save_predictions
 
-    units = _units(request)
+    units = load_units(request.out)
     folder = request.out / "detector"
     check_fresh(folder, request)
     if request.force and not request.resume and folder.exists():
@@ -178,7 +175,7 @@ def train_refiner(
     from imagintalk_plugin.nn.training.predictions_io import load_predictions
     from imagintalk_plugin.nn.training.refiner_training import finetune_stage, pretrain_stage
 
-    units = _units(request)
+    units = load_units(request.out)
     folder = request.out / "refiner"
     check_fresh(folder, request)
     train = corpus.split("train")

@@ -27,8 +27,12 @@ import torch
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import Waveform
 from imagintalk_plugin.nn.acoustic_presets import AcousticPreset
+from imagintalk_plugin.nn.lip_aligner import LipAligner
+from imagintalk_plugin.nn.mel import LogMel
 from imagintalk_plugin.nn.training.corpus import SemanticCorpus, Utterance
-from imagintalk_plugin.pipeline.acoustic_models import VoiceModels, check_meta, weights_digest
+from imagintalk_plugin.nn.units import UnitExtractor
+from imagintalk_plugin.pipeline.acoustic_data import clip_mel, content_conditions
+from imagintalk_plugin.pipeline.acoustic_models import VoiceModels
 from imagintalk_plugin.pipeline.semantic_training import TrainRequest, write_metrics
 from imagintalk_plugin.pipeline.voice_generation import VoiceConditions, generate_voice
 
@@ -45,12 +49,8 @@ def _write(path: Path, samples: np.ndarray) -> None:
 
 
 @torch.no_grad()
-def _copy_synthesis(models: VoiceModels, audio: np.ndarray) -> dict[str, np.ndarray]:
-    from imagintalk_plugin.nn.mel import LogMel
-
-    device = next(models.vocoder.parameters()).device
-    mel = LogMel(models.codec.config.mel).to(device)
-    mels = mel(torch.from_numpy(audio.astype(np.float32))[None].to(device))  # (1, M, T)
+def _copy_synthesis(models: VoiceModels, mel: LogMel, audio: np.ndarray) -> dict[str, np.ndarray]:
+    mels = clip_mel(mel, audio, next(models.vocoder.parameters()).device)  # (1, M, T)
     recon = models.codec.decode(models.codec.encode(mels))
     return {
         "vocoder": models.vocoder(mels)[0].cpu().numpy(),
@@ -61,26 +61,23 @@ def _copy_synthesis(models: VoiceModels, audio: np.ndarray) -> dict[str, np.ndar
 def write_versions(
     models: VoiceModels,
     utterances: list[Utterance],
-    units: Any,
-    aligner: Any,
+    units: UnitExtractor,
+    aligner: LipAligner,
     preset: AcousticPreset,
     folder: Path,
 ) -> Job[None]:
     """Job: RUN/voice_eval/{vocoder,codec,dit}/<id>.wav for each utterance."""
     for name in VERSIONS:
         (folder / name).mkdir(parents=True, exist_ok=True)
+    mel = LogMel(models.codec.config.mel)
     for index, utt in enumerate(utterances):
         yield Progress("voicing test clips", index, len(utterances), unit="clip", message=utt.id)
-        for name, samples in _copy_synthesis(models, utt.audio).items():
+        for name, samples in _copy_synthesis(models, mel, utt.audio).items():
             _write(folder / name / f"{utt.id}.wav", samples)
         assert utt.face_embedding is not None
         assert utt.expressions is not None
-        ids = units.unit_ids(utt.audio)
-        lip = aligner.predict(utt.crops).features
-        length = min(len(ids), len(lip))
-        conditions = VoiceConditions(
-            ids[:length], lip[:length], utt.face_embedding, utt.expressions
-        )
+        ids, lip = content_conditions(utt, units, aligner)
+        conditions = VoiceConditions(ids, lip, utt.face_embedding, utt.expressions)
         voice = generate_voice(models, conditions, settings=preset.sampler)
         _write(folder / "dit" / f"{utt.id}.wav", voice.waveform.samples)
     yield Progress("voicing test clips", len(utterances), len(utterances), unit="clip")
@@ -141,16 +138,15 @@ def evaluate_voice(
     """Job: write the test clips' three versions, judge them and the truth, save the summary."""
     from imagintalk_plugin.evaluation.audio import load_audio
     from imagintalk_plugin.evaluation.command import run_eval
-    from imagintalk_plugin.nn.units import UnitExtractor
-    from imagintalk_plugin.pipeline.acoustic_models import load_voice_models, require
-    from imagintalk_plugin.pipeline.semantic_models import load_aligner
+    from imagintalk_plugin.pipeline.acoustic_models import load_voice_models
+    from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_units
 
     if not ctx.is_main:
         return {}
-    units = UnitExtractor.load(require(request.out, "units", "units"))
+    units = load_units(request.out)
     aligner = load_aligner(request.out, units, str(ctx.device))
     models = load_voice_models(request.out, str(ctx.device))
-    check_meta(request.out / "dit", _dit_meta(request.out), "aligner_id", weights_digest(aligner))
+    models.check_aligner(aligner, request.out / "dit")
     test = corpus.split("test")
     folder = request.out / "voice_eval"
     yield from write_versions(models, test, units, aligner, preset, folder)
@@ -176,13 +172,6 @@ def evaluate_voice(
     results["dit"].update(f0_by_emotion(test, generated))
     write_metrics(request.out / "voice_metrics.json", {**results, "preset": preset.name})
     return {"voice": results}
-
-
-def _dit_meta(out: Path) -> dict[str, Any]:
-    from imagintalk_plugin.nn.checkpoint import read_model_document
-    from imagintalk_plugin.nn.training.dit_training import DIT_KIND
-
-    return dict(read_model_document(out / "dit", DIT_KIND).get("meta", {}))
 
 
 SHOWN = (

@@ -165,12 +165,10 @@ def vocoder_scores(
     for name, source in sources.items():
         total, count = 0.0, 0
         for clip in clips:
-            mels, _ = mel_batch(mel, [clip], hop, device)
-            if source is not None:
-                mels = source.decode(source.encode(mels))
+            target, _ = mel_batch(mel, [clip], hop, device)
+            mels = target if source is None else source.decode(source.encode(target))
             wave = vocoder(mels)  # (1, N)
             again = mel.to(device)(wave)
-            target, _ = mel_batch(mel, [clip], hop, device)
             total += float((again - target).abs().sum())
             count += target.numel()
         scores[f"{prefix}mel_l1_{name}"] = total / max(1, count)

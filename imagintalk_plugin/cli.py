@@ -15,6 +15,7 @@ from pathlib import Path
 
 from imagintalk_plugin import __version__
 from imagintalk_plugin.core.errors import CancelledError, ImagintalkError, UsageError
+from imagintalk_plugin.pipeline.dub_command import add_dub_commands
 
 
 def _positive_rate(text: str) -> float:
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_command(commands)
     _add_synth_command(commands)
     _add_train_command(commands)
+    add_dub_commands(commands)
     return parser
 
 
@@ -206,6 +208,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             if report:
                 print(report)
             return 0
+        if args.command in ("dub", "speak", "export-onnx"):
+            from imagintalk_plugin.pipeline import dub_command
+
+            run = {
+                "dub": dub_command.run_dub_command,
+                "speak": dub_command.run_speak_command,
+                "export-onnx": dub_command.run_export_command,
+            }[args.command]
+            status, report = run(args)
+            print(report)
+            return status
         parser.print_help()
         return 2 if args.command else 0
     except KeyboardInterrupt:

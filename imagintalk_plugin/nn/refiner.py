@@ -17,6 +17,7 @@ surest predictions and re-masks the least sure (mask-predict, Ghazvininejad et a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,54 +88,87 @@ class UnitRefiner(nn.Module):
         passes: int = 1,
         lm_weight: float | None = None,
     ) -> np.ndarray:
-        """Re-predict the `flagged` (T,) tokens of one clip; returns the refined (T,) tokens.
-
-        With lip posteriors, a flagged step's new unit maximises the aligner's log-posterior
-        plus `lm_weight` (default 1, the weight fine-tuning used) times the refiner's output: the
-        refiner is fine-tuned as a correction of the lip posterior, a product of experts whose
-        weight the validation split calibrates. Without lip posteriors the language model alone
-        decides.
-        """
+        """Re-predict the `flagged` (T,) tokens of one clip with this module; see
+        `refine_tokens`."""
         self.eval()
-        refined = tokens.astype(np.int64).copy()
-        window = self.config.max_positions
-        for start in range(0, len(tokens), window):
-            stop = min(len(tokens), start + window)
-            part_lips = None if lip_log_probs is None else lip_log_probs[start:stop]
-            refined[start:stop] = self._refine_window(
-                refined[start:stop], flagged[start:stop].astype(bool), part_lips, passes, lm_weight
-            )
-        return refined
-
-    def _refine_window(
-        self,
-        tokens: np.ndarray,
-        flagged: np.ndarray,
-        lips: np.ndarray | None,
-        passes: int,
-        lm_weight: float | None,
-    ) -> np.ndarray:
-        if not flagged.any():
-            return tokens
         device = next(self.parameters()).device
-        ids = torch.from_numpy(tokens)[None].to(device)  # (1, T)
-        lip = None if lips is None else torch.from_numpy(lips.astype(np.float32))[None].to(device)
-        target = torch.from_numpy(flagged).to(device)  # (T,)
-        masked = target.clone()
-        count = int(target.sum())
-        for step in range(max(1, passes)):
-            ids[0, masked] = self.mask_id
-            log_probs = self(ids, lip)[0].log_softmax(-1)  # (T, K)
-            if lip is not None:  # trained as a correction of the lip posterior (residual)
-                weight = 1.0 if lm_weight is None else lm_weight
-                log_probs = (lip[0] + weight * log_probs).log_softmax(-1)
-            probs = log_probs.exp()
-            best_p, best = probs.max(-1)
-            ids[0, masked] = best[masked]
-            remaining = count * (passes - 1 - step) // max(1, passes)
-            if remaining <= 0:
-                break
-            surety = torch.where(target, best_p, torch.full_like(best_p, 2.0))
-            masked = torch.zeros_like(target)
-            masked[surety.argsort()[:remaining]] = True  # least sure of the flagged ones
-        return ids[0].cpu().numpy()
+        return refine_tokens(
+            self, self.config, device, tokens, flagged, lip_log_probs, passes, lm_weight
+        )
+
+
+RefinerForward = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+
+
+@torch.no_grad()
+def refine_tokens(
+    forward: RefinerForward,
+    config: RefinerConfig,
+    device: torch.device,
+    tokens: np.ndarray,
+    flagged: np.ndarray,
+    lip_log_probs: np.ndarray | None = None,
+    passes: int = 1,
+    lm_weight: float | None = None,
+) -> np.ndarray:
+    """Re-predict the `flagged` (T,) tokens of one clip; returns the refined (T,) tokens.
+
+    `forward(input_ids (1, T), lip_log_probs (1, T, K) or None) -> logits (1, T, K)` is the
+    refiner's forward pass on any backend. With lip posteriors, a flagged step's new unit
+    maximises the aligner's log-posterior plus `lm_weight` (default 1, the weight fine-tuning
+    used) times the refiner's output: the refiner is fine-tuned as a correction of the lip
+    posterior, a product of experts whose weight the validation split calibrates. Without lip
+    posteriors the language model alone decides. Clips longer than the refiner's positions are
+    refined window by window.
+    """
+    refined = tokens.astype(np.int64).copy()
+    window = config.max_positions
+    for start in range(0, len(tokens), window):
+        stop = min(len(tokens), start + window)
+        part_lips = None if lip_log_probs is None else lip_log_probs[start:stop]
+        refined[start:stop] = _refine_window(
+            forward,
+            config.num_units + 1,
+            device,
+            refined[start:stop],
+            flagged[start:stop].astype(bool),
+            part_lips,
+            passes,
+            lm_weight,
+        )
+    return refined
+
+
+def _refine_window(
+    forward: RefinerForward,
+    mask_id: int,
+    device: torch.device,
+    tokens: np.ndarray,
+    flagged: np.ndarray,
+    lips: np.ndarray | None,
+    passes: int,
+    lm_weight: float | None,
+) -> np.ndarray:
+    if not flagged.any():
+        return tokens
+    ids = torch.from_numpy(tokens)[None].to(device)  # (1, T)
+    lip = None if lips is None else torch.from_numpy(lips.astype(np.float32))[None].to(device)
+    target = torch.from_numpy(flagged).to(device)  # (T,)
+    masked = target.clone()
+    count = int(target.sum())
+    for step in range(max(1, passes)):
+        ids[0, masked] = mask_id
+        log_probs = forward(ids, lip)[0].float().log_softmax(-1)  # (T, K)
+        if lip is not None:  # trained as a correction of the lip posterior (residual)
+            weight = 1.0 if lm_weight is None else lm_weight
+            log_probs = (lip[0] + weight * log_probs).log_softmax(-1)
+        probs = log_probs.exp()
+        best_p, best = probs.max(-1)
+        ids[0, masked] = best[masked]
+        remaining = count * (passes - 1 - step) // max(1, passes)
+        if remaining <= 0:
+            break
+        surety = torch.where(target, best_p, torch.full_like(best_p, 2.0))
+        masked = torch.zeros_like(target)
+        masked[surety.argsort()[:remaining]] = True  # least sure of the flagged ones
+    return ids[0].cpu().numpy()

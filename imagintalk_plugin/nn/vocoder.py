@@ -104,21 +104,32 @@ class Vocoder(nn.Module):
 
     def forward(self, mel: torch.Tensor, pad: torch.Tensor | None = None) -> torch.Tensor:
         """mel (B, n_mels, T) natural-log mel, pad (B, T) optional -> audio (B, T * hop)."""
-        cfg = self.config
-        frames = mel.shape[-1]
-        if frames == 0:
+        if mel.shape[-1] == 0:
             return mel.new_zeros(mel.shape[0], 0)
+        return self.synthesize(*self.spectrum(mel, pad))
+
+    def spectrum(
+        self, mel: torch.Tensor, pad: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """mel (B, n_mels, T) -> magnitude, phase (B, n_fft // 2 + 1, T): all but the iSTFT
+        (which ONNX cannot express, so the runtime runs it after an exported spectrum)."""
         x = self.backbone(normalize_log_mel(mel), pad).transpose(1, 2)  # (B, T, D)
         log_mag, phase = self.head(x).float().transpose(1, 2).chunk(2, dim=1)  # (B, F, T) each
-        magnitude = torch.exp(log_mag).clamp(max=cfg.max_magnitude)
+        return torch.exp(log_mag).clamp(max=self.config.max_magnitude), phase
+
+    def synthesize(self, magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+        """Inverse STFT of (B, F, T) magnitude and phase -> audio (B, T * hop)."""
+        cfg = self.config
+        frames = magnitude.shape[-1]
         # phase as a direct angle through cos / sin (Vocos): periodic, so no wrap-around jump
         spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
+        window = self.window.to(magnitude.device)
         return torch.istft(
             spec,
             cfg.n_fft,
             hop_length=cfg.mel.hop,
             win_length=cfg.n_fft,
-            window=self.window,
+            window=window,
             center=True,
             length=frames * cfg.mel.hop,
         )  # (B, T * hop)

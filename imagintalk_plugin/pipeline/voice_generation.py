@@ -24,8 +24,9 @@ import numpy as np
 import torch
 
 from imagintalk_plugin.core.signals import EMOTIONS, ProsodyCurves, TokenSequence, Waveform
-from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
+from imagintalk_plugin.nn.masked_diffusion import SamplerSettings, sample
 from imagintalk_plugin.pipeline.acoustic_models import CODEC_VERSION, VoiceModels
+from imagintalk_plugin.runtime.stages import VoicePath, torch_voice_path
 
 SAMPLE_RATE = 16000
 PROSODY_RATE_HZ = 100.0
@@ -125,11 +126,17 @@ def generate_voice(
     conditions: VoiceConditions,
     overrides: VoiceOverrides | None = None,
     settings: SamplerSettings | None = None,
+    path: VoicePath | None = None,
 ) -> GeneratedVoice:
-    """One clip's speech under the given conditions and overrides."""
+    """One clip's speech under the given conditions and overrides.
+
+    `path` runs the acoustic stages (torch on the models' device by default, or an ONNX
+    backend's); the models give the configs and the expression normalisation.
+    """
     overrides = overrides or VoiceOverrides()
     settings = replace(settings or SamplerSettings(), seed=overrides.seed)
-    device = next(models.generator.parameters()).device
+    path = path or torch_voice_path(models.generator, models.codec, models.vocoder)
+    device = path.device
     length = max(1, round(len(conditions.units) / overrides.speed_factor))
     units = stretch(conditions.units, length, nearest=True)
     lip = stretch(conditions.lip, length)
@@ -143,19 +150,27 @@ def generate_voice(
     def tensor(a: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)[None]
 
-    speaker_dim = models.generator.config.adapter.speaker_dim
-    codes = models.generator.generate(
-        tensor(units, torch.long),
-        tensor(lip),
+    config = models.generator.config
+    speaker_dim = config.adapter.speaker_dim
+    identity, prosody = path.style(
         tensor(face),
         tensor(voice if voice is not None else np.zeros(speaker_dim, np.float32)),
         torch.tensor([voice is not None], device=device),
-        torch.tensor([emotion], device=device),
+        torch.tensor([emotion], dtype=torch.long, device=device),
         tensor(expressions),
-        settings,
-    )  # (1, L, T)
-    mel = models.codec.decode(codes)  # (1, M, T)
-    samples = models.vocoder(mel)[0].float().cpu().numpy()
+    )
+    units_t, lip_t = tensor(units, torch.long), tensor(lip)
+    keep = torch.zeros(1, dtype=torch.bool, device=device)
+    drop = torch.ones(1, dtype=torch.bool, device=device)
+
+    def logits_fn(codes: torch.Tensor, ratio: torch.Tensor, conditional: bool) -> torch.Tensor:
+        branch = keep if conditional else drop
+        return path.dit(codes, units_t, lip_t, identity, prosody, ratio, branch)
+
+    dit = config.dit
+    codes = sample(logits_fn, 1, dit.levels, length, dit.codebook_size, settings, None, device)
+    mel = path.codec_decoder(codes)  # (1, M, T)
+    samples = path.vocoder(mel)[0].float().cpu().numpy()
     samples = np.clip(shift_pitch(samples, overrides.pitch_offset_semitones), -1.0, 1.0)
     tokens = TokenSequence(
         tokens=codes[0].cpu().numpy().astype(np.int64),

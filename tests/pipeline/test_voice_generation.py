@@ -4,6 +4,8 @@ keeps the length, and the prosody curves come back at 100 Hz."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -100,6 +102,27 @@ def test_same_seed_is_bit_identical_and_another_seed_differs(models, conditions)
     assert samples.dtype == np.float32
     assert np.isfinite(samples).all()
     assert np.abs(samples).max() <= 1.0
+
+
+def test_stage_path_samples_what_the_generator_itself_samples(models, conditions) -> None:
+    """The flat stage wrappers (what ONNX exports) give the generator's own codes and audio."""
+    voice = _voice(models, conditions, seed=5)
+    t = lambda a, dtype=torch.float32: torch.as_tensor(a, dtype=dtype)[None]  # noqa: E731
+    expressions = np.repeat(models.expressions.apply(conditions.expressions), 2, axis=0)
+    codes = models.generator.generate(
+        t(conditions.units, torch.long),
+        t(conditions.lip),
+        t(conditions.face),
+        torch.zeros(1, ADAPTER.speaker_dim),
+        torch.tensor([False]),
+        torch.tensor([len(EMOTIONS)]),
+        t(expressions),
+        replace(PRESET.sampler, seed=5),
+    )
+    assert np.array_equal(voice.codes.tokens, codes[0].numpy())
+    with torch.no_grad():
+        audio = models.vocoder(models.codec.decode(codes))[0].numpy()
+    np.testing.assert_allclose(voice.waveform.samples, np.clip(audio, -1, 1), atol=1e-6)
 
 
 @pytest.mark.parametrize(("speed", "steps"), [(2.0, FRAMES // 2), (0.5, 2 * FRAMES)])

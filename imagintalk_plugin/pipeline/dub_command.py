@@ -1,0 +1,207 @@
+"""`imagintalk dub`, `imagintalk speak` and `imagintalk export-onnx` from parsed arguments.
+
+The first Ctrl-C cancels at the next stage boundary (files are only ever renamed into place,
+so nothing half-written stays); a second one stops at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from imagintalk_plugin.core.errors import OutputExistsError, UsageError
+from imagintalk_plugin.core.progress import CancelToken, Job, drive
+
+
+@contextmanager
+def interruptible() -> Iterator[CancelToken]:
+    """A cancel token the first Ctrl-C sets; the second restores Python's hard stop."""
+    cancel = CancelToken()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def first_interrupt(signum: int, frame: Any) -> None:
+        cancel.cancel()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, first_interrupt)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _drive(job: Job, quiet: bool) -> Any:
+    from imagintalk_plugin.progress_bar import ProgressBars
+
+    with interruptible() as cancel, ProgressBars(enabled=not quiet) as bars:
+        return drive(job, bars, cancel)
+
+
+def speech_settings(args: argparse.Namespace) -> Any:
+    """SpeechSettings from the shared generation options."""
+    from dataclasses import replace
+
+    from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
+    from imagintalk_plugin.pipeline.speech import SpeechSettings
+    from imagintalk_plugin.pipeline.voice_generation import VoiceOverrides
+
+    try:
+        sampler = replace(SamplerSettings(), steps=args.steps, guidance=args.guidance)
+        overrides = VoiceOverrides(
+            emotion=args.emotion,
+            pitch_offset_semitones=args.pitch,
+            speed_factor=args.speed,
+            seed=args.seed,
+        )
+        return SpeechSettings(threshold=args.threshold, sampler=sampler, overrides=overrides)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+
+
+def model_loader(args: argparse.Namespace) -> Callable[[], tuple[Any, Any]]:
+    """Loads the checkpoint and its stages on first call (so bad input fails before)."""
+
+    def load() -> tuple[Any, Any]:
+        from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
+
+        device = None if args.device == "auto" else args.device
+        models = load_dub_models(checkpoint_of(args), device)
+        return models, make_stages(models, args.backend, device, args.threads)
+
+    return load
+
+
+def checkpoint_of(args: argparse.Namespace) -> Path:
+    """--checkpoint, or the shipped demo model."""
+    from imagintalk_plugin.pipeline.dub_models import check_checkpoint, default_checkpoint
+
+    folder = args.checkpoint or default_checkpoint()
+    check_checkpoint(folder)
+    return folder
+
+
+def _generation_options(parser: argparse.ArgumentParser) -> None:
+    """Model, device and style options shared by `speak` and `dub`."""
+    parser.add_argument(
+        "--checkpoint", type=Path, metavar="DIR", help="model folder (default: models/demo)"
+    )
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: default)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--steps", type=int, default=16, help="diffusion steps (default 16)")
+    parser.add_argument("--guidance", type=float, default=2.0, help="guidance scale (2.0)")
+    parser.add_argument(
+        "--threshold", type=float, help="error-detector flag threshold (default: calibrated)"
+    )
+    parser.add_argument(
+        "--emotion", choices=["neutral", "happy", "sad", "angry", "surprised"], help="override"
+    )
+    parser.add_argument("--pitch", type=float, default=0.0, help="pitch offset in semitones")
+    parser.add_argument("--speed", type=float, default=1.0, help="speaking speed factor")
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_dub_commands(commands: argparse._SubParsersAction) -> None:
+    """The `dub`, `speak` and `export-onnx` sub-commands."""
+    dub = commands.add_parser(
+        "dub",
+        help="give every dubbable clip of a timeline dialogue (the main job)",
+        description="Generate speech for the timeline's clips from their lips and faces and "
+        "write a new timeline with the takes on `ImaginTalk Dialogue` tracks (BWF files in "
+        "<output stem>_dialogue/). A rerun resumes from the clips already done.",
+    )
+    dub.add_argument("timeline", type=Path, help="timeline file (.otio, .xml, .edl, ...)")
+    dub.add_argument("-o", "--output", type=Path, required=True, help="new timeline file")
+    dub.add_argument("--clips", nargs="+", metavar="ID", help="only these clip ids")
+    dub.add_argument("--takes", type=int, default=1, help="takes per clip (seeds seed..)")
+    _generation_options(dub)
+    speak = commands.add_parser("speak", help="generate speech for one video file or range")
+    speak.add_argument("video", type=Path)
+    speak.add_argument("--start", help="start (seconds, M:SS or source timecode)")
+    speak.add_argument("--end", help="end (seconds, M:SS or source timecode)")
+    speak.add_argument("-o", "--output", type=Path, required=True, help="output WAV")
+    _generation_options(speak)
+    export = commands.add_parser(
+        "export-onnx", help="export every stage of a checkpoint to ONNX for --backend onnx"
+    )
+    export.add_argument(
+        "--checkpoint", type=Path, metavar="DIR", help="model folder (default: models/demo)"
+    )
+    export.add_argument("--out", type=Path, help="output folder (default: CHECKPOINT/onnx)")
+    export.add_argument("--force", action="store_true", help="replace an existing export")
+
+
+def run_dub_command(args: argparse.Namespace) -> tuple[int, str]:
+    """`imagintalk dub TIMELINE -o OUT`: 0 when every clip got dialogue, 1 otherwise."""
+    from imagintalk_plugin.pipeline.dubbing import DubRequest, dub_timeline
+
+    request = DubRequest(
+        timeline=args.timeline,
+        output=args.output,
+        clips=tuple(args.clips or ()),
+        takes=args.takes,
+        seed=args.seed,
+        settings=speech_settings(args),
+        force=args.force,
+    )
+    checkpoint_of(args)  # a missing model is a usage error before any work
+    report = _drive(dub_timeline(request, model_loader(args)), args.quiet)
+    return (1 if report.failed else 0), report.summary()
+
+
+def run_speak_command(args: argparse.Namespace) -> tuple[int, str]:
+    """`imagintalk speak VIDEO -o OUT.wav`: one file range to a WAV."""
+    from imagintalk_plugin.frontend.decoding import probe_video
+    from imagintalk_plugin.frontend.prepare import prepare_range
+    from imagintalk_plugin.frontend.prepare_command import parse_position
+    from imagintalk_plugin.pipeline.speech import speak_track
+    from imagintalk_plugin.timeline.bwf import write_bwf
+
+    output = Path(args.output)
+    if output.exists() and not args.force:
+        raise OutputExistsError(output)
+    if not Path(args.video).is_file():
+        raise UsageError(f"video '{args.video}' does not exist")
+    settings = speech_settings(args)
+    info = probe_video(Path(args.video))
+    start = parse_position(args.start, info) if args.start else 0.0
+    end = parse_position(args.end, info) if args.end else None
+    if end is not None and end <= start:
+        raise UsageError(f"--end ({args.end}) must come after --start ({args.start or 0})")
+    models, stages = model_loader(args)()
+
+    def job() -> Job:
+        prepared = yield from prepare_range(
+            Path(args.video), start, end, clip_id=output.stem, info=info
+        )
+        return (yield from speak_track(models, stages, prepared.track, settings))
+
+    speech = _drive(job(), args.quiet)
+    write_bwf(output, speech.waveform, time_reference=0, force=args.force)
+    seconds = speech.waveform.num_samples / speech.waveform.sample_rate
+    changed = int(speech.changed.sum())
+    return 0, (
+        f"wrote {output}: {seconds:.2f} s, {len(speech.refined.tokens)} units "
+        f"({changed} changed by the refiner), seed {speech.take.seed}, model {speech.take.model}"
+    )
+
+
+def run_export_command(args: argparse.Namespace) -> tuple[int, str]:
+    """`imagintalk export-onnx`: every stage of a checkpoint to CHECKPOINT/onnx (or --out)."""
+    from imagintalk_plugin.pipeline.dub_models import load_dub_models, source_identity
+    from imagintalk_plugin.runtime.onnx_export import export_onnx
+    from imagintalk_plugin.runtime.stages import stage_modules
+
+    folder = checkpoint_of(args)
+    models = load_dub_models(folder, "cpu")
+    s, v = models.semantic, models.voice
+    modules = stage_modules(s.aligner, s.detector, s.refiner, v.generator, v.codec, v.vocoder)
+    out = args.out or folder / "onnx"
+    written = export_onnx(modules, out, source=source_identity(models), force=args.force)
+    return 0, f"wrote {len(written)} file(s) to {out}"

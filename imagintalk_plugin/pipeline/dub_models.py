@@ -1,0 +1,126 @@
+"""A dubbing checkpoint: the seven trained stages from one folder, checked together.
+
+A checkpoint is a run folder (or the shipped `models/demo`): `units/`, `aligner/`,
+`detector/`, `refiner/` (with `calibration.json`, the detector threshold and fusion weight
+fitted on validation clips), `codec/`, `vocoder/`, `dit/`, each a safetensors file plus a
+versioned JSON config (never pickles), and optionally `onnx/` from `imagintalk export-onnx`.
+Loading checks that every part agrees: one unit codebook, one codec, the aligner the DiT was
+trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from imagintalk_plugin.core.errors import ModelLoadError, UsageError
+from imagintalk_plugin.nn.training.distributed import pick_device
+from imagintalk_plugin.pipeline.acoustic_models import VoiceModels, load_voice_models
+from imagintalk_plugin.pipeline.semantic_models import SemanticModels, load_models
+from imagintalk_plugin.runtime.stages import Stages, torch_stages
+
+PARTS = ("units", "aligner", "detector", "refiner", "codec", "vocoder", "dit")
+BACKENDS = ("torch", "onnx")
+DEFAULT_THRESHOLD = 0.5  # detector threshold when a checkpoint has no calibration
+
+
+def repo_root() -> Path:
+    """The project folder holding `models/` and `resources/` (an editable install's root)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def default_checkpoint() -> Path:
+    """The shipped demo checkpoint, `models/demo`."""
+    return repo_root() / "models" / "demo"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the refiner is applied: flag threshold and lips-vs-language-model weight."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    lm_weight: float = 1.0
+
+    @staticmethod
+    def read(folder: Path) -> Calibration:
+        """`refiner/calibration.json`, or the defaults when the run has none."""
+        path = folder / "refiner" / "calibration.json"
+        if not path.exists():
+            return Calibration()
+        try:
+            data = json.loads(path.read_text())
+            return Calibration(float(data["threshold"]), float(data["lm_weight"]))
+        except (ValueError, KeyError, TypeError) as err:
+            raise ModelLoadError(path, f"unreadable calibration ({err})") from err
+
+
+@dataclass(frozen=True, eq=False)
+class DubModels:
+    """Everything a dub needs, loaded and cross-checked."""
+
+    folder: Path
+    semantic: SemanticModels
+    voice: VoiceModels
+    calibration: Calibration
+
+    @property
+    def name(self) -> str:
+        """Short model name for take metadata: folder name + the DiT's codec identity."""
+        return f"{self.folder.name}:{self.voice.codec_id}"
+
+
+def check_checkpoint(folder: Path) -> None:
+    """A usage error naming what is missing, before anything heavy loads."""
+    if not folder.is_dir():
+        raise UsageError(f"checkpoint '{folder}' is not a folder")
+    missing = [part for part in PARTS if not (folder / part / "config.json").exists()]
+    if missing:
+        raise UsageError(
+            f"checkpoint '{folder}' lacks {', '.join(missing)}: train them with "
+            f"`imagintalk train STAGE --out {folder}` or pass another --checkpoint"
+        )
+
+
+def load_dub_models(folder: Path, device: str | None = None) -> DubModels:
+    """Every stage of `folder` on `device` (None/auto: CUDA when available)."""
+    check_checkpoint(folder)
+    semantic = load_models(folder, device)
+    voice = load_voice_models(folder, device)
+    voice.check_aligner(semantic.aligner, folder / "dit")
+    return DubModels(folder, semantic, voice, Calibration.read(folder))
+
+
+def source_identity(models: DubModels) -> dict[str, str]:
+    """What an ONNX export must have been made from: codebook, codec and aligner identities."""
+    return {
+        "codebook_id": models.semantic.units.codebook_id,
+        "codec_id": models.voice.codec_id,
+        "aligner_id": str(models.voice.aligner_id),
+    }
+
+
+def make_stages(
+    models: DubModels, backend: str = "torch", device: str | None = None, threads: int = 0
+) -> Stages:
+    """The stages on the chosen backend; ONNX reads `CHECKPOINT/onnx` (made by export-onnx)."""
+    if backend not in BACKENDS:
+        raise UsageError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
+    if backend == "torch":
+        if threads > 0:
+            import torch
+
+            torch.set_num_threads(threads)
+        s = models.semantic
+        v = models.voice
+        return torch_stages(s.aligner, s.detector, s.refiner, v.generator, v.codec, v.vocoder)
+    folder = models.folder / "onnx"
+    if not (folder / "onnx.json").exists():
+        raise UsageError(
+            f"no ONNX export in {folder}: run `imagintalk export-onnx --checkpoint "
+            f"{models.folder}` first, or use --backend torch"
+        )
+    from imagintalk_plugin.runtime.onnx_backend import onnx_stages
+
+    wanted = "cuda" if pick_device(device).type == "cuda" else "cpu"
+    return onnx_stages(folder, wanted, threads, expected_source=source_identity(models))

@@ -1,0 +1,137 @@
+"""One interface over the inference backends: every stage as a tensor-in, tensor-out callable.
+
+The pipeline holds a `Stages` and never asks which backend is behind it. The torch backend
+runs the flat-signature wrappers of `stage_modules` on the models' device; the onnxruntime
+backend (`onnx_backend`) runs the same wrappers exported to ONNX. Inputs and outputs are torch
+tensors either way (on CPU for onnxruntime), so the sampler and the refiner's loop are shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from imagintalk_plugin.nn.codec import MelCodec
+from imagintalk_plugin.nn.error_detector import ErrorDetector
+from imagintalk_plugin.nn.lip_aligner import LipAligner
+from imagintalk_plugin.nn.refiner import UnitRefiner
+from imagintalk_plugin.nn.speech_generator import SpeechGenerator
+from imagintalk_plugin.nn.vocoder import Vocoder
+from imagintalk_plugin.runtime.stage_modules import (
+    AlignerStage,
+    CodecDecoderStage,
+    DetectorStage,
+    DiTStage,
+    RefinerStage,
+    StyleStage,
+    VocoderSpectrumStage,
+)
+
+STAGE_NAMES = ("aligner", "detector", "refiner", "style", "dit", "codec_decoder", "vocoder")
+
+
+@dataclass(frozen=True, eq=False)
+class Stages:
+    """The forward pass of every stage (shapes as in `stage_modules`), and where it runs."""
+
+    backend: str  # "torch" or "onnx"
+    device: torch.device  # where inputs must live
+    aligner: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    detector: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+    refiner: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    style: Callable[..., tuple[torch.Tensor, torch.Tensor]]
+    dit: Callable[..., torch.Tensor]
+    codec_decoder: Callable[[torch.Tensor], torch.Tensor]
+    vocoder: Callable[[torch.Tensor], torch.Tensor]  # mel (B, M, T) -> audio (B, T * hop)
+    threads: int = 0  # intra-op threads the backend uses (0: its default)
+
+    def voice_path(self) -> VoicePath:
+        """The four acoustic stages alone."""
+        return VoicePath(self.device, self.style, self.dit, self.codec_decoder, self.vocoder)
+
+
+@dataclass(frozen=True, eq=False)
+class VoicePath:
+    """The acoustic stages (style, DiT, codec decoder, vocoder), for voice generation alone."""
+
+    device: torch.device
+    style: Callable[..., tuple[torch.Tensor, torch.Tensor]]
+    dit: Callable[..., torch.Tensor]
+    codec_decoder: Callable[[torch.Tensor], torch.Tensor]
+    vocoder: Callable[[torch.Tensor], torch.Tensor]
+
+
+def _no_grad(module: torch.nn.Module) -> Callable:
+    def call(*args: torch.Tensor) -> object:
+        with torch.inference_mode():
+            return module(*args)
+
+    return call
+
+
+def torch_voice_path(generator: SpeechGenerator, codec: MelCodec, vocoder: Vocoder) -> VoicePath:
+    """The acoustic stages on torch, where the generator's weights live."""
+    spectrum = VocoderSpectrumStage(vocoder).eval()
+
+    def vocode(mel: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return vocoder.synthesize(*spectrum(mel))
+
+    return VoicePath(
+        device=next(generator.parameters()).device,
+        style=_no_grad(StyleStage(generator.adapter).eval()),
+        dit=_no_grad(DiTStage(generator.dit).eval()),
+        codec_decoder=_no_grad(CodecDecoderStage(codec).eval()),
+        vocoder=vocode,
+    )
+
+
+def stage_modules(
+    aligner: LipAligner,
+    detector: ErrorDetector,
+    refiner: UnitRefiner,
+    generator: SpeechGenerator,
+    codec: MelCodec,
+    vocoder: Vocoder,
+) -> dict[str, torch.nn.Module]:
+    """The flat-signature wrapper of every stage, in eval mode, keyed by `STAGE_NAMES`
+    (the vocoder's entry is its spectrum: the iSTFT runs outside)."""
+    modules: dict[str, torch.nn.Module] = {
+        "aligner": AlignerStage(aligner),
+        "detector": DetectorStage(detector),
+        "refiner": RefinerStage(refiner),
+        "style": StyleStage(generator.adapter),
+        "dit": DiTStage(generator.dit),
+        "codec_decoder": CodecDecoderStage(codec),
+        "vocoder": VocoderSpectrumStage(vocoder),
+    }
+    for module in modules.values():
+        module.eval()
+    return modules
+
+
+def torch_stages(
+    aligner: LipAligner,
+    detector: ErrorDetector,
+    refiner: UnitRefiner,
+    generator: SpeechGenerator,
+    codec: MelCodec,
+    vocoder: Vocoder,
+) -> Stages:
+    """The torch backend: the wrappers called directly, without gradients."""
+    modules = stage_modules(aligner, detector, refiner, generator, codec, vocoder)
+    voice = torch_voice_path(generator, codec, vocoder)
+    return Stages(
+        backend="torch",
+        device=next(aligner.parameters()).device,
+        aligner=_no_grad(modules["aligner"]),
+        detector=_no_grad(modules["detector"]),
+        refiner=_no_grad(modules["refiner"]),
+        style=voice.style,
+        dit=voice.dit,
+        codec_decoder=voice.codec_decoder,
+        vocoder=voice.vocoder,
+        threads=torch.get_num_threads(),
+    )

@@ -1,0 +1,148 @@
+"""`imagintalk dub` and `speak` end to end with a tiny random checkpoint on rendered faces:
+dialogue lands frame-exact under its picture as BWF files, an offline clip fails alone, a
+rerun reuses finished takes, a cancelled run leaves no partial file, and long clips are
+stitched from windows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+from opentimelineio.opentime import RationalTime, TimeRange
+from tiny_checkpoint import write_tiny_checkpoint
+
+from imagintalk_plugin.cli import main
+from imagintalk_plugin.core.errors import CancelledError
+from imagintalk_plugin.core.progress import CancelToken, Progress, drive
+from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
+from imagintalk_plugin.pipeline.dubbing import DubRequest, dub_timeline
+from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
+from imagintalk_plugin.timeline.bwf import read_bwf_time_reference, read_wav
+from imagintalk_plugin.timeline.reading import read_timeline
+
+RATE = 24  # timeline rate differs from the media's 25 fps on purpose
+START = RationalTime.from_timecode("01:00:00:00", RATE)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny_ckpt"))
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    out = tmp_path_factory.mktemp("dub_corpus")
+    manifest = drive(
+        synth_corpus(CorpusSettings(out=out, utterances=2, seed=3, speakers=2, jobs=2))
+    )
+    entries = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    return [out / e["video"] for e in entries]
+
+
+def _timeline(videos: list[Path], folder: Path) -> Path:
+    """V1: two clips with faces at record 10 and 60, and an offline clip at 110."""
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    track.append(
+        otio.schema.Gap(source_range=TimeRange(RationalTime(0, RATE), RationalTime(10, RATE)))
+    )
+    for index, path in enumerate([*videos, folder / "missing.mp4"]):
+        clip = otio.schema.Clip(
+            name=f"line {index + 1}",
+            media_reference=otio.schema.ExternalReference(target_url=path.as_uri()),
+            source_range=TimeRange(RationalTime(2, RATE), RationalTime(30, RATE)),
+        )
+        track.append(clip)
+        track.append(
+            otio.schema.Gap(source_range=TimeRange(RationalTime(0, RATE), RationalTime(20, RATE)))
+        )
+    timeline = otio.schema.Timeline(name="scene", global_start_time=START)
+    timeline.tracks.append(track)
+    path = folder / "scene.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    return path
+
+
+def _dub(timeline: Path, output: Path, checkpoint: Path, *extra: str) -> int:
+    args = ["dub", str(timeline), "-o", str(output), "--checkpoint", str(checkpoint)]
+    return main([*args, "--steps", "2", "--quiet", *extra])
+
+
+def test_dub_places_takes_under_their_pictures_and_resumes(
+    videos: list[Path], checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    timeline = _timeline(videos, tmp_path)
+    output = tmp_path / "out" / "scene_dubbed.otio"
+    output.parent.mkdir()
+    assert _dub(timeline, output, checkpoint) == 1  # the offline clip failed, the rest landed
+    report = capsys.readouterr().out
+    assert "2 of 3 clip(s) dubbed" in report
+    assert "V1-003" in report
+    assert "failed" in report
+
+    loaded = read_timeline(output)
+    audio = [t for t in loaded.timeline.tracks if t.kind == otio.schema.TrackKind.Audio]
+    assert [t.name for t in audio] == ["ImaginTalk Dialogue"]
+    placed = list(audio[0].find_clips())
+    assert [c.range_in_parent().start_time.value for c in placed] == [10, 60]
+    for clip in placed:
+        assert clip.range_in_parent().duration.value == 30
+        wav = Path(clip.media_reference.target_url.removeprefix("file://"))
+        samples = read_wav(wav)
+        assert samples.sample_rate == 16000
+        assert samples.num_samples == round(30 / RATE * 16000)  # the clip's length, exactly
+        record = clip.range_in_parent().start_time + START
+        assert read_bwf_time_reference(wav) == round(record.to_seconds() * 16000)
+        assert np.abs(samples.samples).max() > 0  # a face: speech, not silence
+        take = json.loads(wav.with_suffix(".take.json").read_text())
+        assert (take["seed"], take["backend"]) == (0, "torch")
+        assert "tiny_ckpt" in take["model"]
+    before = {p: p.stat().st_mtime_ns for p in output.parent.glob("scene_dubbed_dialogue/*")}
+
+    assert _dub(timeline, output, checkpoint, "--force") == 1  # rerun: takes reused
+    assert "reused" in capsys.readouterr().out
+    after = {p: p.stat().st_mtime_ns for p in output.parent.glob("scene_dubbed_dialogue/*")}
+    assert after == before
+
+
+def test_a_cancelled_dub_leaves_only_whole_takes(
+    videos: list[Path], checkpoint: Path, tmp_path: Path
+) -> None:
+    timeline = _timeline(videos, tmp_path)
+    output = tmp_path / "cut.otio"
+    models = load_dub_models(checkpoint, "cpu")
+    request = DubRequest(timeline, output, clips=("V1-001", "V1-002"))
+    cancel = CancelToken()
+
+    def on_progress(p: Progress) -> None:
+        if p.stage == "style-dit" and p.clip_id == "V1-002":
+            cancel.cancel()  # inside the second clip, between stages
+
+    with pytest.raises(CancelledError):
+        drive(dub_timeline(request, lambda: (models, make_stages(models))), on_progress, cancel)
+    files = sorted(p.name for p in (tmp_path / "cut_dialogue").iterdir())
+    assert files == ["V1-001_line_1_take1.take.json", "V1-001_line_1_take1.wav"]
+    assert not output.exists()
+
+
+def test_speak_writes_one_wav_and_refuses_to_overwrite(
+    videos: list[Path], checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "line.wav"
+    args = [
+        "speak",
+        str(videos[0]),
+        "--end",
+        "1.0",
+        "-o",
+        str(out),
+        "--checkpoint",
+        str(checkpoint),
+    ]
+    assert main([*args, "--steps", "2", "--quiet", "--seed", "7"]) == 0
+    assert "seed 7" in capsys.readouterr().out
+    assert read_wav(out).num_samples == 16000
+    assert main([*args, "--quiet"]) == 2
+    assert "exists" in capsys.readouterr().err

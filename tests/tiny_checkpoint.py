@@ -1,0 +1,80 @@
+"""A complete `tiny` dubbing checkpoint with seeded random weights, written in the real formats.
+
+Training every stage takes minutes; the pipeline's tests need a checkpoint whose parts load,
+agree with each other (codebook, codec, aligner identities) and run, not one that speaks well.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
+from imagintalk_plugin.nn.checkpoint import save_model
+from imagintalk_plugin.nn.codec import MelCodec
+from imagintalk_plugin.nn.error_detector import ErrorDetector
+from imagintalk_plugin.nn.lip_aligner import LipAligner
+from imagintalk_plugin.nn.presets import semantic_preset
+from imagintalk_plugin.nn.refiner import UnitRefiner
+from imagintalk_plugin.nn.speech_generator import SpeechGenerator
+from imagintalk_plugin.nn.training.aligner_training import ALIGNER_KIND
+from imagintalk_plugin.nn.training.codec_training import CODEC_KIND
+from imagintalk_plugin.nn.training.detector_training import DETECTOR_KIND
+from imagintalk_plugin.nn.training.dit_training import DIT_KIND
+from imagintalk_plugin.nn.training.refiner_training import REFINER_KIND
+from imagintalk_plugin.nn.training.vocoder_training import VOCODER_KIND
+from imagintalk_plugin.nn.units import UnitExtractor, mfcc_dim
+from imagintalk_plugin.nn.vocoder import Vocoder
+from imagintalk_plugin.pipeline.acoustic_models import codec_identity, weights_digest
+
+
+def write_tiny_checkpoint(folder: Path, seed: int = 0) -> Path:
+    """Every stage of the `tiny` presets under `folder`, random but consistent; returns it."""
+    torch.manual_seed(seed)
+    semantic, acoustic = semantic_preset("tiny"), acoustic_preset("tiny")
+    config = semantic.units
+    units = UnitExtractor(config, torch.randn(config.num_units, mfcc_dim(config)))
+    units.save(folder / "units")
+    tied = {"codebook_id": units.codebook_id, "codebook_version": units.codebook_version}
+    aligner = LipAligner(semantic.aligner)
+    detector = ErrorDetector(semantic.detector)
+    refiner = UnitRefiner(semantic.refiner)
+    for name, kind, model in (
+        ("aligner", ALIGNER_KIND, aligner),
+        ("detector", DETECTOR_KIND, detector),
+        ("refiner", REFINER_KIND, refiner),
+    ):
+        save_model(folder / name, kind, model.config, model.state_dict(), tied)
+    (folder / "refiner" / "calibration.json").write_text(
+        json.dumps({"threshold": 0.5, "lm_weight": 1.0})
+    )
+    codec = MelCodec(acoustic.codec)
+    save_model(folder / "codec", CODEC_KIND, codec.config, codec.state_dict())
+    codec_id = codec_identity(codec)
+    vocoder = Vocoder(acoustic.vocoder.vocoder)
+    save_model(
+        folder / "vocoder",
+        VOCODER_KIND,
+        vocoder.config,
+        vocoder.state_dict(),
+        {"codec_id": codec_id},
+    )
+    generator = SpeechGenerator(acoustic.generator)
+    dim = acoustic.generator.adapter.expression_dim
+    save_model(
+        folder / "dit",
+        DIT_KIND,
+        generator.config,
+        generator.state_dict(),
+        {
+            "codec_id": codec_id,
+            **tied,
+            "aligner_id": weights_digest(aligner),
+            "expression_mean": np.zeros(dim).tolist(),
+            "expression_std": np.ones(dim).tolist(),
+        },
+    )
+    return folder

@@ -208,13 +208,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if report:
                 print(report)
             return 0
-        if args.command in ("dub", "speak", "export-onnx"):
+        if args.command in ("dub", "speak", "export-onnx", "bench"):
             from imagintalk_plugin.pipeline import dub_command
 
             run = {
                 "dub": dub_command.run_dub_command,
                 "speak": dub_command.run_speak_command,
                 "export-onnx": dub_command.run_export_command,
+                "bench": dub_command.run_bench_command,
             }[args.command]
             status, report = run(args)
             print(report)

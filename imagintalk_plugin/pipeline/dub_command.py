@@ -135,6 +135,20 @@ def add_dub_commands(commands: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--out", type=Path, help="output folder (default: CHECKPOINT/onnx)")
     export.add_argument("--force", action="store_true", help="replace an existing export")
+    bench = commands.add_parser(
+        "bench", help="time every stage on a 3 s and a 30 s clip, torch and onnx side by side"
+    )
+    bench.add_argument(
+        "--checkpoint", type=Path, metavar="DIR", help="model folder (default: models/demo)"
+    )
+    bench.add_argument("--video", type=Path, help="a video with a face (default: the demo's)")
+    bench.add_argument(
+        "--backends", nargs="+", choices=["torch", "onnx"], default=["torch", "onnx"]
+    )
+    bench.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    bench.add_argument("--repeats", type=int, default=3, help="timed runs per clip (median)")
+    bench.add_argument("--threads", type=int, default=0, help="CPU threads (0: default)")
+    bench.add_argument("--json", type=Path, help="also write the figures as JSON here")
 
 
 def run_dub_command(args: argparse.Namespace) -> tuple[int, str]:
@@ -205,3 +219,36 @@ def run_export_command(args: argparse.Namespace) -> tuple[int, str]:
     out = args.out or folder / "onnx"
     written = export_onnx(modules, out, source=source_identity(models), force=args.force)
     return 0, f"wrote {len(written)} file(s) to {out}"
+
+
+def run_bench_command(args: argparse.Namespace) -> tuple[int, str]:
+    """`imagintalk bench`: the figures table (and JSON with --json)."""
+    import json
+    import tempfile
+
+    from imagintalk_plugin.frontend.lip_track_io import save_lip_track
+    from imagintalk_plugin.pipeline.bench import BenchRequest, format_report, measure, time_frontend
+    from imagintalk_plugin.pipeline.dub_models import demo_videos
+
+    folder = checkpoint_of(args)
+    video = args.video or demo_videos()[0]
+    if not Path(video).is_file():
+        raise UsageError(f"video '{video}' does not exist")
+    if args.repeats < 1:
+        raise UsageError("--repeats must be at least 1")
+    elapsed, seconds, track = time_frontend(Path(video))
+    if not track.valid.any():
+        raise UsageError(f"no face found in '{video}'; bench needs a video of a face")
+    info = f"{seconds:.2f} s of {Path(video).name} in {elapsed:.2f} s"
+    with tempfile.TemporaryDirectory() as tmp:
+        track_path = Path(tmp) / "bench.liptrack.npz"
+        save_lip_track(track, track_path)
+        request = BenchRequest(
+            folder, track_path, tuple(args.backends), args.repeats, args.threads, args.device
+        )
+        results = measure(request)
+    if args.json:
+        figures = {"frontend_rtf": elapsed / seconds, "backends": results}
+        args.json.write_text(json.dumps(figures, indent=2))
+    status = 1 if any("error" in r for r in results) else 0
+    return status, format_report(results, elapsed / seconds, info)

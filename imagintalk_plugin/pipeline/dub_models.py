@@ -16,7 +16,11 @@ from pathlib import Path
 
 from imagintalk_plugin.core.errors import ModelLoadError, UsageError
 from imagintalk_plugin.nn.training.distributed import pick_device
-from imagintalk_plugin.pipeline.acoustic_models import VoiceModels, load_voice_models
+from imagintalk_plugin.pipeline.acoustic_models import (
+    VoiceModels,
+    load_voice_models,
+    weights_digest,
+)
 from imagintalk_plugin.pipeline.semantic_models import SemanticModels, load_models
 from imagintalk_plugin.runtime.stages import Stages, torch_stages
 
@@ -33,6 +37,16 @@ def repo_root() -> Path:
 def default_checkpoint() -> Path:
     """The shipped demo checkpoint, `models/demo`."""
     return repo_root() / "models" / "demo"
+
+
+def demo_timeline() -> Path:
+    """The shipped demo timeline, `resources/demo/demo.otio`."""
+    return repo_root() / "resources" / "demo" / "demo.otio"
+
+
+def demo_videos() -> list[Path]:
+    """The demo timeline's media files."""
+    return sorted((repo_root() / "resources" / "demo" / "media").glob("*.mp4"))
 
 
 @dataclass(frozen=True)
@@ -92,11 +106,16 @@ def load_dub_models(folder: Path, device: str | None = None) -> DubModels:
 
 
 def source_identity(models: DubModels) -> dict[str, str]:
-    """What an ONNX export must have been made from: codebook, codec and aligner identities."""
+    """What an ONNX export must have been made from: the codebook and every stage's weights."""
+    s, v = models.semantic, models.voice
     return {
-        "codebook_id": models.semantic.units.codebook_id,
-        "codec_id": models.voice.codec_id,
-        "aligner_id": str(models.voice.aligner_id),
+        "codebook_id": s.units.codebook_id,
+        "codec_id": v.codec_id,
+        "aligner_id": weights_digest(s.aligner),
+        "detector_id": weights_digest(s.detector),
+        "refiner_id": weights_digest(s.refiner),
+        "dit_id": weights_digest(v.generator),
+        "vocoder_id": weights_digest(v.vocoder),
     }
 
 

@@ -76,6 +76,8 @@ def torch_voice_path(generator: SpeechGenerator, codec: MelCodec, vocoder: Vocod
     spectrum = VocoderSpectrumStage(vocoder).eval()
 
     def vocode(mel: torch.Tensor) -> torch.Tensor:
+        if mel.shape[-1] == 0:  # as `Vocoder.forward`: no frames, no audio (convs need some)
+            return mel.new_zeros(mel.shape[0], 0)
         with torch.inference_mode():
             return vocoder.synthesize(*spectrum(mel))
 

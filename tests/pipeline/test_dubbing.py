@@ -5,7 +5,10 @@ stitched from windows."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +18,14 @@ from opentimelineio.opentime import RationalTime, TimeRange
 from tiny_checkpoint import write_tiny_checkpoint
 
 from imagintalk_plugin.cli import main
-from imagintalk_plugin.core.errors import CancelledError
+from imagintalk_plugin.core.errors import CancelledError, ModelLoadError
 from imagintalk_plugin.core.progress import CancelToken, Progress, drive
+from imagintalk_plugin.core.signals import LipTrack
+from imagintalk_plugin.frontend.expressions import EXPRESSION_FEATURES
+from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
 from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
 from imagintalk_plugin.pipeline.dubbing import DubRequest, dub_timeline
+from imagintalk_plugin.pipeline.speech import SpeechSettings, speak_track, window_starts
 from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
 from imagintalk_plugin.timeline.bwf import read_bwf_time_reference, read_wav
 from imagintalk_plugin.timeline.reading import read_timeline
@@ -146,3 +153,76 @@ def test_speak_writes_one_wav_and_refuses_to_overwrite(
     assert read_wav(out).num_samples == 16000
     assert main([*args, "--quiet"]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def _track(frames: int, valid: np.ndarray | None = None) -> LipTrack:
+    rng = np.random.default_rng(0)
+    return LipTrack(
+        clip_id="long",
+        fps=25.0,
+        start=RationalTime(0, 25),
+        mouth_crops=rng.integers(0, 255, (frames, 96, 96), dtype=np.uint8),
+        landmarks=np.zeros((frames, 68, 2), np.float32),
+        valid=np.ones(frames, bool) if valid is None else valid,
+        face_embedding=rng.standard_normal(128).astype(np.float32),
+        expressions=rng.standard_normal((frames, len(EXPRESSION_FEATURES))).astype(np.float32),
+    )
+
+
+def test_window_starts_cover_the_clip_with_overlap() -> None:
+    assert window_starts(40, 50, 10) == [0]
+    assert window_starts(130, 50, 10) == [0, 40, 80]
+    starts = window_starts(131, 50, 10)
+    assert starts[-1] + 50 == 131
+    assert all(b - a <= 40 for a, b in itertools.pairwise(starts))
+
+
+def test_long_clips_are_stitched_from_windows_and_faceless_frames_are_silent(
+    checkpoint: Path,
+) -> None:
+    models = load_dub_models(checkpoint, "cpu")
+    frames = 150  # 6 s in windows of 2 s with 0.5 s overlap: 4 windows
+    valid = np.ones(frames, bool)
+    valid[100:130] = False  # 1.2 s without a face
+    settings = SpeechSettings(sampler=SamplerSettings(steps=2), window_s=2.0, overlap_s=0.5)
+    stages = make_stages(models)
+    speech = drive(speak_track(models, stages, _track(frames, valid), settings))
+    samples = speech.waveform.samples
+    assert len(samples) == frames * 640  # 25 fps -> 16 kHz, exactly as long as the picture
+    assert len(speech.units.tokens) == len(speech.refined.tokens) == 2 * frames
+    assert len(speech.error_prob) == 2 * frames
+    assert speech.codes.tokens.shape[1] == 2 * frames
+    silent = samples[101 * 640 : 129 * 640]
+    assert not silent.any()
+    assert np.abs(samples[: 100 * 640]).max() > 0
+    one = drive(speak_track(models, stages, _track(frames), replace(settings, window_s=20.0)))
+    assert len(one.waveform.samples) == len(samples)
+
+
+def test_onnx_backend_speaks_like_torch(checkpoint: Path, tmp_path: Path) -> None:
+    """export-onnx, then the same clip on both backends: same units, near-identical take."""
+    assert main(["export-onnx", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "x")]) == 0
+    exported = tmp_path / "ckpt"
+    shutil.copytree(checkpoint, exported)
+    shutil.copytree(tmp_path / "x", exported / "onnx")
+    models = load_dub_models(exported, "cpu")
+    settings = SpeechSettings(sampler=SamplerSettings(steps=2))
+    track = _track(60)
+    by_torch = drive(speak_track(models, make_stages(models, "torch"), track, settings))
+    by_onnx = drive(speak_track(models, make_stages(models, "onnx"), track, settings))
+    assert by_onnx.take.backend == "onnx"
+    assert np.array_equal(by_torch.units.tokens, by_onnx.units.tokens)
+    assert np.array_equal(by_torch.refined.tokens, by_onnx.refined.tokens)
+    np.testing.assert_allclose(by_torch.error_prob, by_onnx.error_prob, atol=1e-5)
+    assert np.mean(by_torch.codes.tokens == by_onnx.codes.tokens) > 0.95
+
+
+def test_onnx_backend_refuses_an_export_of_other_weights(checkpoint: Path, tmp_path: Path) -> None:
+    other = write_tiny_checkpoint(tmp_path / "other", seed=1)
+    assert main(["export-onnx", "--checkpoint", str(other)]) == 0
+    mixed = tmp_path / "mixed"
+    shutil.copytree(checkpoint, mixed)
+    shutil.copytree(other / "onnx", mixed / "onnx")
+    models = load_dub_models(mixed, "cpu")
+    with pytest.raises(ModelLoadError):
+        make_stages(models, "onnx")

@@ -1,0 +1,182 @@
+"""`imagintalk bench`: time and real-time factor of every stage, torch and onnxruntime side by side.
+
+Each backend runs in its own fresh process (so its model load time and peak memory are its
+own), loads the checkpoint, warms up on a short clip, then generates a 3 s and a 30 s clip
+`repeats` times; stage times are the medians over the repeats. The clips' lip tracks are a
+real prepared clip (the demo media, or `--video`) tiled to length, so every stage sees real
+faces; the front-end is timed once on that video and added to the whole pipeline's time.
+RTF = processing time / audio duration (below 1 is faster than real time).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imagintalk_plugin.core.signals import LipTrack
+
+DURATIONS_S = (3.0, 30.0)
+TIMED_STAGES = ("aligner", "detector", "refiner", "style", "dit", "codec_decoder", "vocoder")
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    """What to measure."""
+
+    checkpoint: Path
+    track_path: Path  # a saved LipTrack (.npz) to tile
+    backends: tuple[str, ...] = ("torch", "onnx")
+    repeats: int = 3
+    threads: int = 0
+    device: str = "cpu"
+
+
+def tile_track(track: LipTrack, seconds: float) -> LipTrack:
+    """`track` repeated (and cut) to `seconds` of frames."""
+    frames = max(1, round(seconds * track.fps))
+    index = np.arange(frames) % track.num_frames
+    return replace(
+        track,
+        mouth_crops=track.mouth_crops[index],
+        landmarks=track.landmarks[index],
+        valid=track.valid[index],
+        expressions=track.expressions[index],
+    )
+
+
+def _timed(fn: Callable, totals: dict[str, float], name: str) -> Callable:
+    def call(*args: Any) -> Any:
+        begin = time.perf_counter()
+        out = fn(*args)
+        totals[name] = totals.get(name, 0.0) + time.perf_counter() - begin
+        return out
+
+    return call
+
+
+def _measure_backend(request: BenchRequest, backend: str) -> dict[str, Any]:
+    """In a fresh process: load, warm up, time each duration; returns JSON-ready figures."""
+    import torch
+
+    from imagintalk_plugin.core.progress import drive
+    from imagintalk_plugin.frontend.lip_track_io import load_lip_track
+    from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
+    from imagintalk_plugin.pipeline.speech import SpeechSettings, speak_track
+
+    if request.threads > 0:
+        torch.set_num_threads(request.threads)
+    begin = time.perf_counter()
+    models = load_dub_models(request.checkpoint, request.device)
+    stages = make_stages(models, backend, request.device, request.threads)
+    load_s = time.perf_counter() - begin
+    track = load_lip_track(request.track_path)
+    totals: dict[str, float] = {}
+    timed = replace(stages, **{n: _timed(getattr(stages, n), totals, n) for n in TIMED_STAGES})
+    settings = SpeechSettings()
+    drive(speak_track(models, timed, tile_track(track, 3.0), settings))  # warm-up
+    results: dict[str, Any] = {}
+    for seconds in DURATIONS_S:
+        runs: list[dict[str, float]] = []
+        clip = tile_track(track, seconds)
+        for _ in range(request.repeats):
+            totals.clear()
+            begin = time.perf_counter()
+            drive(speak_track(models, timed, clip, settings))
+            whole = time.perf_counter() - begin
+            runs.append({**totals, "other": whole - sum(totals.values()), "total": whole})
+        results[f"{seconds:g}"] = {
+            key: statistics.median(run.get(key, 0.0) for run in runs) for key in runs[0]
+        }
+    return {
+        "backend": backend,
+        "load_s": load_s,
+        "threads": stages.threads,
+        "torch_threads": torch.get_num_threads(),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "durations": results,
+    }
+
+
+def _child(request: BenchRequest, backend: str, queue: multiprocessing.Queue) -> None:
+    try:
+        queue.put(_measure_backend(request, backend))
+    except Exception as err:  # reported by the parent as this backend's one-line failure
+        queue.put({"backend": backend, "error": f"{type(err).__name__}: {err}"})
+
+
+def measure(request: BenchRequest) -> list[dict[str, Any]]:
+    """Every backend's figures, each measured in its own spawned process."""
+    context = multiprocessing.get_context("spawn")
+    out = []
+    for backend in request.backends:
+        queue = context.Queue()
+        process = context.Process(target=_child, args=(request, backend, queue))
+        process.start()
+        result = queue.get()
+        process.join()
+        out.append(result)
+    return out
+
+
+def time_frontend(video: Path, seconds: float | None = None) -> tuple[float, float, LipTrack]:
+    """Front-end wall time and media duration for `video` (no cache), and its LipTrack."""
+    import tempfile
+
+    from imagintalk_plugin.core.progress import drive
+    from imagintalk_plugin.frontend.cache import LipTrackCache
+    from imagintalk_plugin.frontend.prepare import prepare_range
+
+    with tempfile.TemporaryDirectory() as folder:
+        begin = time.perf_counter()
+        prepared = drive(
+            prepare_range(video, 0.0, seconds, clip_id="bench", cache=LipTrackCache(Path(folder)))
+        )
+        elapsed = time.perf_counter() - begin
+    track = prepared.track
+    return elapsed, track.num_frames / track.fps, track
+
+
+def format_report(results: list[dict[str, Any]], frontend_rtf: float, frontend_info: str) -> str:
+    """The side-by-side table: per stage seconds and RTF, whole pipeline, load, memory."""
+    lines = [f"front-end (face + lips, dlib): RTF {frontend_rtf:.3f}  ({frontend_info})"]
+    ok = [r for r in results if "error" in r] or []
+    for failed in ok:
+        lines.append(f"{failed['backend']}: failed: {failed['error']}")
+    good = [r for r in results if "error" not in r]
+    if not good:
+        return "\n".join(lines)
+    names = [r["backend"] for r in good]
+    header = f"{'':22s}" + "".join(f"{n:>20s}" for n in names)
+    lines += ["", header]
+    lines.append(f"{'model load (s)':22s}" + "".join(f"{r['load_s']:20.2f}" for r in good))
+    lines.append(f"{'peak memory (MB)':22s}" + "".join(f"{r['peak_rss_mb']:20.0f}" for r in good))
+    lines.append(f"{'threads':22s}" + "".join(f"{r['threads']:20d}" for r in good))
+    for seconds in DURATIONS_S:
+        key = f"{seconds:g}"
+        lines.append(f"-- {key} s clip: seconds (RTF), medians")
+        for stage in (*TIMED_STAGES, "other", "total"):
+            cells = []
+            for r in good:
+                value = r["durations"][key].get(stage, 0.0)
+                cells.append(f"{value:9.3f} ({value / seconds:6.3f})")
+            lines.append(f"  {stage:20s}" + "".join(f"{c:>20s}" for c in cells))
+        whole = []
+        for r in good:
+            rtf = r["durations"][key]["total"] / seconds + frontend_rtf
+            whole.append(f"{'RTF ' + format(rtf, '.3f'):>20s}")
+        lines.append(f"  {'whole + front-end':20s}" + "".join(whole))
+    if len(good) == 2:
+        a, b = good
+        for seconds in DURATIONS_S:
+            key = f"{seconds:g}"
+            ratio = a["durations"][key]["total"] / b["durations"][key]["total"]
+            lines.append(f"{a['backend']} / {b['backend']} time, {key} s clip: {ratio:.2f}x")
+    return "\n".join(lines)

@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if report:
                 print(report)
             return 0
-        if args.command in ("dub", "speak", "export-onnx", "bench"):
+        if args.command in ("dub", "speak", "export-onnx", "bench", "voice-corpus"):
             from imagintalk_plugin.pipeline import dub_command
 
             run = {
@@ -216,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "speak": dub_command.run_speak_command,
                 "export-onnx": dub_command.run_export_command,
                 "bench": dub_command.run_bench_command,
+                "voice-corpus": dub_command.run_voice_corpus_command,
             }[args.command]
             status, report = run(args)
             print(report)

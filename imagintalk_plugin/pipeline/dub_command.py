@@ -116,8 +116,15 @@ def add_dub_commands(commands: argparse._SubParsersAction) -> None:
         "write a new timeline with the takes on `ImaginTalk Dialogue` tracks (BWF files in "
         "<output stem>_dialogue/). A rerun resumes from the clips already done.",
     )
-    dub.add_argument("timeline", type=Path, help="timeline file (.otio, .xml, .edl, ...)")
-    dub.add_argument("-o", "--output", type=Path, required=True, help="new timeline file")
+    dub.add_argument(
+        "timeline",
+        type=Path,
+        nargs="?",
+        help="timeline file (.otio, .xml, .edl, ...); default: the shipped demo scene",
+    )
+    dub.add_argument(
+        "-o", "--output", type=Path, help="new timeline file (default: ./<name>_dubbed.otio)"
+    )
     dub.add_argument("--clips", nargs="+", metavar="ID", help="only these clip ids")
     dub.add_argument("--takes", type=int, default=1, help="takes per clip (seeds seed..)")
     _generation_options(dub)
@@ -135,6 +142,14 @@ def add_dub_commands(commands: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--out", type=Path, help="output folder (default: CHECKPOINT/onnx)")
     export.add_argument("--force", action="store_true", help="replace an existing export")
+    corpus = commands.add_parser(
+        "voice-corpus", help="video to speech for a manifest's clips (then `imagintalk eval`)"
+    )
+    corpus.add_argument("manifest", type=Path)
+    corpus.add_argument("--out", type=Path, required=True, help="folder for <id>.wav")
+    corpus.add_argument("--split", default="test", help="split to voice (default test)")
+    corpus.add_argument("--limit", type=int, help="only the first N clips")
+    _generation_options(corpus)
     bench = commands.add_parser(
         "bench", help="time every stage on a 3 s and a 30 s clip, torch and onnx side by side"
     )
@@ -153,11 +168,14 @@ def add_dub_commands(commands: argparse._SubParsersAction) -> None:
 
 def run_dub_command(args: argparse.Namespace) -> tuple[int, str]:
     """`imagintalk dub TIMELINE -o OUT`: 0 when every clip got dialogue, 1 otherwise."""
+    from imagintalk_plugin.pipeline.dub_models import demo_timeline
     from imagintalk_plugin.pipeline.dubbing import DubRequest, dub_timeline
 
+    timeline = args.timeline or demo_timeline()
+    output = args.output or Path.cwd() / f"{timeline.stem}_dubbed.otio"
     request = DubRequest(
-        timeline=args.timeline,
-        output=args.output,
+        timeline=timeline,
+        output=output,
         clips=tuple(args.clips or ()),
         takes=args.takes,
         seed=args.seed,
@@ -252,3 +270,22 @@ def run_bench_command(args: argparse.Namespace) -> tuple[int, str]:
         args.json.write_text(json.dumps(figures, indent=2))
     status = 1 if any("error" in r for r in results) else 0
     return status, format_report(results, elapsed / seconds, info)
+
+
+def run_voice_corpus_command(args: argparse.Namespace) -> tuple[int, str]:
+    """`imagintalk voice-corpus MANIFEST --out DIR`."""
+    from imagintalk_plugin.pipeline.corpus_voicing import voice_corpus
+
+    if not args.manifest.is_file():
+        raise UsageError(f"manifest '{args.manifest}' does not exist")
+    settings = speech_settings(args)
+    models, stages = model_loader(args)()
+    job = voice_corpus(models, stages, args.manifest, args.out, args.split, args.limit, settings)
+    made = _drive(job, args.quiet)
+    return (
+        0,
+        (
+            f"voiced {made} clip(s) into {args.out}; score them with: "
+            f"imagintalk eval {args.manifest} {args.out} --split {args.split}"
+        ),
+    )

@@ -164,6 +164,22 @@ def add_dub_commands(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--repeats", type=int, default=3, help="timed runs per clip (median)")
     bench.add_argument("--threads", type=int, default=0, help="CPU threads (0: default)")
     bench.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    panel = commands.add_parser(
+        "panel",
+        help="open the ImaginTalk panel: run, inspect, tweak and place dialogue clip by clip",
+        description="A window listing the timeline's clips: run them, inspect units, "
+        "prosody, audio and lips, change a clip's style and regenerate, circle takes and "
+        "place them on a new timeline. Model settings are remembered between sessions.",
+    )
+    panel.add_argument(
+        "timeline", type=Path, nargs="?", help="timeline file; default: the shipped demo scene"
+    )
+    panel.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="DIR",
+        help="model folder for this session (default: the panel's setting, else models/demo)",
+    )
 
 
 def run_dub_command(args: argparse.Namespace) -> tuple[int, str]:
@@ -254,6 +270,12 @@ def run_bench_command(args: argparse.Namespace) -> tuple[int, str]:
         raise UsageError(f"video '{video}' does not exist")
     if args.repeats < 1:
         raise UsageError("--repeats must be at least 1")
+    notes = ""
+    if "onnx" in args.backends and not (folder / "onnx" / "onnx.json").exists():
+        status, notes = run_export_command(
+            argparse.Namespace(checkpoint=folder, out=None, force=False)
+        )
+        notes = f"(exported first: {notes})\n"
     elapsed, seconds, track = time_frontend(Path(video))
     if not track.valid.any():
         raise UsageError(f"no face found in '{video}'; bench needs a video of a face")
@@ -269,7 +291,7 @@ def run_bench_command(args: argparse.Namespace) -> tuple[int, str]:
         figures = {"frontend_rtf": elapsed / seconds, "backends": results}
         args.json.write_text(json.dumps(figures, indent=2))
     status = 1 if any("error" in r for r in results) else 0
-    return status, format_report(results, elapsed / seconds, info)
+    return status, notes + format_report(results, elapsed / seconds, info)
 
 
 def run_voice_corpus_command(args: argparse.Namespace) -> tuple[int, str]:
@@ -289,3 +311,26 @@ def run_voice_corpus_command(args: argparse.Namespace) -> tuple[int, str]:
             f"imagintalk eval {args.manifest} {args.out} --split {args.split}"
         ),
     )
+
+
+def run_panel_command(args: argparse.Namespace) -> tuple[int, str]:
+    """`imagintalk panel [TIMELINE]`: the panel in its own process; returns when it closes.
+
+    The panel runs as `python -m imagintalk_plugin.ui` (the same process hosts start): only
+    `ui` may import Qt and this layer may not import `ui`, so the command starts it rather
+    than importing it.
+    """
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "imagintalk_plugin.ui"]
+    if args.timeline is not None:
+        if not Path(args.timeline).is_file():
+            raise UsageError(f"timeline '{args.timeline}' does not exist")
+        command.append(str(Path(args.timeline).resolve()))
+    if args.checkpoint is not None:
+        if not Path(args.checkpoint).is_dir():
+            raise UsageError(f"checkpoint '{args.checkpoint}' is not a folder")
+        command += ["--checkpoint", str(Path(args.checkpoint).resolve())]
+    status = subprocess.run(command, check=False).returncode
+    return status, "panel closed" if status == 0 else f"panel stopped with status {status}"

@@ -1,0 +1,89 @@
+"""Ship a trained run folder as a compact inference checkpoint (models/<name>).
+
+Usage: .venv/bin/python scripts/ship_model.py RUN [--name demo]
+
+Copies each stage's model (no trainer state, optimiser moments, fold models or out-of-fold
+predictions) with its floating-point weights stored as float16, which halves the size (the
+modules compute in float32; loading casts). Rounding changes the weights' digests, so the
+identities that tie stages together (the codec's id in the vocoder and DiT metadata, the
+aligner's digest in the DiT's) are recomputed from the rounded weights. Metrics and the
+refiner's calibration are copied as they are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import torch
+
+from imagintalk_plugin.nn.checkpoint import read_model_document, save_model
+from imagintalk_plugin.pipeline.acoustic_models import codec_identity, load_codec, weights_digest
+from imagintalk_plugin.pipeline.dub_models import PARTS, load_dub_models
+
+KINDS = {
+    "aligner": "imagintalk/aligner",
+    "detector": "imagintalk/detector",
+    "refiner": "imagintalk/refiner",
+    "codec": "imagintalk/codec",
+    "vocoder": "imagintalk/vocoder",
+    "dit": "imagintalk/style-dit",
+}
+
+
+def _half(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """float32 weights rounded to float16 (others as they are); the module gets the rounding."""
+    out = {}
+    for name, tensor in module.state_dict().items():
+        out[name] = tensor.half() if tensor.dtype == torch.float32 else tensor
+    module.load_state_dict(out, strict=True)  # the module now holds exactly what ships
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--name", default="demo")
+    args = parser.parse_args()
+    dest = Path(__file__).resolve().parents[1] / "models" / args.name
+    models = load_dub_models(args.run, "cpu")
+    s, v = models.semantic, models.voice
+    modules = {
+        "aligner": s.aligner,
+        "detector": s.detector,
+        "refiner": s.refiner,
+        "codec": v.codec,
+        "vocoder": v.vocoder,
+        "dit": v.generator,
+    }
+    weights = {name: _half(module) for name, module in modules.items()}
+    codec_id = codec_identity(v.codec)
+    aligner_id = weights_digest(s.aligner)
+    if dest.exists():
+        shutil.rmtree(dest / "onnx", ignore_errors=True)
+    shutil.copytree(args.run / "units", dest / "units", dirs_exist_ok=True)
+    for name, module in modules.items():
+        meta = read_model_document(args.run / name, KINDS[name])["meta"]
+        meta["weights_dtype"] = "float16"
+        if "codec_id" in meta:
+            meta["codec_id"] = codec_id
+        if name == "dit":
+            meta["aligner_id"] = aligner_id
+        save_model(dest / name, KINDS[name], module.config, weights[name], meta)
+        for extra in ("metrics.json", "calibration.json"):
+            if (args.run / name / extra).exists():
+                shutil.copyfile(args.run / name / extra, dest / name / extra)
+    for extra in ("metrics.json", "voice_metrics.json"):
+        if (args.run / extra).exists():
+            shutil.copyfile(args.run / extra, dest / extra)
+    shipped = load_dub_models(dest, "cpu")  # refuses any broken tie
+    assert shipped.voice.codec_id == codec_id
+    assert all((dest / part / "model.safetensors").is_file() for part in PARTS)
+    assert load_codec(dest, "cpu")[1] == codec_id
+    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+    print(f"shipped {args.run} as {dest}: {size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if report:
                 print(report)
             return 0
-        if args.command in ("dub", "speak", "export-onnx", "bench", "voice-corpus"):
+        if args.command in ("dub", "speak", "export-onnx", "bench", "voice-corpus", "panel"):
             from imagintalk_plugin.pipeline import dub_command
 
             run = {
@@ -217,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "export-onnx": dub_command.run_export_command,
                 "bench": dub_command.run_bench_command,
                 "voice-corpus": dub_command.run_voice_corpus_command,
+                "panel": dub_command.run_panel_command,
             }[args.command]
             status, report = run(args)
             print(report)

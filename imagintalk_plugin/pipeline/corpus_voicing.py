@@ -2,8 +2,8 @@
 
 The quality numbers of a checkpoint come from here: each selected clip's silent video goes
 through the front-end and `speak_track` (nothing of its audio is used) into `OUT/<id>.wav`,
-which `imagintalk eval MANIFEST OUT --split test` then scores with the judges. Existing WAVs
-are kept, so an interrupted run resumes.
+which `imagintalk eval --manifest MANIFEST --generated OUT --split test` then scores with the
+judges. Existing WAVs are kept, so an interrupted run resumes.
 """
 
 from __future__ import annotations

@@ -307,8 +307,8 @@ def run_voice_corpus_command(args: argparse.Namespace) -> tuple[int, str]:
     return (
         0,
         (
-            f"voiced {made} clip(s) into {args.out}; score them with: "
-            f"imagintalk eval {args.manifest} {args.out} --split {args.split}"
+            f"voiced {made} clip(s) into {args.out}; score them with: imagintalk eval "
+            f"--manifest {args.manifest} --generated {args.out} --split {args.split}"
         ),
     )
 

@@ -44,7 +44,9 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def _gap(frames: int) -> otio.schema.Gap:
-    return otio.schema.Gap(source_range=TimeRange(RationalTime(0, RATE), RationalTime(frames, RATE)))
+    return otio.schema.Gap(
+        source_range=TimeRange(RationalTime(0, RATE), RationalTime(frames, RATE))
+    )
 
 
 def _clip(name: str, path: Path) -> otio.schema.Clip:

@@ -1,0 +1,267 @@
+"""The panel's controller: a timeline's clips, their styles and takes, and placing them (no Qt).
+
+Following napari and AYON's loader, the widgets only draw the state and call these methods;
+observers are a plain callback list. The work for one clip is `clip_job`, a plain generator
+(front-end, then `speak_track`) that the Qt worker drives on its own thread and tests drive
+directly. Pipeline modules pull torch, so they are imported inside the functions that use
+them: the panel opens without loading a model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from imagintalk_plugin.core.errors import UsageError
+from imagintalk_plugin.core.files import atomic_path
+from imagintalk_plugin.core.progress import Job, Progress
+from imagintalk_plugin.core.signals import Waveform
+from imagintalk_plugin.timeline.clips import list_clips
+from imagintalk_plugin.timeline.placement import (
+    DIALOGUE_TRACK,
+    place_dialogue,
+    write_placed_audio,
+)
+from imagintalk_plugin.timeline.reading import LoadedTimeline, read_timeline
+from imagintalk_plugin.timeline.report import clip_record
+from imagintalk_plugin.timeline.writing import output_adapter, write_timeline
+from imagintalk_plugin.ui.state import (
+    DONE,
+    FAILED,
+    OFFLINE,
+    PENDING,
+    RUNNING,
+    ClipRequest,
+    ClipResult,
+    ClipState,
+    PanelEvent,
+    StyleSettings,
+    Take,
+    clip_fraction,
+)
+
+Observer = Callable[[PanelEvent], None]
+
+
+def speech_settings(style: StyleSettings) -> Any:
+    """The pipeline's `SpeechSettings` for a style (imports the pipeline: worker side only)."""
+    from imagintalk_plugin.pipeline.speech import SpeechSettings
+    from imagintalk_plugin.pipeline.voice_generation import VoiceOverrides
+
+    base = SpeechSettings()
+    return SpeechSettings(
+        threshold=style.threshold,
+        sampler=replace(base.sampler, steps=style.steps, guidance=style.guidance),
+        overrides=VoiceOverrides(
+            emotion=style.emotion,
+            pitch_offset_semitones=style.pitch,
+            speed_factor=style.speed,
+            seed=style.seed,
+        ),
+    )
+
+
+def clip_job(request: ClipRequest, models: Any, stages: Any, cache: Any = None) -> Job[ClipResult]:
+    """Job: one take of one clip; reads lips and face first unless the request carries them."""
+    from imagintalk_plugin.frontend.prepare import prepare_clip
+    from imagintalk_plugin.pipeline.speech import speak_track
+
+    track = request.track
+    if track is None:
+        prepared = yield from prepare_clip(request.clip, cache=cache)
+        track = prepared.track
+    speech = yield from speak_track(models, stages, track, speech_settings(request.style))
+    return ClipResult(request.clip.clip_id, request.take, request.style, track, speech)
+
+
+def next_free_output(folder: Path, stem: str, suffix: str = ".otio") -> Path:
+    """`folder/<stem>_imagintalk.otio`, or `_2`, `_3`...: placing never overwrites a pass."""
+    n = 1
+    while True:
+        name = f"{stem}_imagintalk" + (f"_{n}" if n > 1 else "")
+        path = folder / f"{name}{suffix}"
+        if not path.exists() and not (folder / f"{name}_dialogue").exists():
+            return path
+        n += 1
+
+
+class PanelController:
+    """The loaded timeline, per-clip status, style and takes; what the panel's buttons do."""
+
+    def __init__(self, defaults: StyleSettings | None = None) -> None:
+        self.defaults = defaults or StyleSettings()
+        self.loaded: LoadedTimeline | None = None
+        self.clips: dict[str, ClipState] = {}
+        self._observers: list[Observer] = []
+        self._queued: set[str] = set()
+
+    # observers -------------------------------------------------------------------------
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        """Call `observer` on every change; returns the function that unsubscribes it."""
+        self._observers.append(observer)
+        return lambda: self._observers.remove(observer)
+
+    def _emit(self, kind: str, clip_id: str | None = None) -> None:
+        for observer in list(self._observers):
+            observer(PanelEvent(kind, clip_id))
+
+    # timeline and clips ------------------------------------------------------------------
+    def open_timeline(self, path: Path) -> None:
+        """Read a timeline (any format `timeline inspect` reads) and list its clips."""
+        loaded = read_timeline(Path(path))
+        clips = {}
+        for ref in list_clips(loaded):
+            state = ClipState(ref, clip_record(loaded, ref)["record_start_timecode"], self.defaults)
+            if ref.offline or not ref.media_path:
+                state.status, state.error = OFFLINE, f"media offline: {ref.media_path or 'none'}"
+            clips[ref.clip_id] = state
+        self.loaded, self.clips = loaded, clips
+        self._queued.clear()
+        self._emit("timeline")
+
+    def tracks(self) -> list[str]:
+        """Names of the video tracks holding clips, in timeline order."""
+        return list(dict.fromkeys(c.ref.track_name for c in self.clips.values()))
+
+    def clip_ids(self, track: str | None = None) -> list[str]:
+        """Clip ids in timeline order, optionally only those of one track."""
+        return [i for i, c in self.clips.items() if track is None or c.ref.track_name == track]
+
+    def clip(self, clip_id: str) -> ClipState:
+        """One clip's state."""
+        return self.clips[clip_id]
+
+    def set_style(self, clip_ids: Iterable[str], **changes: Any) -> None:
+        """Change style settings of some clips (for their next take)."""
+        for clip_id in clip_ids:
+            state = self.clips[clip_id]
+            state.style = replace(state.style, **changes)
+            self._emit("style", clip_id)
+
+    # running -------------------------------------------------------------------------------
+    def request(self, clip_id: str, regenerate: bool = False) -> ClipRequest | None:
+        """The work for a clip's next take, or None when there is none to do.
+
+        Offline, queued and running clips are skipped, and so are clips with a take unless
+        `regenerate`. A regenerated take gets a seed no take of the clip used, unless the
+        seed is locked.
+        """
+        state = self.clips[clip_id]
+        if state.status in (OFFLINE, RUNNING) or clip_id in self._queued:
+            return None
+        if state.takes and not regenerate:
+            return None
+        used = {t.style.seed for t in state.takes}
+        if used and state.style.seed in used and not state.style.seed_locked:
+            state.style = replace(state.style, seed=max(used) + 1)
+            self._emit("style", clip_id)
+        self._queued.add(clip_id)
+        state.stage, state.fraction = "queued", 0.0
+        self._emit("clip", clip_id)
+        return ClipRequest(state.ref, state.style, len(state.takes) + 1, state.track)
+
+    def started(self, clip_id: str) -> None:
+        """The worker began the clip."""
+        state = self.clips[clip_id]
+        state.status, state.error, state.stage, state.fraction = RUNNING, "", "starting", 0.0
+        self._emit("clip", clip_id)
+
+    def progressed(self, step: Progress) -> None:
+        """A step of a running clip's job."""
+        state = self.clips.get(step.clip_id or "")
+        if state is None:
+            return
+        state.stage, state.fraction = step.stage, clip_fraction(step)
+        self._emit("progress", state.clip_id)
+
+    def finished(self, result: ClipResult) -> Take:
+        """A take arrived: keep it (older takes stay) and the lips it was made from."""
+        state = self.clips[result.clip_id]
+        take = Take(result.take, result.speech, result.style)
+        state.takes.append(take)
+        state.track = result.track
+        state.status, state.stage, state.fraction = DONE, "", 1.0
+        self._queued.discard(result.clip_id)
+        self._emit("clip", result.clip_id)
+        self._emit("takes", result.clip_id)
+        return take
+
+    def failed(self, clip_id: str, reason: str) -> None:
+        """The clip's job failed; its earlier takes stay."""
+        state = self.clips[clip_id]
+        state.status, state.error, state.stage, state.fraction = FAILED, reason, "", 0.0
+        self._queued.discard(clip_id)
+        self._emit("clip", clip_id)
+
+    def unqueued(self, clip_ids: Iterable[str], reason: str = "") -> None:
+        """Clips that were queued or running but did not run (cancel, model error)."""
+        for clip_id in clip_ids:
+            state = self.clips[clip_id]
+            self._queued.discard(clip_id)
+            state.status = DONE if state.takes else PENDING
+            state.error, state.stage, state.fraction = reason, "", 0.0
+            self._emit("clip", clip_id)
+
+    def busy(self) -> bool:
+        """Whether any clip is queued or running."""
+        return bool(self._queued)
+
+    # takes -----------------------------------------------------------------------------
+    def circle(self, clip_id: str, number: int) -> None:
+        """Circle take `number` of a clip (the one placed); circling it again uncircles it."""
+        state = self.clips[clip_id]
+        if not any(t.number == number for t in state.takes):
+            raise UsageError(f"clip '{clip_id}' has no take {number}")
+        for take in state.takes:
+            take.circled = take.number == number and not take.circled
+        self._emit("takes", clip_id)
+
+    def place(self, output: Path, force: bool = False) -> str:
+        """Write each clip's circled (else latest) take and a new timeline with them placed.
+
+        The takes go as Broadcast WAVs spotted at their record timecode (with the same
+        `.take.json` sidecars as `imagintalk dub`) into `<output stem>_dialogue/`; the new
+        timeline has them on `ImaginTalk Dialogue` track(s). Returns a summary.
+        """
+        if self.loaded is None:
+            raise UsageError("open a timeline first")
+        chosen = [(s, t) for s in self.clips.values() if (t := s.chosen_take()) is not None]
+        if not chosen:
+            raise UsageError("no takes to place yet: run some clips first")
+        output = Path(output)
+        if output.resolve() == self.loaded.path.resolve():
+            raise UsageError(f"output '{output}' is the input timeline; it is never overwritten")
+        output_adapter(output, force=force)
+        from imagintalk_plugin.pipeline.dubbing import fit_to_clip, take_path, take_record
+
+        media_dir = output.parent / f"{output.stem}_dialogue"
+        media_dir.mkdir(parents=True, exist_ok=True)
+        placements, lines = [], []
+        for state, take in chosen:
+            speech, clip = take.speech, state.ref
+            rate = speech.waveform.sample_rate
+            wav = take_path(media_dir, clip, take.number)
+            samples = fit_to_clip(speech.waveform.samples, clip, rate)
+            placements.append(
+                write_placed_audio(
+                    clip,
+                    Waveform(samples, rate),
+                    wav,
+                    take=take.number,
+                    seed=take.style.seed,
+                    model=speech.take.model,
+                    force=force,
+                )
+            )
+            with atomic_path(wav.with_suffix(".take.json")) as tmp:
+                tmp.write_text(json.dumps(take_record(clip, take.number, speech.take), indent=2))
+            mark = " (circled)" if take.circled else ""
+            lines.append(f"  {clip.clip_id:8s} take {take.number}{mark}: {wav.name}")
+        write_timeline(place_dialogue(self.loaded.timeline, placements), output, force=force)
+        left = len(self.clips) - len(chosen)
+        head = f"placed {len(placements)} take(s) on '{DIALOGUE_TRACK}' track(s): wrote {output}"
+        tail = [f"  {left} clip(s) without a take left out"] if left else []
+        return "\n".join([head, *lines, *tail])

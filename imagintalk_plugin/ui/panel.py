@@ -1,0 +1,308 @@
+"""The ImaginTalk panel: run, inspect, tweak and place dialogue for a timeline's clips.
+
+A main window with docks: the clip list with Run / Cancel and progress (left), the inspect
+views of the current take (centre), style controls and takes (right), settings and Place
+(bottom). The window only wires widgets to the `PanelController` (state) and the `WorkerHost`
+(model work on its own thread); it never runs model code itself. Audition playback is not
+built yet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from imagintalk_plugin.core.errors import ImagintalkError
+from imagintalk_plugin.core.progress import Progress
+from imagintalk_plugin.ui.clip_table import ClipTable
+from imagintalk_plugin.ui.controller import PanelController, next_free_output
+from imagintalk_plugin.ui.inspect_views import InspectViews
+from imagintalk_plugin.ui.settings import SettingsBox
+from imagintalk_plugin.ui.state import ClipResult, PanelEvent
+from imagintalk_plugin.ui.style_panel import StylePanel
+from imagintalk_plugin.ui.worker import WorkerHost
+
+TIMELINE_FILTER = "Timelines (*.otio *.otioz *.xml *.fcpxml *.edl *.aaf);;All files (*)"
+BANNER_STYLE = "background:#b71c1c; color:white; padding:6px; font-weight:bold;"
+
+
+class PanelWindow(QMainWindow):
+    """The panel's main window."""
+
+    def __init__(
+        self,
+        controller: PanelController | None = None,
+        store: QSettings | None = None,
+        cache: Any = None,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("ImaginTalk")
+        self.controller = controller or PanelController()
+        self.host = WorkerHost(self, cache)
+        self.settings_box = SettingsBox(store)
+        self.clip_table = ClipTable(self.controller)
+        self.views = InspectViews()
+        self.style_panel = StylePanel()
+        self.banner = QLabel()
+        self.banner.setStyleSheet(BANNER_STYLE)
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        self.open_button = QPushButton("Open timeline…")
+        self.run_selected_button = QPushButton("Run selected")
+        self.run_all_button = QPushButton("Run all")
+        self.cancel_button = QPushButton("Cancel")
+        self.place_button = QPushButton("Place takes on timeline")
+        self.overall = QProgressBar()
+        self.overall.setRange(0, 1000)
+        self.last_output: Path | None = None
+        self.last_summary = ""
+        self._inspected: dict[str, int] = {}  # clip id -> take number shown
+        self._total = self._finished = 0
+        self._build_layout()
+        self._connect()
+        self._update_buttons()
+        self.host.check(self.settings_box.model_config())
+        self.resize(1280, 800)
+
+    # layout and wiring -----------------------------------------------------------------
+    def _build_layout(self) -> None:
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.addWidget(self.banner)
+        column.addWidget(self.views, 1)
+        self.setCentralWidget(centre)
+        clips = QWidget()
+        left = QVBoxLayout(clips)
+        left.addWidget(self.open_button)
+        left.addWidget(self.clip_table, 1)
+        buttons = QHBoxLayout()
+        for button in (self.run_selected_button, self.run_all_button, self.cancel_button):
+            buttons.addWidget(button)
+        left.addLayout(buttons)
+        left.addWidget(self.overall)
+        bottom = QWidget()
+        row = QHBoxLayout(bottom)
+        row.addWidget(self.settings_box, 1)
+        row.addWidget(self.place_button, 0, Qt.AlignmentFlag.AlignBottom)
+        docks = []
+        for title, widget, area in (
+            ("Clips", clips, Qt.DockWidgetArea.LeftDockWidgetArea),
+            ("Style and takes", self.style_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("Settings", bottom, Qt.DockWidgetArea.BottomDockWidgetArea),
+        ):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(title)
+            dock.setWidget(widget)
+            dock.setFeatures(
+                QDockWidget.DockWidgetFeature.DockWidgetMovable
+                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            )
+            self.addDockWidget(area, dock)
+            docks.append(dock)
+        self.resizeDocks(docks[:2], [470, 330], Qt.Orientation.Horizontal)
+
+    def _connect(self) -> None:
+        worker = self.host.worker
+        worker.clip_started.connect(self._on_started)
+        worker.progress.connect(self._on_progress)
+        worker.clip_done.connect(self._on_done)
+        worker.clip_failed.connect(self._on_failed)
+        worker.cancelled.connect(self._on_cancelled)
+        worker.batch_finished.connect(self._on_batch_finished)
+        worker.model_error.connect(self._on_model_error)
+        worker.model_ready.connect(self._on_model_ready)
+        self.open_button.clicked.connect(self._browse_timeline)
+        self.run_selected_button.clicked.connect(lambda: self.run(self.clip_table.selected_ids()))
+        self.run_all_button.clicked.connect(lambda: self.run(self.clip_table.visible_ids()))
+        self.cancel_button.clicked.connect(self.cancel)
+        self.place_button.clicked.connect(self.place)
+        self.settings_box.changed.connect(self._settings_changed)
+        self.clip_table.current_changed.connect(self._show_current)
+        self.clip_table.selection_changed.connect(self._show_current)
+        self.style_panel.style_edited.connect(self._style_edited)
+        self.style_panel.regenerate_requested.connect(self.regenerate)
+        self.style_panel.circle_requested.connect(self._circle)
+        self.style_panel.take_chosen.connect(self._take_chosen)
+        self.controller.subscribe(self._on_event)
+
+    def _status(self, text: str) -> None:
+        self.statusBar().showMessage(text)
+
+    # timeline --------------------------------------------------------------------------
+    def open_timeline(self, path: Path) -> bool:
+        """Load a timeline; a file that cannot be read is reported, not raised."""
+        if self.controller.busy():
+            self._status("cancel the running clips before opening another timeline")
+            return False
+        try:
+            self.controller.open_timeline(Path(path))
+        except ImagintalkError as err:
+            self._status(str(err))
+            return False
+        self._inspected.clear()
+        self.setWindowTitle(f"ImaginTalk — {Path(path).name}")
+        self._status(f"{len(self.controller.clips)} clip(s) in {path}")
+        return True
+
+    def _browse_timeline(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open timeline", "", TIMELINE_FILTER)
+        if path:
+            self.open_timeline(Path(path))
+
+    # running ---------------------------------------------------------------------------
+    def run(self, clip_ids: list[str], regenerate: bool = False) -> int:
+        """Queue takes for these clips on the worker; returns how many were queued."""
+        requests = [r for i in clip_ids if (r := self.controller.request(i, regenerate))]
+        if not requests:
+            self._status("nothing to run: the clips are done, offline or already queued")
+            return 0
+        self._total += len(requests)
+        self.host.submit(requests, self.settings_box.model_config())
+        self._status(f"queued {len(requests)} clip(s)")
+        self._update_buttons()
+        return len(requests)
+
+    def regenerate(self) -> int:
+        """A new take for every selected clip (a new seed unless the seed is locked)."""
+        ids = self.clip_table.selected_ids() or [self.clip_table.current_id()]
+        return self.run([i for i in ids if i], regenerate=True)
+
+    def cancel(self) -> None:
+        """Stop at the next stage boundary; finished takes stay."""
+        self.host.cancel()
+        self._status("cancelling at the next stage…")
+
+    @Slot(str)
+    def _on_started(self, clip_id: str) -> None:
+        self.controller.started(clip_id)
+
+    @Slot(object)
+    def _on_progress(self, step: Progress) -> None:
+        self.controller.progressed(step)
+        state = self.controller.clips.get(step.clip_id or "")
+        if state is not None and self._total:
+            self.overall.setValue(round(1000 * (self._finished + state.fraction) / self._total))
+
+    @Slot(object)
+    def _on_done(self, result: ClipResult) -> None:
+        self._finished += 1
+        self._inspected[result.clip_id] = result.take
+        self.controller.finished(result)
+
+    @Slot(str, str)
+    def _on_failed(self, clip_id: str, reason: str) -> None:
+        self._finished += 1
+        self.controller.failed(clip_id, reason)
+
+    @Slot(object)
+    def _on_cancelled(self, unrun: list[str]) -> None:
+        self._status(f"cancelled; {len(unrun)} clip(s) not run")
+
+    @Slot(object)
+    def _on_batch_finished(self, unrun: list[str]) -> None:
+        self.controller.unqueued(unrun)
+        self._total -= len(unrun)
+        if not self.controller.busy():
+            self.overall.setValue(1000 if self._finished else 0)
+            self._total = self._finished = 0
+            done = sum(1 for c in self.controller.clips.values() if c.takes)
+            if not unrun:
+                self._status(f"finished: {done} of {len(self.controller.clips)} clip(s) have takes")
+        self._update_buttons()
+
+    @Slot(str)
+    def _on_model_error(self, message: str) -> None:
+        self.banner.setText(f"{message}\nChoose a complete checkpoint under Settings.")
+        self.banner.show()
+
+    @Slot(str)
+    def _on_model_ready(self, message: str) -> None:
+        self.banner.hide()
+        self._status(message)
+
+    def _settings_changed(self) -> None:
+        self.host.check(self.settings_box.model_config())
+
+    def _update_buttons(self) -> None:
+        self.cancel_button.setEnabled(self.controller.busy())
+
+    # inspecting and styling --------------------------------------------------------------
+    def _on_event(self, event: PanelEvent) -> None:
+        if event.kind == "timeline":
+            self.views.clear()
+            self._show_current()
+        elif event.kind in ("takes", "style") and event.clip_id == self.clip_table.current_id():
+            self._show_current()
+
+    def _show_current(self, *_args: object) -> None:
+        current_id = self.clip_table.current_id()
+        state = self.controller.clips.get(current_id)
+        selected = [self.controller.clip(i) for i in self.clip_table.selected_ids()]
+        take_number = self._inspected.get(current_id)
+        take = None
+        if state is not None:
+            take = next((t for t in state.takes if t.number == take_number), None)
+            take = take or state.chosen_take()
+        self.style_panel.show_clips(selected, state, take.number if take else None)
+        if state is None or take is None:
+            self.views.clear(f"{current_id}: no take yet" if current_id else "No clip selected")
+            return
+        title = f"{state.clip_id} {state.ref.name} — take {take.number} ({take.style.describe()})"
+        self.views.show_take(title, take.speech, state.track)
+
+    def _take_chosen(self, number: int) -> None:
+        current = self.clip_table.current_id()
+        if current:
+            self._inspected[current] = number
+            self._show_current()
+
+    def _circle(self, number: int) -> None:
+        current = self.clip_table.current_id()
+        if current:
+            self._inspected[current] = number
+            self.controller.circle(current, number)
+
+    def _style_edited(self, change: dict) -> None:
+        ids = self.clip_table.selected_ids() or [self.clip_table.current_id()]
+        try:
+            self.controller.set_style([i for i in ids if i], **change)
+        except ValueError as err:
+            self._status(str(err))
+
+    # placing ---------------------------------------------------------------------------
+    def place(self) -> str:
+        """Write circled (else latest) takes and a new timeline beside the input (never over)."""
+        loaded = self.controller.loaded
+        if loaded is None:
+            self._status("open a timeline first")
+            return ""
+        folder = self.settings_box.output_folder(loaded.path)
+        output = next_free_output(folder, loaded.path.stem)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            summary = self.controller.place(output)
+        except (ImagintalkError, OSError) as err:
+            self._status(f"cannot place: {err}")
+            return ""
+        self.last_output, self.last_summary = output, summary
+        self._status(summary.splitlines()[0])
+        return summary
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        """Stop the worker (after its running stage) before closing."""
+        self.host.shutdown()
+        super().closeEvent(event)

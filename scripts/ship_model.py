@@ -19,16 +19,22 @@ from pathlib import Path
 import torch
 
 from imagintalk_plugin.nn.checkpoint import read_model_document, save_model
+from imagintalk_plugin.nn.training.aligner_training import ALIGNER_KIND
+from imagintalk_plugin.nn.training.codec_training import CODEC_KIND
+from imagintalk_plugin.nn.training.detector_training import DETECTOR_KIND
+from imagintalk_plugin.nn.training.dit_training import DIT_KIND
+from imagintalk_plugin.nn.training.refiner_training import REFINER_KIND
+from imagintalk_plugin.nn.training.vocoder_training import VOCODER_KIND
 from imagintalk_plugin.pipeline.acoustic_models import codec_identity, load_codec, weights_digest
 from imagintalk_plugin.pipeline.dub_models import PARTS, load_dub_models
 
 KINDS = {
-    "aligner": "imagintalk/aligner",
-    "detector": "imagintalk/detector",
-    "refiner": "imagintalk/refiner",
-    "codec": "imagintalk/codec",
-    "vocoder": "imagintalk/vocoder",
-    "dit": "imagintalk/style-dit",
+    "aligner": ALIGNER_KIND,
+    "detector": DETECTOR_KIND,
+    "refiner": REFINER_KIND,
+    "codec": CODEC_KIND,
+    "vocoder": VOCODER_KIND,
+    "dit": DIT_KIND,
 }
 
 

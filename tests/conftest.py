@@ -1,7 +1,9 @@
-"""Shared fixtures: the real third-party files in ../shared/realdata (skipped when absent)."""
+"""Shared fixtures: the real third-party files in ../shared/realdata (skipped when absent), and
+for the pipeline and panel tests a tiny random checkpoint and two rendered talking faces."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -30,3 +32,24 @@ def realdata() -> Path:
 def timelines_dir(realdata: Path) -> Path:
     """../shared/realdata/timelines."""
     return realdata / "timelines"
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A complete `tiny` dubbing checkpoint with seeded random weights."""
+    from tiny_checkpoint import write_tiny_checkpoint
+
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny_ckpt"))
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two rendered ImaginTalk-Synth clips of talking faces (25 fps, silent video)."""
+    from imagintalk_plugin.core.progress import drive
+    from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
+
+    out = tmp_path_factory.mktemp("face_corpus")
+    settings = CorpusSettings(out=out, utterances=2, seed=3, speakers=2, jobs=2)
+    manifest = drive(synth_corpus(settings))
+    entries = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    return [out / e["video"] for e in entries]

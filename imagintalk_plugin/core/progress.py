@@ -9,10 +9,12 @@ nothing about the UI.
 
 from __future__ import annotations
 
+import signal
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from imagintalk_plugin.core.errors import CancelledError
 
@@ -80,3 +82,20 @@ def drive(
                 on_progress(step)
     except StopIteration as finished:
         return finished.value  # type: ignore[no-any-return]
+
+
+@contextmanager
+def interruptible() -> Iterator[CancelToken]:
+    """A cancel token the first Ctrl-C sets; the second restores Python's hard stop."""
+    cancel = CancelToken()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def first_interrupt(signum: int, frame: Any) -> None:
+        cancel.cancel()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, first_interrupt)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -119,17 +119,23 @@ class Vocoder(nn.Module):
 
     def synthesize(self, magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
         """Inverse STFT of (B, F, T) magnitude and phase -> audio (B, T * hop)."""
-        cfg = self.config
-        frames = magnitude.shape[-1]
-        # phase as a direct angle through cos / sin (Vocos): periodic, so no wrap-around jump
-        spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
-        window = self.window.to(magnitude.device)
-        return torch.istft(
-            spec,
-            cfg.n_fft,
-            hop_length=cfg.mel.hop,
-            win_length=cfg.n_fft,
-            window=window,
-            center=True,
-            length=frames * cfg.mel.hop,
-        )  # (B, T * hop)
+        return inverse_stft(magnitude, phase, self.config.n_fft, self.config.mel.hop, self.window)
+
+
+def inverse_stft(
+    magnitude: torch.Tensor, phase: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor
+) -> torch.Tensor:
+    """(B, F, T) magnitude and phase angle -> audio (B, T * hop): the vocoder's last step, also
+    run by the ONNX backend after its exported spectrum (iSTFT is no ONNX operator)."""
+    frames = magnitude.shape[-1]
+    # phase as a direct angle through cos / sin (Vocos): periodic, so no wrap-around jump
+    spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
+    return torch.istft(
+        spec,
+        n_fft,
+        hop_length=hop,
+        win_length=n_fft,
+        window=window.to(magnitude.device),
+        center=True,
+        length=frames * hop,
+    )  # (B, T * hop)

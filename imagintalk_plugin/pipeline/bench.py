@@ -147,9 +147,7 @@ def time_frontend(video: Path, seconds: float | None = None) -> tuple[float, flo
 def format_report(results: list[dict[str, Any]], frontend_rtf: float, frontend_info: str) -> str:
     """The side-by-side table: per stage seconds and RTF, whole pipeline, load, memory."""
     lines = [f"front-end (face + lips, dlib): RTF {frontend_rtf:.3f}  ({frontend_info})"]
-    ok = [r for r in results if "error" in r] or []
-    for failed in ok:
-        lines.append(f"{failed['backend']}: failed: {failed['error']}")
+    lines += [f"{r['backend']}: failed: {r['error']}" for r in results if "error" in r]
     good = [r for r in results if "error" not in r]
     if not good:
         return "\n".join(lines)

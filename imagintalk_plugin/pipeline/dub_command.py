@@ -7,31 +7,12 @@ so nothing half-written stays); a second one stops at once.
 from __future__ import annotations
 
 import argparse
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from imagintalk_plugin.core.errors import OutputExistsError, UsageError
-from imagintalk_plugin.core.progress import CancelToken, Job, drive
-
-
-@contextmanager
-def interruptible() -> Iterator[CancelToken]:
-    """A cancel token the first Ctrl-C sets; the second restores Python's hard stop."""
-    cancel = CancelToken()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def first_interrupt(signum: int, frame: Any) -> None:
-        cancel.cancel()
-        signal.signal(signal.SIGINT, previous)
-
-    signal.signal(signal.SIGINT, first_interrupt)
-    try:
-        yield cancel
-    finally:
-        signal.signal(signal.SIGINT, previous)
+from imagintalk_plugin.core.progress import Job, drive, interruptible
 
 
 def _drive(job: Job, quiet: bool) -> Any:

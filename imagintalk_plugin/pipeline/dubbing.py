@@ -15,7 +15,6 @@ written last, with every finished take on `ImaginTalk Dialogue` track(s).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -38,7 +37,7 @@ from imagintalk_plugin.pipeline.dub_models import DubModels
 from imagintalk_plugin.pipeline.speech import SpeechSettings, TakeInfo, speak_track
 from imagintalk_plugin.runtime.stages import Stages
 from imagintalk_plugin.timeline.clips import list_clips
-from imagintalk_plugin.timeline.placement import place_dialogue, write_placed_audio
+from imagintalk_plugin.timeline.placement import place_dialogue, safe_name, write_placed_audio
 from imagintalk_plugin.timeline.reading import LoadedTimeline, read_timeline
 from imagintalk_plugin.timeline.writing import output_adapter, write_timeline
 
@@ -93,11 +92,6 @@ class DubReport:
             detail = o.error if o.error else ", ".join(p.name for p in o.files)
             lines.append(f"  {o.clip_id:8s} {o.status:7s} {o.name}: {detail}")
         return "\n".join(lines)
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe version of a clip name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:60] or "clip"
 
 
 def select_clips(loaded: LoadedTimeline, wanted: tuple[str, ...]) -> list[ClipRef]:

@@ -30,8 +30,8 @@ from imagintalk_plugin.pipeline.voice_generation import (
     SAMPLE_RATE,
     VoiceConditions,
     VoiceOverrides,
-    generate_voice,
     measure_prosody,
+    synthesize_voice,
 )
 from imagintalk_plugin.runtime.stages import Stages
 
@@ -141,7 +141,7 @@ def speak_track(
         _quietest_cut(results[i], starts[i], results[i + 1], starts[i + 1], stop, speed)
         for i, stop in enumerate(min(track.num_frames, s + window) for s in starts[:-1])
     ]
-    audio, pieces = _stitch(results, starts, cuts, fps, speed)
+    audio, pieces = _stitch(results, starts, cuts, speed)
     audio = audio * _face_gate(track.valid, fps, len(audio), speed)
     yield Progress("prosody", 0, 1, track.clip_id)
     prosody = measure_prosody(audio)
@@ -210,18 +210,17 @@ def _speak_window(
         face=track.face_embedding.astype(np.float32),
         expressions=track.expressions[start:stop].astype(np.float32),
     )
-    voice = generate_voice(
+    audio, codes = synthesize_voice(
         models.voice, conditions, settings.overrides, settings.sampler, stages.voice_path()
     )
     yield Progress("style-dit", index + 1, total, clip)
-    audio = voice.waveform.samples
     return _Window(
         _fit(audio, out_steps * STEP_SAMPLES),
         tokens.cpu().numpy().astype(np.int64),
         confidence.cpu().numpy().astype(np.float32),
         refined,
         error.float().cpu().numpy(),
-        voice.codes.tokens,
+        codes.tokens,
     )
 
 
@@ -254,10 +253,9 @@ def _quietest_cut(
 
 
 def _stitch(
-    windows: list[_Window], starts: list[int], cuts: list[int], fps: float, speed: float
+    windows: list[_Window], starts: list[int], cuts: list[int], speed: float
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Audio and token arrays joined at the cuts, audio crossfaded over SEAM_STEPS."""
-    del fps  # the 25 fps -> 50 Hz mapping is fixed (2 steps per frame)
     bounds = [0, *cuts, None]
     audio_parts, token_parts = [], {k: [] for k in ("units", "confidence", "refined", "error")}
     code_parts = []

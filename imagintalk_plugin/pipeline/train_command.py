@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 from typing import Any
 
-from imagintalk_plugin.core.progress import CancelToken, drive
+from imagintalk_plugin.core.progress import drive, interruptible
 
 
 def run_train_command(args: argparse.Namespace) -> str:
@@ -27,20 +26,14 @@ def run_train_command(args: argparse.Namespace) -> str:
         limit=args.limit,
         hubert=args.hubert,
     )
-    cancel = CancelToken()
-    previous = signal.getsignal(signal.SIGINT)
-
-    def first_interrupt(signum: int, frame: Any) -> None:  # second Ctrl-C: hard stop
-        cancel.cancel()
-        signal.signal(signal.SIGINT, previous)
-
-    signal.signal(signal.SIGINT, first_interrupt)
     ctx = setup_distributed(None if args.device == "auto" else args.device)
     try:
-        with ProgressBars(enabled=not args.quiet and ctx.is_main) as bars:
+        with (
+            interruptible() as cancel,
+            ProgressBars(enabled=not args.quiet and ctx.is_main) as bars,
+        ):
             metrics = drive(run_training(request, ctx), bars, cancel)
     finally:
-        signal.signal(signal.SIGINT, previous)
         teardown_distributed()
     return format_metrics(args.stage, metrics) if ctx.is_main else ""
 

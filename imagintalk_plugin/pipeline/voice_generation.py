@@ -120,7 +120,6 @@ def measure_prosody(samples: np.ndarray) -> ProsodyCurves:
     )
 
 
-@torch.no_grad()
 def generate_voice(
     models: VoiceModels,
     conditions: VoiceConditions,
@@ -128,11 +127,25 @@ def generate_voice(
     settings: SamplerSettings | None = None,
     path: VoicePath | None = None,
 ) -> GeneratedVoice:
-    """One clip's speech under the given conditions and overrides.
+    """One clip's speech under the given conditions and overrides, with its prosody curves.
 
     `path` runs the acoustic stages (torch on the models' device by default, or an ONNX
     backend's); the models give the configs and the expression normalisation.
     """
+    samples, tokens = synthesize_voice(models, conditions, overrides, settings, path)
+    return GeneratedVoice(Waveform(samples, SAMPLE_RATE), measure_prosody(samples), tokens)
+
+
+@torch.no_grad()
+def synthesize_voice(
+    models: VoiceModels,
+    conditions: VoiceConditions,
+    overrides: VoiceOverrides | None = None,
+    settings: SamplerSettings | None = None,
+    path: VoicePath | None = None,
+) -> tuple[np.ndarray, TokenSequence]:
+    """`generate_voice` without measuring prosody: (N,) float32 16 kHz samples and the codec
+    tokens, for callers that measure prosody once on audio they assemble (`speak_track`)."""
     overrides = overrides or VoiceOverrides()
     settings = replace(settings or SamplerSettings(), seed=overrides.seed)
     path = path or torch_voice_path(models.generator, models.codec, models.vocoder)
@@ -178,4 +191,4 @@ def generate_voice(
         codebook_id=models.codec_id,
         codebook_version=CODEC_VERSION,
     )
-    return GeneratedVoice(Waveform(samples, SAMPLE_RATE), measure_prosody(samples), tokens)
+    return samples, tokens

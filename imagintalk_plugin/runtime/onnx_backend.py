@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from imagintalk_plugin.core.errors import ModelLoadError, UsageError
+from imagintalk_plugin.nn.vocoder import inverse_stft
 from imagintalk_plugin.runtime.onnx_export import ONNX_FORMAT, ONNX_FORMAT_VERSION, SIDECAR
 from imagintalk_plugin.runtime.stages import STAGE_NAMES, Stages
 
@@ -26,24 +27,6 @@ _NUMPY_TYPES = {
     "tensor(int64)": np.int64,
     "tensor(bool)": np.bool_,
 }
-
-
-def inverse_stft(
-    magnitude: torch.Tensor, phase: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor
-) -> torch.Tensor:
-    """(B, F, T) magnitude and phase angle -> audio (B, T * hop): `Vocoder.synthesize` without
-    the module, so the ONNX backend finishes the vocoder exactly as the torch one does."""
-    frames = magnitude.shape[-1]
-    spec = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
-    return torch.istft(
-        spec,
-        n_fft,
-        hop_length=hop,
-        win_length=n_fft,
-        window=window.to(magnitude.device),
-        center=True,
-        length=frames * hop,
-    )
 
 
 def read_sidecar(folder: Path, expected_source: dict | None = None) -> dict:

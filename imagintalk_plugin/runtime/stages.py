@@ -71,9 +71,24 @@ def _no_grad(module: torch.nn.Module) -> Callable:
     return call
 
 
+def voice_stage_modules(
+    generator: SpeechGenerator, codec: MelCodec, vocoder: Vocoder
+) -> dict[str, torch.nn.Module]:
+    """The flat-signature wrappers of the four acoustic stages, in eval mode (the vocoder's
+    entry is its spectrum: the iSTFT runs outside)."""
+    modules: dict[str, torch.nn.Module] = {
+        "style": StyleStage(generator.adapter),
+        "dit": DiTStage(generator.dit),
+        "codec_decoder": CodecDecoderStage(codec),
+        "vocoder": VocoderSpectrumStage(vocoder),
+    }
+    return {name: module.eval() for name, module in modules.items()}
+
+
 def torch_voice_path(generator: SpeechGenerator, codec: MelCodec, vocoder: Vocoder) -> VoicePath:
     """The acoustic stages on torch, where the generator's weights live."""
-    spectrum = VocoderSpectrumStage(vocoder).eval()
+    modules = voice_stage_modules(generator, codec, vocoder)
+    spectrum = modules["vocoder"]
 
     def vocode(mel: torch.Tensor) -> torch.Tensor:
         if mel.shape[-1] == 0:  # as `Vocoder.forward`: no frames, no audio (convs need some)
@@ -83,11 +98,22 @@ def torch_voice_path(generator: SpeechGenerator, codec: MelCodec, vocoder: Vocod
 
     return VoicePath(
         device=next(generator.parameters()).device,
-        style=_no_grad(StyleStage(generator.adapter).eval()),
-        dit=_no_grad(DiTStage(generator.dit).eval()),
-        codec_decoder=_no_grad(CodecDecoderStage(codec).eval()),
+        style=_no_grad(modules["style"]),
+        dit=_no_grad(modules["dit"]),
+        codec_decoder=_no_grad(modules["codec_decoder"]),
         vocoder=vocode,
     )
+
+
+def _semantic_stage_modules(
+    aligner: LipAligner, detector: ErrorDetector, refiner: UnitRefiner
+) -> dict[str, torch.nn.Module]:
+    modules: dict[str, torch.nn.Module] = {
+        "aligner": AlignerStage(aligner),
+        "detector": DetectorStage(detector),
+        "refiner": RefinerStage(refiner),
+    }
+    return {name: module.eval() for name, module in modules.items()}
 
 
 def stage_modules(
@@ -100,18 +126,10 @@ def stage_modules(
 ) -> dict[str, torch.nn.Module]:
     """The flat-signature wrapper of every stage, in eval mode, keyed by `STAGE_NAMES`
     (the vocoder's entry is its spectrum: the iSTFT runs outside)."""
-    modules: dict[str, torch.nn.Module] = {
-        "aligner": AlignerStage(aligner),
-        "detector": DetectorStage(detector),
-        "refiner": RefinerStage(refiner),
-        "style": StyleStage(generator.adapter),
-        "dit": DiTStage(generator.dit),
-        "codec_decoder": CodecDecoderStage(codec),
-        "vocoder": VocoderSpectrumStage(vocoder),
+    return {
+        **_semantic_stage_modules(aligner, detector, refiner),
+        **voice_stage_modules(generator, codec, vocoder),
     }
-    for module in modules.values():
-        module.eval()
-    return modules
 
 
 def torch_stages(
@@ -123,14 +141,14 @@ def torch_stages(
     vocoder: Vocoder,
 ) -> Stages:
     """The torch backend: the wrappers called directly, without gradients."""
-    modules = stage_modules(aligner, detector, refiner, generator, codec, vocoder)
+    semantic = _semantic_stage_modules(aligner, detector, refiner)
     voice = torch_voice_path(generator, codec, vocoder)
     return Stages(
         backend="torch",
         device=next(aligner.parameters()).device,
-        aligner=_no_grad(modules["aligner"]),
-        detector=_no_grad(modules["detector"]),
-        refiner=_no_grad(modules["refiner"]),
+        aligner=_no_grad(semantic["aligner"]),
+        detector=_no_grad(semantic["detector"]),
+        refiner=_no_grad(semantic["refiner"]),
         style=voice.style,
         dit=voice.dit,
         codec_decoder=voice.codec_decoder,

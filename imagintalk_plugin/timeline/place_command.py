@@ -8,7 +8,6 @@ are refused without `force`; if anything fails, the files this run wrote are rem
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from imagintalk_plugin.core.clips import PlacedAudio
@@ -18,14 +17,10 @@ from imagintalk_plugin.core.errors import (
 )
 from imagintalk_plugin.timeline.bwf import read_wav_info, rewrite_as_bwf
 from imagintalk_plugin.timeline.clips import list_clips
-from imagintalk_plugin.timeline.placement import place_dialogue, timecode_samples
+from imagintalk_plugin.timeline.placement import place_dialogue, safe_name, timecode_samples
 from imagintalk_plugin.timeline.reading import read_timeline
 from imagintalk_plugin.timeline.timecode import timecode, to_frames
 from imagintalk_plugin.timeline.writing import output_adapter, write_timeline
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:60] or "clip"
 
 
 def place_audio_files(
@@ -56,7 +51,7 @@ def place_audio_files(
         placements = []
         for clip_id, wav in audio.items():
             clip, info = clips[clip_id], infos[clip_id]
-            target = media_dir / f"{clip_id}_{_safe_name(clip.name)}.wav"
+            target = media_dir / f"{clip_id}_{safe_name(clip.name)}.wav"
             reference = timecode_samples(
                 clip.record_range.start_time, clip.timeline_start, info.sample_rate
             )

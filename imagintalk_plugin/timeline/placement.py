@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -56,6 +57,11 @@ def timecode_samples(
     """
     samples = (seconds(timeline_start) + seconds(record_start)) * sample_rate
     return math.floor(samples + Fraction(1, 2))
+
+
+def safe_name(text: str) -> str:
+    """A clip name made safe for a media file name (what placed files are called after)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:60] or "clip"
 
 
 def dialogue_track_name(placed: PlacedAudio) -> str:

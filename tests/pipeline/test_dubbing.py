@@ -26,27 +26,11 @@ from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
 from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
 from imagintalk_plugin.pipeline.dubbing import DubRequest, dub_timeline
 from imagintalk_plugin.pipeline.speech import SpeechSettings, speak_track, window_starts
-from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
 from imagintalk_plugin.timeline.bwf import read_bwf_time_reference, read_wav
 from imagintalk_plugin.timeline.reading import read_timeline
 
 RATE = 24  # timeline rate differs from the media's 25 fps on purpose
 START = RationalTime.from_timecode("01:00:00:00", RATE)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny_ckpt"))
-
-
-@pytest.fixture(scope="module")
-def videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    out = tmp_path_factory.mktemp("dub_corpus")
-    manifest = drive(
-        synth_corpus(CorpusSettings(out=out, utterances=2, seed=3, speakers=2, jobs=2))
-    )
-    entries = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    return [out / e["video"] for e in entries]
 
 
 def _timeline(videos: list[Path], folder: Path) -> Path:

@@ -10,7 +10,6 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import json
 from pathlib import Path
 
 import opentimelineio as otio
@@ -21,26 +20,6 @@ RATE = 24
 START = RationalTime.from_timecode("01:00:00:00", RATE)
 FACE_CLIPS = ("V1-001", "V1-002")
 OFFLINE_CLIP = "V2-001"
-
-
-@pytest.fixture(scope="session")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tiny_checkpoint import write_tiny_checkpoint
-
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("tiny_ckpt"))
-
-
-@pytest.fixture(scope="session")
-def videos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    from imagintalk_plugin.core.progress import drive
-    from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
-
-    out = tmp_path_factory.mktemp("panel_corpus")
-    manifest = drive(
-        synth_corpus(CorpusSettings(out=out, utterances=2, seed=3, speakers=2, jobs=1))
-    )
-    entries = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    return [out / e["video"] for e in entries]
 
 
 def _gap(frames: int) -> otio.schema.Gap:

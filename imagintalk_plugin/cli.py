@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synth_command(commands)
     _add_train_command(commands)
     add_dub_commands(commands)
+    _add_install_host_command(commands)
     return parser
 
 
@@ -149,6 +150,19 @@ def _add_synth_command(commands: argparse._SubParsersAction) -> None:
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_install_host_command(commands: argparse._SubParsersAction) -> None:
+    install = commands.add_parser(
+        "install-host",
+        help="put the Blender or DaVinci Resolve bridge where the editor looks for it",
+        description="Install the host bridge: Blender 4.2+ gets the extension in every version's "
+        "extensions/user_default folder, Resolve gets Workspace > Scripts > ImaginTalk in the "
+        "user's Fusion/Scripts/Utility folder (Linux, macOS, Windows). Says what it did.",
+    )
+    install.add_argument("host", choices=["blender", "resolve"])
+    install.add_argument("--uninstall", action="store_true", help="remove what it installed")
+    install.add_argument("--dest", type=Path, metavar="DIR", help="install into DIR instead")
+
+
 def _add_train_command(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train",
@@ -180,6 +194,13 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="DIR",
         help="units: a local HuBERT checkpoint folder (layer-6 k-means) instead of MFCCs",
+    )
+    train.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="codec/vocoder/dit: train N steps instead of the preset's; with --resume, "
+        "extends a finished stage",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -222,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             status, report = run(args)
             print(report)
             return status
+        if args.command == "install-host":
+            from imagintalk_plugin.hostlink.install import install_host
+
+            print("\n".join(install_host(args.host, args.dest, args.uninstall)))
+            return 0
         parser.print_help()
         return 2 if args.command else 0
     except KeyboardInterrupt:

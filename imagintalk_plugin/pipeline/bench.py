@@ -4,7 +4,8 @@ Each backend runs in its own fresh process (so its model load time and peak memo
 own), loads the checkpoint, warms up on a short clip, then generates a 3 s and a 30 s clip
 `repeats` times; stage times are the medians over the repeats. The clips' lip tracks are a
 real prepared clip (the demo media, or `--video`) tiled to length, so every stage sees real
-faces; the front-end is timed once on that video and added to the whole pipeline's time.
+faces. The front-end is timed warm (its dlib models loaded once, reported apart) on that video
+looped to each duration, and added to the whole pipeline's time.
 RTF = processing time / audio duration (below 1 is faster than real time).
 """
 
@@ -126,27 +127,63 @@ def measure(request: BenchRequest) -> list[dict[str, Any]]:
     return out
 
 
-def time_frontend(video: Path, seconds: float | None = None) -> tuple[float, float, LipTrack]:
-    """Front-end wall time and media duration for `video` (no cache), and its LipTrack."""
+def looped_video(video: Path, seconds: float, out: Path) -> Path:
+    """`video` played forwards then backwards (no jump cut) until `seconds` long, as an mp4, so
+    the front-end is timed on a real face for as long as each benchmark clip."""
+    from imagintalk_plugin.frontend.decoding import iter_frames
+    from imagintalk_plugin.frontend.video_probe import probe_video
+    from imagintalk_plugin.synth.media import write_mp4
+
+    fps = round(probe_video(video).fps)
+    frames = [f.rgb for f in iter_frames(video, fps=fps, rgb_indices=range(100_000))]
+    cycle = frames + frames[-2:0:-1]
+    total = max(1, round(seconds * fps))
+    return write_mp4(out, (cycle[i % len(cycle)] for i in range(total)), fps=fps)
+
+
+@dataclass(frozen=True)
+class FrontendTimes:
+    """Front-end (decode, face tracking, landmarks, mouth crops, identity) wall times."""
+
+    load_s: float  # loading the dlib models, once per process
+    seconds: dict[str, float]  # warm, median over repeats, per clip duration ("3", "30")
+    track: LipTrack  # the prepared short clip, tiled for the model stages
+
+
+def time_frontend(video: Path, repeats: int = 3) -> FrontendTimes:
+    """Time the front-end warm on `video` looped to each benchmark duration (no cache)."""
     import tempfile
 
     from imagintalk_plugin.core.progress import drive
     from imagintalk_plugin.frontend.cache import LipTrackCache
+    from imagintalk_plugin.frontend.face_models import shared_face_models
     from imagintalk_plugin.frontend.prepare import prepare_range
 
+    begin = time.perf_counter()
+    shared_face_models()
+    load_s = time.perf_counter() - begin
+    seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
-        begin = time.perf_counter()
-        prepared = drive(
-            prepare_range(video, 0.0, seconds, clip_id="bench", cache=LipTrackCache(Path(folder)))
-        )
-        elapsed = time.perf_counter() - begin
-    track = prepared.track
-    return elapsed, track.num_frames / track.fps, track
+        first = prepare_range(video, 0.0, None, clip_id="bench", cache=LipTrackCache(Path(folder)))
+        track = drive(first).track
+        for duration in DURATIONS_S:
+            clip = looped_video(video, duration, Path(folder) / f"bench_{duration:g}s.mp4")
+            runs = []
+            for run in range(repeats):
+                cache = LipTrackCache(Path(folder) / f"cache_{duration:g}_{run}")
+                begin = time.perf_counter()
+                drive(prepare_range(clip, 0.0, None, clip_id="bench", cache=cache))
+                runs.append(time.perf_counter() - begin)
+            seconds[f"{duration:g}"] = statistics.median(runs)
+    return FrontendTimes(load_s, seconds, track)
 
 
-def format_report(results: list[dict[str, Any]], frontend_rtf: float, frontend_info: str) -> str:
+def format_report(results: list[dict[str, Any]], frontend: FrontendTimes) -> str:
     """The side-by-side table: per stage seconds and RTF, whole pipeline, load, memory."""
-    lines = [f"front-end (face + lips, dlib): RTF {frontend_rtf:.3f}  ({frontend_info})"]
+    cells = ", ".join(
+        f"{k} s clip {v:.2f} s (RTF {v / float(k):.3f})" for k, v in frontend.seconds.items()
+    )
+    lines = [f"front-end (face + lips, dlib), warm: {cells}; dlib load {frontend.load_s:.2f} s"]
     lines += [f"{r['backend']}: failed: {r['error']}" for r in results if "error" in r]
     good = [r for r in results if "error" not in r]
     if not good:
@@ -168,7 +205,7 @@ def format_report(results: list[dict[str, Any]], frontend_rtf: float, frontend_i
             lines.append(f"  {stage:20s}" + "".join(f"{c:>20s}" for c in cells))
         whole = []
         for r in good:
-            rtf = r["durations"][key]["total"] / seconds + frontend_rtf
+            rtf = (r["durations"][key]["total"] + frontend.seconds[key]) / seconds
             whole.append(f"{'RTF ' + format(rtf, '.3f'):>20s}")
         lines.append(f"  {'whole + front-end':20s}" + "".join(whole))
     if len(good) == 2:

@@ -58,7 +58,8 @@ def model_loader(args: argparse.Namespace) -> Callable[[], tuple[Any, Any]]:
 
 def checkpoint_of(args: argparse.Namespace) -> Path:
     """--checkpoint, or the shipped demo model."""
-    from imagintalk_plugin.pipeline.dub_models import check_checkpoint, default_checkpoint
+    from imagintalk_plugin.core.paths import default_checkpoint
+    from imagintalk_plugin.pipeline.dub_models import check_checkpoint
 
     folder = args.checkpoint or default_checkpoint()
     check_checkpoint(folder)
@@ -165,7 +166,7 @@ def add_dub_commands(commands: argparse._SubParsersAction) -> None:
 
 def run_dub_command(args: argparse.Namespace) -> tuple[int, str]:
     """`imagintalk dub TIMELINE -o OUT`: 0 when every clip got dialogue, 1 otherwise."""
-    from imagintalk_plugin.pipeline.dub_models import demo_timeline
+    from imagintalk_plugin.core.paths import demo_timeline
     from imagintalk_plugin.pipeline.dubbing import DubRequest, dub_timeline
 
     timeline = args.timeline or demo_timeline()
@@ -241,9 +242,9 @@ def run_bench_command(args: argparse.Namespace) -> tuple[int, str]:
     import json
     import tempfile
 
+    from imagintalk_plugin.core.paths import demo_videos
     from imagintalk_plugin.frontend.lip_track_io import save_lip_track
     from imagintalk_plugin.pipeline.bench import BenchRequest, format_report, measure, time_frontend
-    from imagintalk_plugin.pipeline.dub_models import demo_videos
 
     folder = checkpoint_of(args)
     video = args.video or demo_videos()[0]
@@ -257,10 +258,10 @@ def run_bench_command(args: argparse.Namespace) -> tuple[int, str]:
             argparse.Namespace(checkpoint=folder, out=None, force=False)
         )
         notes = f"(exported first: {notes})\n"
-    elapsed, seconds, track = time_frontend(Path(video))
+    frontend = time_frontend(Path(video), args.repeats)
+    track = frontend.track
     if not track.valid.any():
         raise UsageError(f"no face found in '{video}'; bench needs a video of a face")
-    info = f"{seconds:.2f} s of {Path(video).name} in {elapsed:.2f} s"
     with tempfile.TemporaryDirectory() as tmp:
         track_path = Path(tmp) / "bench.liptrack.npz"
         save_lip_track(track, track_path)
@@ -269,10 +270,13 @@ def run_bench_command(args: argparse.Namespace) -> tuple[int, str]:
         )
         results = measure(request)
     if args.json:
-        figures = {"frontend_rtf": elapsed / seconds, "backends": results}
+        figures = {
+            "frontend": {"load_s": frontend.load_s, "seconds": frontend.seconds},
+            "backends": results,
+        }
         args.json.write_text(json.dumps(figures, indent=2))
     status = 1 if any("error" in r for r in results) else 0
-    return status, notes + format_report(results, elapsed / seconds, info)
+    return status, notes + format_report(results, frontend)
 
 
 def run_voice_corpus_command(args: argparse.Namespace) -> tuple[int, str]:

@@ -15,6 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagintalk_plugin.core.errors import ModelLoadError, UsageError
+from imagintalk_plugin.core.paths import (  # noqa: F401 (the panel imports them from here)
+    default_checkpoint,
+    demo_timeline,
+    demo_videos,
+    repo_root,
+)
 from imagintalk_plugin.nn.training.distributed import pick_device
 from imagintalk_plugin.pipeline.acoustic_models import (
     VoiceModels,
@@ -27,26 +33,6 @@ from imagintalk_plugin.runtime.stages import Stages, torch_stages
 PARTS = ("units", "aligner", "detector", "refiner", "codec", "vocoder", "dit")
 BACKENDS = ("torch", "onnx")
 DEFAULT_THRESHOLD = 0.5  # detector threshold when a checkpoint has no calibration
-
-
-def repo_root() -> Path:
-    """The project folder holding `models/` and `resources/` (an editable install's root)."""
-    return Path(__file__).resolve().parents[2]
-
-
-def default_checkpoint() -> Path:
-    """The shipped demo checkpoint, `models/demo`."""
-    return repo_root() / "models" / "demo"
-
-
-def demo_timeline() -> Path:
-    """The shipped demo timeline, `resources/demo/demo.otio`."""
-    return repo_root() / "resources" / "demo" / "demo.otio"
-
-
-def demo_videos() -> list[Path]:
-    """The demo timeline's media files."""
-    return sorted((repo_root() / "resources" / "demo" / "media").glob("*.mp4"))
 
 
 @dataclass(frozen=True)

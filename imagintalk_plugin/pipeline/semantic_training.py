@@ -52,6 +52,7 @@ class TrainRequest:
     jobs: int = 0
     limit: int | None = None
     hubert: Path | None = None  # a local HuBERT checkpoint folder: units from its layer 6
+    steps: int | None = None  # overrides the preset's step count for this stage (--steps)
 
 
 def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str, Any]]:

@@ -25,6 +25,7 @@ def run_train_command(args: argparse.Namespace) -> str:
         jobs=args.jobs,
         limit=args.limit,
         hubert=args.hubert,
+        steps=args.steps,
     )
     ctx = setup_distributed(None if args.device == "auto" else args.device)
     try:

@@ -14,7 +14,7 @@ from acoustic_fixtures import toy_voice_items
 from safetensors.torch import load_file
 from semantic_fixtures import toy_corpus
 
-from imagintalk_plugin.core.errors import CancelledError
+from imagintalk_plugin.core.errors import CancelledError, ModelLoadError, UsageError
 from imagintalk_plugin.core.progress import CancelToken, Progress, drive
 from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
 from imagintalk_plugin.nn.checkpoint import load_module
@@ -40,6 +40,7 @@ from imagintalk_plugin.nn.training.vocoder_training import (
     vocoder_scores,
     vocoder_stage,
 )
+from imagintalk_plugin.pipeline.acoustic_stages import with_steps
 
 PRESET = acoustic_preset("tiny")
 GEN = PRESET.generator
@@ -278,3 +279,34 @@ def test_dit_resume_continues_where_it_stopped(tmp_path: Path) -> None:
     assert [h["step"] for h in result["history"]] == [4, 8]
     for name, tensor in straight.model.state_dict().items():
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+
+
+def test_resume_with_more_steps_extends_a_finished_stage(tmp_path: Path) -> None:
+    drive(run_stage(_dit_stage(4, save_every=2, eval_every=2), tmp_path, CTX))
+    _, meta = load_module(tmp_path, DIT_KIND, GeneratorConfig, SpeechGenerator)
+    assert meta["complete"]
+
+    seen: list[Progress] = []
+    longer = _dit_stage(6, save_every=2, eval_every=2)
+    result = drive(run_stage(longer, tmp_path, CTX, resume=True), seen.append)
+    assert [s.done for s in seen if s.stage == "style-dit"] == [5, 6]
+    assert [h["step"] for h in result["history"]] == [2, 4, 6]
+    _, meta = load_module(tmp_path, DIT_KIND, GeneratorConfig, SpeechGenerator)
+    assert meta["step"] == 6
+    assert meta["complete"]
+
+    other_lr = _dit_stage(8, save_every=2, eval_every=2, lr=1e-2)
+    with pytest.raises(ModelLoadError, match="other training settings"):
+        drive(run_stage(other_lr, tmp_path, CTX, resume=True))
+
+
+def test_steps_override_applies_to_acoustic_stages_only() -> None:
+    preset = acoustic_preset("tiny")
+    assert with_steps(preset, "vocoder", None) is preset
+    longer = with_steps(preset, "vocoder", 7)
+    assert longer.vocoder_train.steps == 7
+    assert longer.codec_train == preset.codec_train
+    with pytest.raises(UsageError, match="--steps applies to codec, vocoder and dit"):
+        with_steps(preset, "aligner", 7)
+    with pytest.raises(UsageError, match="at least 1"):
+        with_steps(preset, "dit", 0)

@@ -10,7 +10,8 @@ import opentimelineio as otio
 import pytest
 
 from imagintalk_plugin.cli import main
-from imagintalk_plugin.pipeline.dub_models import PARTS, default_checkpoint, demo_timeline
+from imagintalk_plugin.core.paths import default_checkpoint, demo_timeline
+from imagintalk_plugin.pipeline.dub_models import PARTS
 from imagintalk_plugin.timeline.bwf import read_wav
 from imagintalk_plugin.timeline.clips import list_clips
 from imagintalk_plugin.timeline.reading import read_timeline

@@ -154,10 +154,17 @@ def _resume_state(
     if config_to_dict(config) != config_to_dict(stage.config):
         raise ModelLoadError(out, "was trained with another model config; refusing to resume")
     info = state[1]  # the process count may differ: batches do not depend on it
-    if info.get("train") != config_to_dict(stage.train):
+    if not _same_but_steps(info.get("train"), config_to_dict(stage.train)):
         raise ModelLoadError(out, "was trained with other training settings; refusing to resume")
     load_weights_strictly(model, weights, out)
     return state
+
+
+def _same_but_steps(saved: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    """Resuming may extend the schedule (`--steps`); every other training setting must match."""
+    if saved is None:
+        return False
+    return {**saved, "steps": 0} == {**wanted, "steps": 0}
 
 
 def _optimizer(model: torch.nn.Module, train: TrainConfig) -> torch.optim.Optimizer:

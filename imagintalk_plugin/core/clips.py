@@ -13,6 +13,8 @@ from typing import Any
 
 from opentimelineio.opentime import RationalTime, TimeRange
 
+DIALOGUE_TRACK = "ImaginTalk Dialogue"  # the default name of the tracks takes are placed on
+
 
 @dataclass(frozen=True)
 class ClipRef:
@@ -70,7 +72,15 @@ class PlacedAudio:
     audio_path: Path
     record_range: TimeRange  # on the timeline, like ClipRef.record_range
     sample_rate: int
-    track_name: str = "ImaginTalk Dialogue"
+    track_name: str = DIALOGUE_TRACK
     take: int = 1
     seed: int | None = None
     model: str | None = None
+
+    @property
+    def dialogue_track(self) -> str:
+        """The track this take asks for: "<track_name> - <speaker>" when the default track is
+        kept and the clip has a speaker label, so each speaker gets a track of their own."""
+        if self.clip.speaker and self.track_name == DIALOGUE_TRACK:
+            return f"{DIALOGUE_TRACK} - {self.clip.speaker}"
+        return self.track_name

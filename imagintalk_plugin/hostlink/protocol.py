@@ -121,8 +121,7 @@ class LinkConnection:
         self._sock = sock
         self._reader = MessageReader()
         self.timeout = timeout  # seconds of silence after which the other side counts as gone
-        self._last_heard = time.monotonic()
-        self._last_sent = 0.0
+        self._last_heard = self._last_sent = time.monotonic()
         self._end = "the link is closed"
         self.closed = False
 

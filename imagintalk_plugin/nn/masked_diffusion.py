@@ -119,27 +119,30 @@ def sample(
     positions = torch.arange(levels * length, device=device).expand(batch, -1)  # (B, L*T)
     for step in range(settings.steps):
         ratio = masked.sum(dim=(1, 2)).float() / total.clamp_min(1)  # (B,)
-        logits = logits_fn(codes, ratio, True).float()  # (B, L, T, C)
+        # Only the masked positions are guided, sampled and ranked (the rest are decided): on
+        # average about a third of the tokens, so the per-step cost shrinks with the steps.
+        open_logits = logits_fn(codes, ratio, True)[masked].float()  # (N, C) of (B, L, T, C)
         if settings.guidance != 1.0:
-            uncond = logits_fn(codes, ratio, False).float()
-            logits = uncond + settings.guidance * (logits - uncond)
+            uncond = logits_fn(codes, ratio, False)[masked].float()
+            open_logits = uncond + settings.guidance * (open_logits - uncond)
         if settings.temperature > 0:  # Gumbel-max: argmax(logits / temp + g)
-            noise = _gumbel(tuple(logits.shape), generator, device)
-            sampled = (logits + settings.temperature * noise).argmax(dim=-1)  # (B, L, T)
+            noise = _gumbel(tuple(open_logits.shape), generator, device)
+            sampled = (open_logits + settings.temperature * noise).argmax(dim=-1)  # (N,)
         else:
-            sampled = logits.argmax(dim=-1)
-        codes = torch.where(masked, sampled, codes)
+            sampled = open_logits.argmax(dim=-1)
+        codes = codes.masked_scatter(masked, sampled)
 
         progress = (step + 1) / settings.steps
         if step == settings.steps - 1:
             break  # the last step keeps everything
         left = torch.floor(total * mask_ratio(torch.tensor(progress, device=device))).long()
         left = torch.minimum(left, masked.sum(dim=(1, 2)))  # (B,) tokens to re-mask
-        confidence = logits.log_softmax(dim=-1).gather(-1, sampled[..., None])[..., 0]
+        sure = open_logits.log_softmax(dim=-1).gather(-1, sampled[:, None])[:, 0]  # (N,)
         spread = settings.choice_temperature * (1.0 - progress)
         if spread > 0:
-            confidence = confidence + spread * _gumbel(tuple(confidence.shape), generator, device)
-        confidence = confidence.masked_fill(~masked, math.inf)  # decoded and padding stay
+            sure = sure + spread * _gumbel(tuple(sure.shape), generator, device)
+        confidence = torch.full(masked.shape, math.inf, device=device)  # decoded, padding stay
+        confidence = confidence.masked_scatter(masked, sure)
         order = confidence.flatten(1).argsort(dim=1, stable=True)  # (B, L*T), least sure first
         rank = torch.empty_like(order).scatter_(1, order, positions)
         masked = (rank < left[:, None]).view(batch, levels, length)

@@ -124,6 +124,9 @@ def onnx_stages(
     providers = _providers(device, list(ort.get_available_providers()), folder)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    # Idle pool threads must not spin between runs: the sampler's own torch work runs then, and
+    # eight sessions' spinning threads would take the cores from it.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only: no warnings per session on stderr
     calls: dict[str, Callable[..., Any]] = {}
     for name in STAGE_NAMES:

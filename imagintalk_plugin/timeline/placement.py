@@ -29,13 +29,12 @@ from typing import NamedTuple
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
-from imagintalk_plugin.core.clips import ClipRef, PlacedAudio
+from imagintalk_plugin.core.clips import DIALOGUE_TRACK, ClipRef, PlacedAudio
 from imagintalk_plugin.core.errors import AudioFileError
 from imagintalk_plugin.core.signals import Waveform
 from imagintalk_plugin.timeline.bwf import WavInfo, read_wav_info, write_bwf
 from imagintalk_plugin.timeline.timecode import seconds
 
-DIALOGUE_TRACK = "ImaginTalk Dialogue"
 METADATA_KEY = "imagintalk"
 
 
@@ -64,14 +63,6 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:60] or "clip"
 
 
-def dialogue_track_name(placed: PlacedAudio) -> str:
-    """The track a placement asks for: "<track_name> - <speaker>" when the default is kept."""
-    speaker = placed.clip.speaker
-    if speaker and placed.track_name == DIALOGUE_TRACK:
-        return f"{DIALOGUE_TRACK} - {speaker}"
-    return placed.track_name
-
-
 def place_dialogue(
     timeline: otio.schema.Timeline, placements: Sequence[PlacedAudio]
 ) -> otio.schema.Timeline:
@@ -85,7 +76,7 @@ def place_dialogue(
     out = copy.deepcopy(timeline)
     groups: dict[str, list[tuple[PlacedAudio, WavInfo]]] = {}
     for placed in placements:
-        groups.setdefault(dialogue_track_name(placed), []).append((placed, _checked_info(placed)))
+        groups.setdefault(placed.dialogue_track, []).append((placed, _checked_info(placed)))
     used = {track.name for track in out.tracks}
     for base, group in groups.items():
         for lane in _lanes(group):

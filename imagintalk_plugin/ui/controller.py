@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from imagintalk_plugin.core.clips import PlacedAudio
 from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.progress import Job, Progress
@@ -97,6 +98,7 @@ class PanelController:
         self.clips: dict[str, ClipState] = {}
         self._observers: list[Observer] = []
         self._queued: set[str] = set()
+        self.last_placed: list[PlacedAudio] = []  # what the last `place` wrote (for hosts)
 
     # observers -------------------------------------------------------------------------
     def subscribe(self, observer: Observer) -> Callable[[], None]:
@@ -224,8 +226,10 @@ class PanelController:
 
         The takes go as Broadcast WAVs spotted at their record timecode (with the same
         `.take.json` sidecars as `imagintalk dub`) into `<output stem>_dialogue/`; the new
-        timeline has them on `ImaginTalk Dialogue` track(s). Returns a summary.
+        timeline has them on `ImaginTalk Dialogue` track(s). Returns a summary; the placements
+        are kept in `last_placed` (a linked host places the same takes).
         """
+        self.last_placed = []
         if self.loaded is None:
             raise UsageError("open a timeline first")
         chosen = [(s, t) for s in self.clips.values() if (t := s.chosen_take()) is not None]
@@ -261,6 +265,7 @@ class PanelController:
             mark = " (circled)" if take.circled else ""
             lines.append(f"  {clip.clip_id:8s} take {take.number}{mark}: {wav.name}")
         write_timeline(place_dialogue(self.loaded.timeline, placements), output, force=force)
+        self.last_placed = placements
         left = len(self.clips) - len(chosen)
         head = f"placed {len(placements)} take(s) on '{DIALOGUE_TRACK}' track(s): wrote {output}"
         tail = [f"  {left} clip(s) without a take left out"] if left else []

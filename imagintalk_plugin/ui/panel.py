@@ -9,6 +9,7 @@ built yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,8 @@ class PanelWindow(QMainWindow):
         self.overall.setRange(0, 1000)
         self.last_output: Path | None = None
         self.last_summary = ""
+        self.last_error = ""  # why the last place failed
+        self.place_action: Callable[[], object] = self.place  # what Place does (a host link's)
         self._inspected: dict[str, int] = {}  # clip id -> take number shown
         self._total = self._finished = 0
         self._build_layout()
@@ -129,7 +132,7 @@ class PanelWindow(QMainWindow):
         self.run_selected_button.clicked.connect(lambda: self.run(self.clip_table.selected_ids()))
         self.run_all_button.clicked.connect(lambda: self.run(self.clip_table.visible_ids()))
         self.cancel_button.clicked.connect(self.cancel)
-        self.place_button.clicked.connect(self.place)
+        self.place_button.clicked.connect(lambda: self.place_action())
         self.settings_box.changed.connect(self._settings_changed)
         self.clip_table.current_changed.connect(self._show_current)
         self.clip_table.selection_changed.connect(self._show_current)
@@ -237,6 +240,11 @@ class PanelWindow(QMainWindow):
     def _settings_changed(self) -> None:
         self.host.check(self.settings_box.model_config())
 
+    @property
+    def queue_counts(self) -> tuple[int, int]:
+        """(clips finished, clips queued) of the current run, as the overall bar shows them."""
+        return self._finished, self._total
+
     def _update_buttons(self) -> None:
         self.cancel_button.setEnabled(self.controller.busy())
 
@@ -284,21 +292,24 @@ class PanelWindow(QMainWindow):
             self._status(str(err))
 
     # placing ---------------------------------------------------------------------------
-    def place(self) -> str:
-        """Write circled (else latest) takes and a new timeline beside the input (never over)."""
+    def place(self, folder: Path | None = None) -> str:
+        """Write circled (else latest) takes and a new timeline into `folder` (default: the
+        output setting, else beside the input), never over an earlier one; "" on failure."""
         loaded = self.controller.loaded
         if loaded is None:
-            self._status("open a timeline first")
+            self.last_error = "open a timeline first"
+            self._status(self.last_error)
             return ""
-        folder = self.settings_box.output_folder(loaded.path)
+        folder = folder or self.settings_box.output_folder(loaded.path)
         output = next_free_output(folder, loaded.path.stem)
         try:
             folder.mkdir(parents=True, exist_ok=True)
             summary = self.controller.place(output)
         except (ImagintalkError, OSError) as err:
-            self._status(f"cannot place: {err}")
+            self.last_error = f"cannot place: {err}"
+            self._status(self.last_error)
             return ""
-        self.last_output, self.last_summary = output, summary
+        self.last_output, self.last_summary, self.last_error = output, summary, ""
         self._status(summary.splitlines()[0])
         return summary
 

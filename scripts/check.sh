@@ -12,3 +12,9 @@ echo "== import contracts"
 lint-imports
 echo "== tests"
 python -m pytest "$@"
+if [ "${IMAGINTALK_SKIP_BLENDER:-0}" = 1 ]; then
+    echo "== Blender bridge tests: skipped (IMAGINTALK_SKIP_BLENDER=1)"
+else
+    echo "== Blender bridge tests (their own venv: the bpy wheel pins numpy<2)"
+    bash scripts/blender_env.sh
+fi

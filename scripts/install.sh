@@ -26,6 +26,17 @@ if [ "$DEVICE" = auto ]; then
 fi
 case "$DEVICE" in cpu|cuda) ;; *) echo "install: IMAGINTALK_DEVICE must be auto, cpu or cuda" >&2; exit 2;; esac
 
+# QtMultimedia (the panel's audition player) needs PulseAudio's client library from the system.
+if ! ldconfig -p 2>/dev/null | grep -q 'libpulse\.so\.0'; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        { apt-get install -y -q libpulse0 >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libpulse0 >/dev/null; }; } \
+            || echo "install: warning: could not install libpulse0; the panel's audition player is off" >&2
+    else
+        echo "install: note: for the panel's audition player install libpulse0 (sudo apt-get install libpulse0)" >&2
+    fi
+fi
+
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 echo "install: $DEVICE build into $VENV"

@@ -39,7 +39,7 @@ def read_audio_16k(path: Path) -> np.ndarray:
     wave = read_wav(path)
     samples = wave.samples.astype(np.float32)
     if samples.ndim == 2:
-        samples = samples.mean(axis=1)
+        samples = samples.mean(axis=0)  # (C, N) -> (N,)
     if wave.sample_rate != SAMPLE_RATE:
         import soxr
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication
 
 from imagintalk_plugin.hostlink.protocol import READY_PREFIX, TOKEN_ENV
 from imagintalk_plugin.ui.panel import PanelWindow
+from imagintalk_plugin.ui.theme import apply_theme
 
 
 def application() -> QApplication:
@@ -31,6 +32,7 @@ def application() -> QApplication:
     app = QApplication([sys.argv[0] if sys.argv else "imagintalk"])
     app.setApplicationName("ImaginTalk")
     app.setOrganizationName("ImaginTalk")
+    apply_theme(app)
     return app
 
 

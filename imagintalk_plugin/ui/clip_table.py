@@ -2,13 +2,18 @@
 
 Rows follow the controller (it announces changes; the table redraws the clip named). A track
 filter hides other tracks' clips; selection is multi-row (Run selected, style edits and
-Regenerate apply to every selected clip) and the current row is the one inspected.
+Regenerate apply to every selected clip) and the current row is the one inspected. The first
+column shows each clip's face (see `thumbnails`), made off the GUI thread when the timeline
+opens and replaced by the front-end's own face picture once the clip has a take.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtGui import QColor
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -24,10 +29,12 @@ from PySide6.QtWidgets import (
 
 from imagintalk_plugin.ui.controller import PanelController
 from imagintalk_plugin.ui.state import DONE, FAILED, OFFLINE, RUNNING, ClipState, PanelEvent
+from imagintalk_plugin.ui.thumbnails import THUMB_PX, ThumbnailMaker, face_pixmap, usable
 
-COLUMNS = ("Clip", "Name", "Track", "Record", "Duration", "Status", "Progress", "Takes", "Note")
+# Two-line cells, as in an editor's bin: "id · track" over the name, timecode over duration.
+COLUMNS = ("Face", "Clip", "Record", "Status", "Progress", "Takes", "Note")
 ALL_TRACKS = "All tracks"
-STATUS_COLOURS = {DONE: "#2e7d32", FAILED: "#c62828", OFFLINE: "#8d6e63", RUNNING: "#1565c0"}
+STATUS_COLOURS = {DONE: "#66bb6a", FAILED: "#ef5350", OFFLINE: "#a1887f", RUNNING: "#42a5f5"}
 
 
 class ClipTable(QWidget):
@@ -36,9 +43,13 @@ class ClipTable(QWidget):
     current_changed = Signal(str)  # clip id ("" when none)
     selection_changed = Signal()
 
-    def __init__(self, controller: PanelController, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, controller: PanelController, parent: QWidget | None = None, cache: Any = None
+    ) -> None:
         super().__init__(parent)
         self.controller = controller
+        self.thumbnails = ThumbnailMaker(cache, self)
+        self.thumbnails.ready.connect(self._thumbnail_ready)
         self.track_filter = QComboBox()
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -46,11 +57,19 @@ class ClipTable(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(THUMB_PX + 6)
+        self.table.setIconSize(QSize(THUMB_PX, THUMB_PX))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        progress = COLUMNS.index("Progress")
+        header.setSectionResizeMode(progress, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(progress, 64)
+        header.setSectionResizeMode(COLUMNS.index("Note"), QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
         self._rows: dict[str, int] = {}
         self._bars: dict[str, QProgressBar] = {}
+        self._faces: dict[str, QPixmap] = {}
+        self._from_track: set[str] = set()  # clips showing their LipTrack's own face
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Track"))
@@ -71,13 +90,19 @@ class ClipTable(QWidget):
         if event.kind == "timeline":
             self.reload()
         elif event.clip_id in self._rows and event.kind in ("clip", "progress", "takes"):
-            self._draw(self.controller.clip(event.clip_id))
+            state = self.controller.clip(event.clip_id)
+            self._draw(state)
+            if event.kind == "takes" and state.track is not None and usable(state.track.face_crop):
+                self._from_track.add(state.clip_id)
+                self.set_face(state.clip_id, state.track.face_crop)
 
     def reload(self) -> None:
         """Rebuild every row from the controller."""
         self.table.setRowCount(0)
         self._rows.clear()
         self._bars.clear()
+        self._faces.clear()
+        self._from_track.clear()
         ids = self.controller.clip_ids()
         self.table.setRowCount(len(ids))
         for row, clip_id in enumerate(ids):
@@ -85,7 +110,12 @@ class ClipTable(QWidget):
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setTextVisible(False)
-            self.table.setCellWidget(row, COLUMNS.index("Progress"), bar)
+            bar.setMaximumHeight(12)
+            cell = QWidget()  # keeps the bar thin and centred in a thumbnail-high row
+            box = QVBoxLayout(cell)
+            box.setContentsMargins(4, 0, 4, 0)
+            box.addWidget(bar)
+            self.table.setCellWidget(row, COLUMNS.index("Progress"), cell)
             self._bars[clip_id] = bar
             self._draw(self.controller.clip(clip_id))
         self.track_filter.blockSignals(True)
@@ -93,8 +123,29 @@ class ClipTable(QWidget):
         self.track_filter.addItems([ALL_TRACKS, *self.controller.tracks()])
         self.track_filter.blockSignals(False)
         self._apply_filter()
+        online = [c.ref for c in self.controller.clips.values() if c.status != OFFLINE]
+        self.thumbnails.request(online)
         if ids:
             self.table.selectRow(0)
+
+    # faces -----------------------------------------------------------------------------
+    def _thumbnail_ready(self, generation: int, clip_id: str, face: object) -> None:
+        if generation != self.thumbnails.generation or clip_id in self._from_track:
+            return  # another timeline's, or the take's own face is already shown
+        if isinstance(face, np.ndarray) and clip_id in self._rows:
+            self.set_face(clip_id, face)
+
+    def set_face(self, clip_id: str, face: np.ndarray) -> None:
+        """Show a face (RGB uint8) in the clip's row."""
+        pixmap = face_pixmap(face)
+        self._faces[clip_id] = pixmap
+        item = self.table.item(self._rows[clip_id], COLUMNS.index("Face"))
+        if item is not None:
+            item.setData(Qt.ItemDataRole.DecorationRole, pixmap)
+
+    def face(self, clip_id: str) -> QPixmap | None:
+        """The clip's thumbnail, None while it has none."""
+        return self._faces.get(clip_id)
 
     def _draw(self, state: ClipState) -> None:
         row = self._rows[state.clip_id]
@@ -103,11 +154,9 @@ class ClipTable(QWidget):
         if state.stage:
             status = "queued" if state.stage == "queued" else f"{status} · {state.stage}"
         cells = (
-            ref.clip_id,
-            ref.name,
-            ref.track_name,
-            state.record_timecode,
-            f"{state.duration_s:.2f} s",
+            "",
+            f"{ref.clip_id} · {ref.track_name}\n{ref.name}",
+            f"{state.record_timecode}\n{state.duration_s:.2f} s",
             status,
             None,
             str(len(state.takes)) if state.takes else "",

@@ -15,8 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from imagintalk_plugin.core.clips import PlacedAudio
-from imagintalk_plugin.core.errors import UsageError
+from imagintalk_plugin.core.errors import ImagintalkError, MediaOfflineError, UsageError
 from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import Waveform
@@ -47,8 +49,14 @@ from imagintalk_plugin.ui.state import (
 Observer = Callable[[PanelEvent], None]
 
 
-def speech_settings(style: StyleSettings) -> Any:
-    """The pipeline's `SpeechSettings` for a style (imports the pipeline: worker side only)."""
+def speech_settings(
+    style: StyleSettings, face: np.ndarray | None = None, reference_voice: np.ndarray | None = None
+) -> Any:
+    """The pipeline's `SpeechSettings` for a style (imports the pipeline: worker side only).
+
+    `face` (another clip's 128-d identity) or `reference_voice` (a 256-d speaker embedding)
+    replace the clip's own face as the timbre; `clip_job` makes them from the style.
+    """
     from imagintalk_plugin.pipeline.speech import SpeechSettings
     from imagintalk_plugin.pipeline.voice_generation import VoiceOverrides
 
@@ -57,6 +65,8 @@ def speech_settings(style: StyleSettings) -> Any:
         threshold=style.threshold,
         sampler=replace(base.sampler, steps=style.steps, guidance=style.guidance),
         overrides=VoiceOverrides(
+            reference_voice=reference_voice,
+            face=face,
             emotion=style.emotion,
             pitch_offset_semitones=style.pitch,
             speed_factor=style.speed,
@@ -65,16 +75,65 @@ def speech_settings(style: StyleSettings) -> Any:
     )
 
 
+def timbre_record(style: StyleSettings) -> dict[str, str]:
+    """Where a take's timbre came from, for its metadata (and the placed take's sidecar)."""
+    if style.timbre_clip is not None:
+        return {"source": "clip face", "clip_id": style.timbre_clip}
+    if style.reference_audio is not None:
+        return {"source": "reference audio", "path": str(style.reference_audio)}
+    return {"source": "face"}
+
+
+def timbre_overrides(
+    request: ClipRequest, cache: Any = None
+) -> Job[tuple[np.ndarray | None, np.ndarray | None]]:
+    """Job: (face, reference_voice) for the request's style; (None, None) for its own face."""
+    from imagintalk_plugin.pipeline.voice_overrides_io import (
+        clip_face_embedding,
+        reference_voice_embedding,
+    )
+
+    style = request.style
+    if style.reference_audio is not None:
+        yield Progress("reference voice", 0, 1, request.clip.clip_id)
+        return None, reference_voice_embedding(style.reference_audio)
+    if style.timbre_clip is None:
+        return None, None
+    if request.timbre_track is not None:
+        return np.asarray(request.timbre_track.face_embedding, np.float32), None
+    if request.timbre_clip is None:
+        raise UsageError(f"clip '{style.timbre_clip}' (the timbre's face) is not on the timeline")
+    other = request.timbre_clip
+    steps = clip_face_embedding(other, cache)
+    try:  # its front-end steps count as this clip's
+        while True:
+            step = next(steps)
+            yield replace(step, clip_id=request.clip.clip_id, message=f"face of {other.clip_id}")
+    except StopIteration as done:
+        return done.value, None
+    except ImagintalkError as err:  # say whose face it was: the clip running is another
+        raise UsageError(f"timbre from {other.clip_id}'s face: {err}") from err
+
+
 def clip_job(request: ClipRequest, models: Any, stages: Any, cache: Any = None) -> Job[ClipResult]:
-    """Job: one take of one clip; reads lips and face first unless the request carries them."""
+    """Job: one take of one clip; reads lips and face first unless the request carries them.
+
+    A timbre from another clip's face or a reference voice is resolved first (see
+    `timbre_overrides`) and recorded in the take's settings under "timbre".
+    """
     from imagintalk_plugin.frontend.prepare import prepare_clip
     from imagintalk_plugin.pipeline.speech import speak_track
 
+    face, voice = yield from timbre_overrides(request, cache)
     track = request.track
     if track is None:
         prepared = yield from prepare_clip(request.clip, cache=cache)
         track = prepared.track
-    speech = yield from speak_track(models, stages, track, speech_settings(request.style))
+    settings = speech_settings(request.style, face, voice)
+    speech = yield from speak_track(models, stages, track, settings)
+    info = speech.take
+    timbre = {"timbre": timbre_record(request.style)}
+    speech = replace(speech, take=replace(info, settings={**info.settings, **timbre}))
     return ClipResult(request.clip.clip_id, request.take, request.style, track, speech)
 
 
@@ -137,11 +196,36 @@ class PanelController:
         return self.clips[clip_id]
 
     def set_style(self, clip_ids: Iterable[str], **changes: Any) -> None:
-        """Change style settings of some clips (for their next take)."""
+        """Change style settings of some clips (for their next take).
+
+        A timbre source is checked first: `timbre_clip` must be an online clip of the
+        timeline and `reference_audio` a usable WAV (`check_reference_audio`); otherwise a
+        one-line `ImagintalkError` and nothing changes. Setting one clears the other.
+        """
+        if changes.get("timbre_clip") is not None:
+            self._check_timbre_clip(str(changes["timbre_clip"]))
+            changes.setdefault("reference_audio", None)
+        if changes.get("reference_audio") is not None:
+            from imagintalk_plugin.pipeline.voice_overrides_io import check_reference_audio
+
+            changes["reference_audio"] = Path(changes["reference_audio"])
+            check_reference_audio(changes["reference_audio"])  # header only: quick
+            changes.setdefault("timbre_clip", None)
         for clip_id in clip_ids:
             state = self.clips[clip_id]
             state.style = replace(state.style, **changes)
             self._emit("style", clip_id)
+
+    def _check_timbre_clip(self, clip_id: str) -> None:
+        state = self.clips.get(clip_id)
+        if state is None:
+            raise UsageError(f"clip '{clip_id}' is not on the timeline")
+        if state.status == OFFLINE:
+            raise MediaOfflineError(state.ref.name, state.ref.media_path)
+
+    def face_sources(self) -> list[str]:
+        """Clips whose face may lend its timbre: the online ones, in timeline order."""
+        return [i for i, c in self.clips.items() if c.status != OFFLINE]
 
     # running -------------------------------------------------------------------------------
     def request(self, clip_id: str, regenerate: bool = False) -> ClipRequest | None:
@@ -163,7 +247,15 @@ class PanelController:
         self._queued.add(clip_id)
         state.stage, state.fraction = "queued", 0.0
         self._emit("clip", clip_id)
-        return ClipRequest(state.ref, state.style, len(state.takes) + 1, state.track)
+        other = self.clips.get(state.style.timbre_clip or "")
+        return ClipRequest(
+            state.ref,
+            state.style,
+            len(state.takes) + 1,
+            state.track,
+            timbre_clip=other.ref if other is not None else None,
+            timbre_track=other.track if other is not None else None,
+        )
 
     def started(self, clip_id: str) -> None:
         """The worker began the clip."""

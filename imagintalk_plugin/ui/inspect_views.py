@@ -50,6 +50,7 @@ class InspectViews(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel("No take selected")
+        self.title.setWordWrap(True)  # a long take recipe must not widen the window
         self.canvas = pg.GraphicsLayoutWidget()
         self.plots: dict[str, pg.PlotItem] = {}
         self.lines: dict[str, pg.InfiniteLine] = {}

@@ -1,10 +1,10 @@
 """The ImaginTalk panel: run, inspect, tweak and place dialogue for a timeline's clips.
 
-A main window with docks: the clip list with Run / Cancel and progress (left), the inspect
-views of the current take (centre), style controls and takes (right), settings and Place
-(bottom). The window only wires widgets to the `PanelController` (state) and the `WorkerHost`
-(model work on its own thread); it never runs model code itself. Audition playback is not
-built yet.
+A main window with docks: the clip list with faces, Run / Cancel and progress (left), the
+audition player over the inspect views of the current take (centre, one playhead for both),
+style controls, timbre and takes (right), settings and Place (bottom). The window only wires
+widgets to the `PanelController` (state) and the `WorkerHost` (model work on its own thread);
+it never runs model code itself.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Slot
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -23,12 +23,14 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from imagintalk_plugin.core.errors import ImagintalkError
 from imagintalk_plugin.core.progress import Progress
+from imagintalk_plugin.ui.audition import AuditionPlayer
 from imagintalk_plugin.ui.clip_table import ClipTable
 from imagintalk_plugin.ui.controller import PanelController, next_free_output
 from imagintalk_plugin.ui.inspect_views import InspectViews
@@ -55,8 +57,10 @@ class PanelWindow(QMainWindow):
         self.controller = controller or PanelController()
         self.host = WorkerHost(self, cache)
         self.settings_box = SettingsBox(store)
-        self.clip_table = ClipTable(self.controller)
+        self.clip_table = ClipTable(self.controller, cache=cache)
         self.views = InspectViews()
+        self.audition = AuditionPlayer()
+        self.audition.follow(self.views)
         self.style_panel = StylePanel()
         self.banner = QLabel()
         self.banner.setStyleSheet(BANNER_STYLE)
@@ -79,14 +83,22 @@ class PanelWindow(QMainWindow):
         self._connect()
         self._update_buttons()
         self.host.check(self.settings_box.model_config())
-        self.resize(1280, 800)
+        self.resize(1400, 900)
 
     # layout and wiring -----------------------------------------------------------------
     def _build_layout(self) -> None:
         centre = QWidget()
         column = QVBoxLayout(centre)
+        column.setContentsMargins(4, 4, 4, 4)
         column.addWidget(self.banner)
-        column.addWidget(self.views, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.audition)
+        split.addWidget(self.views)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setChildrenCollapsible(False)
+        split.setSizes([320, 480])
+        column.addWidget(split, 1)
         self.setCentralWidget(centre)
         clips = QWidget()
         left = QVBoxLayout(clips)
@@ -116,7 +128,7 @@ class PanelWindow(QMainWindow):
             )
             self.addDockWidget(area, dock)
             docks.append(dock)
-        self.resizeDocks(docks[:2], [470, 330], Qt.Orientation.Horizontal)
+        self._side_docks = docks[:2]
 
     def _connect(self) -> None:
         worker = self.host.worker
@@ -252,6 +264,11 @@ class PanelWindow(QMainWindow):
     def _on_event(self, event: PanelEvent) -> None:
         if event.kind == "timeline":
             self.views.clear()
+            sources = [
+                (i, f"{i}  {self.controller.clip(i).ref.name}")
+                for i in self.controller.face_sources()
+            ]
+            self.style_panel.timbre.set_sources(sources)
             self._show_current()
         elif event.kind in ("takes", "style") and event.clip_id == self.clip_table.current_id():
             self._show_current()
@@ -266,6 +283,11 @@ class PanelWindow(QMainWindow):
             take = next((t for t in state.takes if t.number == take_number), None)
             take = take or state.chosen_take()
         self.style_panel.show_clips(selected, state, take.number if take else None)
+        self.audition.load(
+            state.ref if state else None,
+            take.speech.waveform if take else None,
+            take.number if take else 0,
+        )
         if state is None or take is None:
             self.views.clear(f"{current_id}: no take yet" if current_id else "No clip selected")
             return
@@ -288,8 +310,15 @@ class PanelWindow(QMainWindow):
         ids = self.clip_table.selected_ids() or [self.clip_table.current_id()]
         try:
             self.controller.set_style([i for i in ids if i], **change)
-        except ValueError as err:
+        except (ValueError, ImagintalkError) as err:
             self._status(str(err))
+            if {"timbre_clip", "reference_audio"} & change.keys():
+                path = str(change.get("reference_audio") or "")  # the name is enough here
+                line = str(err).replace(path, Path(path).name) if path else str(err)
+                self.style_panel.timbre.show_error(line)
+        else:
+            if {"timbre_clip", "reference_audio"} & change.keys():
+                self.style_panel.timbre.show_error("")
 
     # placing ---------------------------------------------------------------------------
     def place(self, folder: Path | None = None) -> str:
@@ -313,7 +342,16 @@ class PanelWindow(QMainWindow):
         self._status(summary.splitlines()[0])
         return summary
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        """Give the clip list and the style column their widths once the window has its own."""
+        super().showEvent(event)
+        if self._side_docks:
+            self.resizeDocks(self._side_docks, [520, 320], Qt.Orientation.Horizontal)
+            self._side_docks = []
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
-        """Stop the worker (after its running stage) before closing."""
+        """Stop the worker (after its running stage) and the player before closing."""
         self.host.shutdown()
+        self.audition.shutdown()
+        self.clip_table.thumbnails.shutdown()
         super().closeEvent(event)

@@ -57,17 +57,19 @@ class SettingsBox(QGroupBox):
         self._restore_choice(self.backend, "backend", "torch")
         self.threads.setValue(int(self.store.value("threads", 0) or 0))
 
-        grid = QGridLayout(self)
+        grid = QGridLayout(self)  # two rows: model and where it runs; output and threads
         grid.addWidget(QLabel("Checkpoint"), 0, 0)
-        grid.addWidget(self._with_browse(self.checkpoint, "Model folder"), 0, 1, 1, 7)
+        grid.addWidget(self._with_browse(self.checkpoint, "Model folder"), 0, 1)
         grid.addWidget(QLabel("Output folder"), 1, 0)
-        grid.addWidget(self._with_browse(self.output, "Output folder"), 1, 1, 1, 7)
-        for column, (label, widget) in enumerate(
-            (("Device", self.device), ("Backend", self.backend), ("CPU threads", self.threads))
+        grid.addWidget(self._with_browse(self.output, "Output folder"), 1, 1)
+        for row, column, label, widget in (
+            (0, 2, "Device", self.device),
+            (0, 4, "Backend", self.backend),
+            (1, 2, "CPU threads", self.threads),
         ):
-            grid.addWidget(QLabel(label), 2, 2 * column)
-            grid.addWidget(widget, 2, 2 * column + 1)
-        grid.setColumnStretch(7, 1)
+            grid.addWidget(QLabel(label), row, column)
+            grid.addWidget(widget, row, column + 1)
+        grid.setColumnStretch(1, 1)
         self.checkpoint.editingFinished.connect(self._save)
         self.output.editingFinished.connect(self._save)
         self.device.currentTextChanged.connect(self._save)

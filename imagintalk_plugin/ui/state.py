@@ -8,6 +8,7 @@ pipeline at module level, so the state is testable on its own and the panel open
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from imagintalk_plugin.core.clips import ClipRef
@@ -33,6 +34,10 @@ class StyleSettings:
     calibrated detector threshold. With `seed_locked` a regenerated take keeps `seed` (to
     hear only the effect of another setting); otherwise it gets a seed no take has used.
     Defaults match `imagintalk dub` (16 steps, guidance 2).
+
+    The timbre comes from the clip's own face unless `timbre_clip` names another clip of the
+    timeline (its face identity is used) or `reference_audio` is a voice recording (its
+    speaker embedding is used); at most one of the two is set.
     """
 
     pitch: float = 0.0  # semitones
@@ -43,8 +48,12 @@ class StyleSettings:
     threshold: float | None = None
     seed: int = 0
     seed_locked: bool = False
+    timbre_clip: str | None = None  # clip id whose face gives the timbre
+    reference_audio: Path | None = None  # WAV whose voice gives the timbre
 
     def __post_init__(self) -> None:
+        if self.timbre_clip is not None and self.reference_audio is not None:
+            raise ValueError("the timbre comes from another face or a reference voice, not both")
         if self.emotion is not None and self.emotion not in EMOTIONS:
             raise ValueError(f"emotion '{self.emotion}' is not one of {', '.join(EMOTIONS)}")
         if self.steps < 1:
@@ -60,7 +69,16 @@ class StyleSettings:
         if self.speed != 1.0:
             parts.append(f"speed x{self.speed:g}")
         parts.append(self.emotion or "emotion from face")
+        parts.append(self.timbre())
         return ", ".join(parts)
+
+    def timbre(self) -> str:
+        """Where the voice's timbre comes from, for the takes list and the controls."""
+        if self.timbre_clip is not None:
+            return f"timbre from {self.timbre_clip}'s face"
+        if self.reference_audio is not None:
+            return f"timbre from {Path(self.reference_audio).name}"
+        return "timbre from face"
 
 
 @dataclass
@@ -116,6 +134,8 @@ class ClipRequest:
     style: StyleSettings  # seed included
     take: int
     track: LipTrack | None = None  # None: read lips and face first (prepare_clip)
+    timbre_clip: ClipRef | None = None  # the clip named by style.timbre_clip
+    timbre_track: LipTrack | None = None  # its lips and face when already read
 
 
 @dataclass(frozen=True, eq=False)

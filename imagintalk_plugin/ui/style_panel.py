@@ -1,8 +1,10 @@
 """Style controls for the next take, Regenerate, and the clip's takes with circle-take.
 
 The controls show the current clip's settings; an edit applies to every selected clip (so an
-editor can set one emotion on a whole scene) and is announced as one changed field. The takes
-list is the current clip's: picking a take inspects it, Circle marks the one to place.
+editor can set one emotion on a whole scene) and is announced as one changed field. The timbre
+row (`timbre_controls`) picks the voice: the clip's face, another clip's face or a voice file.
+The takes list is the current clip's, each take with its recipe (timbre included): picking a
+take inspects it, Circle marks the one to place.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from imagintalk_plugin.core.signals import EMOTIONS
 from imagintalk_plugin.ui.state import ClipState
+from imagintalk_plugin.ui.timbre_controls import TimbreControls
 
 FROM_FACE = "from the face"
 MAX_SEED = 2**31 - 1
@@ -56,6 +59,7 @@ class StylePanel(QWidget):
         self.speed = _spin(0.25, 4.0, 0.05, 2, " x")
         self.emotion = QComboBox()
         self.emotion.addItems([FROM_FACE, *EMOTIONS])
+        self.timbre = TimbreControls()
         self.guidance = _spin(1.0, 10.0, 0.25, 2)
         self.steps = QSpinBox()
         self.steps.setRange(1, 256)
@@ -69,6 +73,8 @@ class StylePanel(QWidget):
         self.seed_locked.setToolTip("regenerate with this seed instead of a new one")
         self.regenerate = QPushButton("Regenerate")
         self.takes = QListWidget()
+        self.takes.setWordWrap(True)  # a take's whole recipe, timbre included, stays readable
+        self.takes.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.circle = QPushButton("Circle take")
 
         self.box = QGroupBox("Style")
@@ -76,6 +82,7 @@ class StylePanel(QWidget):
         form.addRow("Pitch", self.pitch)
         form.addRow("Speed", self.speed)
         form.addRow("Emotion", self.emotion)
+        form.addRow("Timbre", self.timbre)
         form.addRow("Guidance", self.guidance)
         form.addRow("Diffusion steps", self.steps)
         form.addRow("Detector threshold", self._row(self.threshold, self.calibrated))
@@ -95,6 +102,7 @@ class StylePanel(QWidget):
         self.emotion.currentTextChanged.connect(
             lambda text: self._edited(emotion=None if text == FROM_FACE else text)
         )
+        self.timbre.edited.connect(lambda change: self._edited(**change))
         self.guidance.valueChanged.connect(lambda v: self._edited(guidance=float(v)))
         self.steps.valueChanged.connect(lambda v: self._edited(steps=int(v)))
         self.threshold.valueChanged.connect(lambda v: self._edited(threshold=float(v)))
@@ -157,6 +165,7 @@ class StylePanel(QWidget):
             self.pitch.setValue(style.pitch)
             self.speed.setValue(style.speed)
             self.emotion.setCurrentText(style.emotion or FROM_FACE)
+            self.timbre.show_style(style, current.clip_id)
             self.guidance.setValue(style.guidance)
             self.steps.setValue(style.steps)
             self.calibrated.setChecked(style.threshold is None)

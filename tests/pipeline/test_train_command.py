@@ -88,3 +88,24 @@ def test_stage_order_and_bad_preset_are_clear_errors(
     args[3] = "huge"
     assert main([*args, "--quiet"]) == 2
     assert "unknown preset" in capsys.readouterr().err
+
+
+def test_read_audio_16k_mixes_stereo_down_to_mono(tmp_path: Path) -> None:
+    import wave
+
+    import numpy as np
+
+    from imagintalk_plugin.pipeline.training_data import read_audio_16k
+
+    left = np.full(8000, 0.5)
+    right = np.full(8000, -0.25)
+    pcm = (np.stack([left, right], axis=1) * 32767).astype("<i2")  # (N, 2) interleaved
+    path = tmp_path / "stereo.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(pcm.tobytes())
+    samples = read_audio_16k(path)
+    assert samples.shape == (8000,)
+    assert np.allclose(samples, 0.125, atol=1e-3)

@@ -1,7 +1,9 @@
 """Panel fixtures: a tiny random checkpoint, two rendered talking faces and a scene over them.
 
 Qt runs offscreen (set before anything imports Qt). The timeline has two clips with faces on
-V1 (record frames 10 and 60, 30 frames each at 24 fps) and an offline clip on V2.
+V1 (record frames 10 and 60, 30 frames each at 24 fps) and an offline clip on V2. `make_panel`
+opens a panel window on that scene with the tiny checkpoint (2 diffusion steps, one thread);
+`run_clips` presses Run selected (or Regenerate) and waits for the takes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import opentimelineio as otio
 import pytest
@@ -20,6 +24,7 @@ RATE = 24
 START = RationalTime.from_timecode("01:00:00:00", RATE)
 FACE_CLIPS = ("V1-001", "V1-002")
 OFFLINE_CLIP = "V2-001"
+RUN_TIMEOUT_MS = 180_000  # generous: a training job may share the CPU
 
 
 def _gap(frames: int) -> otio.schema.Gap:
@@ -48,3 +53,54 @@ def scene(videos: list[Path], tmp_path: Path) -> Path:
     path = tmp_path / "scene.otio"
     otio.adapters.write_to_file(timeline, str(path))
     return path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    """A throwaway QSettings file for the panel's settings."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "panel.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_panel(qtbot, store: Any, checkpoint: Path, scene: Path) -> Iterator[Callable[..., Any]]:
+    """Makes panel windows on the scene; their workers are stopped after the test."""
+    from imagintalk_plugin.ui.controller import PanelController
+    from imagintalk_plugin.ui.panel import PanelWindow
+    from imagintalk_plugin.ui.state import StyleSettings
+
+    windows: list[PanelWindow] = []
+
+    def make(folder: Path = checkpoint, cache: Any = None) -> PanelWindow:
+        window = PanelWindow(PanelController(StyleSettings(steps=2)), store=store, cache=cache)
+        qtbot.addWidget(window)
+        windows.append(window)
+        window.settings_box.threads.setValue(1)  # leave the other core alone
+        window.settings_box.use_checkpoint(folder)
+        assert window.open_timeline(scene)
+        window.show()
+        return window
+
+    yield make
+    for window in windows:
+        window.host.shutdown()
+        window.audition.shutdown()
+        window.clip_table.thumbnails.shutdown()
+
+
+def run_clips(qtbot, window: Any, clip_ids: list[str], regenerate: bool = False) -> None:
+    """Select the clips, press Run selected (or Regenerate) and wait for a new take of each."""
+    from PySide6.QtCore import Qt
+
+    window.clip_table.select(clip_ids)
+    button = window.style_panel.regenerate if regenerate else window.run_selected_button
+    before = {i: len(window.controller.clip(i).takes) for i in clip_ids}
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: (
+            all(len(window.controller.clip(i).takes) > before[i] for i in clip_ids)
+            and not window.controller.busy()
+        ),
+        timeout=RUN_TIMEOUT_MS,
+    )

@@ -9,65 +9,21 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import opentimelineio as otio
 import pytest
-from conftest import FACE_CLIPS, OFFLINE_CLIP
+from conftest import FACE_CLIPS, OFFLINE_CLIP, RUN_TIMEOUT_MS
+from conftest import run_clips as _run
 from PySide6.QtCore import QSettings, Qt, QTimer
 
 from imagintalk_plugin.cli import main
 from imagintalk_plugin.core.progress import Progress
 from imagintalk_plugin.frontend.cache import LipTrackCache
 from imagintalk_plugin.timeline.reading import read_timeline
-from imagintalk_plugin.ui.controller import PanelController
-from imagintalk_plugin.ui.panel import PanelWindow
 from imagintalk_plugin.ui.settings import SettingsBox
-from imagintalk_plugin.ui.state import DONE, OFFLINE, PENDING, SPEECH_STAGES, StyleSettings
-
-RUN_TIMEOUT_MS = 180_000  # generous: a training job may share the CPU
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "panel.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def make_panel(
-    qtbot, store: QSettings, checkpoint: Path, scene: Path
-) -> Callable[..., PanelWindow]:
-    windows: list[PanelWindow] = []
-
-    def make(folder: Path = checkpoint, cache: LipTrackCache | None = None) -> PanelWindow:
-        window = PanelWindow(PanelController(StyleSettings(steps=2)), store=store, cache=cache)
-        qtbot.addWidget(window)
-        windows.append(window)
-        window.settings_box.threads.setValue(1)  # leave the other core alone
-        window.settings_box.use_checkpoint(folder)
-        assert window.open_timeline(scene)
-        window.show()
-        return window
-
-    yield make
-    for window in windows:
-        window.host.shutdown()
-
-
-def _run(qtbot, window: PanelWindow, clip_ids: list[str], regenerate: bool = False) -> None:
-    window.clip_table.select(clip_ids)
-    button = window.style_panel.regenerate if regenerate else window.run_selected_button
-    before = {i: len(window.controller.clip(i).takes) for i in clip_ids}
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(
-        lambda: (
-            all(len(window.controller.clip(i).takes) > before[i] for i in clip_ids)
-            and not window.controller.busy()
-        ),
-        timeout=RUN_TIMEOUT_MS,
-    )
+from imagintalk_plugin.ui.state import DONE, OFFLINE, PENDING, SPEECH_STAGES
 
 
 def test_running_two_clips_fills_the_inspect_views(qtbot, make_panel) -> None:

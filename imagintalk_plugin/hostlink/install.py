@@ -1,7 +1,8 @@
 """`imagintalk install-host blender|resolve [--uninstall] [--dest DIR]`: put the host bridges
 where each editor looks for them, on Linux, macOS and Windows.
 
-A bridge gets the link protocol as `imagintalk_link.py` and an `imagintalk_config.json` naming
+A bridge gets the link protocol as `imagintalk_link.py`, the stdlib OTIO writer as
+`imagintalk_otio.py`, and an `imagintalk_config.json` naming
 the command that starts the panel (this Python, `-m imagintalk_plugin.ui`), so the editor's own
 Python never needs torch or Qt. Only folders this command made (they hold the config file) are
 ever replaced or removed; anything else in the way is refused, never overwritten.
@@ -20,10 +21,11 @@ from pathlib import Path
 
 from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.paths import host_adapters_dir
-from imagintalk_plugin.hostlink import protocol
+from imagintalk_plugin.hostlink import otio_json, protocol
 
 HOSTS = ("blender", "resolve")
 LINK_FILE = "imagintalk_link.py"
+OTIO_FILE = "imagintalk_otio.py"  # the stdlib OTIO JSON writer both bridges export with
 BLENDER_EXTENSION = "imagintalk"  # the extension id in blender_manifest.toml
 RESOLVE_ENTRY = "ImaginTalk.py"  # shown as Workspace > Scripts > ImaginTalk
 RESOLVE_PACKAGE = "imagintalk_resolve"
@@ -157,7 +159,8 @@ def _is_entry(path: Path) -> bool:
 
 
 def _install_folder(source: Path, installed: Path) -> None:
-    """Copy the bridge next to its destination, add the link and config, then swap it in."""
+    """Copy the bridge next to its destination, add the shared stdlib modules (link protocol,
+    OTIO writer) and the config, then swap it in."""
     if not source.is_dir():
         raise UsageError(f"bridge sources not found at {source} (a source checkout is needed)")
     installed.parent.mkdir(parents=True, exist_ok=True)
@@ -167,6 +170,7 @@ def _install_folder(source: Path, installed: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(source, staging, ignore=ignore)
     shutil.copyfile(Path(protocol.__file__), staging / LINK_FILE)
+    shutil.copyfile(Path(otio_json.__file__), staging / OTIO_FILE)
     config = {"panel_command": panel_command(), "protocol": protocol.PROTOCOL_VERSION}
     (staging / protocol.CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
     if installed.exists():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from imagintalk_plugin.core.errors import UsageError
-from imagintalk_plugin.hostlink import install, protocol
+from imagintalk_plugin.hostlink import install, otio_json, protocol
 from imagintalk_plugin.hostlink.install import Platform, install_host
 
 
@@ -50,6 +50,8 @@ def test_blender_goes_to_every_version_from_4_2(tmp_path: Path) -> None:
         assert (folder / "blender_manifest.toml").is_file()
         link = (folder / install.LINK_FILE).read_bytes()
         assert link == Path(protocol.__file__).read_bytes()
+        writer = (folder / install.OTIO_FILE).read_bytes()
+        assert writer == Path(otio_json.__file__).read_bytes()
         config = json.loads((folder / protocol.CONFIG_FILE).read_text())
         assert config["panel_command"] == [sys.executable, "-m", "imagintalk_plugin.ui"]
         assert not list(folder.rglob("__pycache__"))
@@ -92,6 +94,7 @@ def test_resolve_entry_and_package(tmp_path: Path) -> None:
     assert (tmp_path / install.RESOLVE_ENTRY).is_file()
     package = tmp_path / install.RESOLVE_PACKAGE
     assert (package / install.LINK_FILE).is_file()
+    assert (package / install.OTIO_FILE).is_file()
     assert (package / protocol.CONFIG_FILE).is_file()
     foreign = tmp_path / "foreign"
     foreign.mkdir()

@@ -24,7 +24,6 @@ reverse playback, which are not modelled (the clip's notes say so).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import compat
+from . import imagintalk_otio as otio_json
 
 _NTSC = (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001))
 _RATE_SNAP = 0.002
@@ -126,16 +126,9 @@ def export_timeline(
         _track(compat.channel_name(seq_editor, channel), channel, by_channel[channel], rate)
         for channel in sorted(by_channel)
     ]
-    timeline = {
-        "OTIO_SCHEMA": "Timeline.1",
-        "metadata": {"imagintalk": {"host": "blender", "scene": scene.name}},
-        "name": scene.name,
-        "global_start_time": _time(start, rate),
-        "tracks": {**_item("Stack.1", "tracks", None), "children": tracks},
-    }
+    metadata = {"imagintalk": {"host": "blender", "scene": scene.name}}
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(timeline, indent=4), encoding="utf-8")
+    otio_json.write(otio_json.timeline(scene.name, start, rate, tracks, metadata), path)
     names = tuple(c["name"] for channel in sorted(by_channel) for c in by_channel[channel])
     return ExportResult(path=path, strips=names, skipped=tuple(skipped), notes=notes)
 
@@ -164,24 +157,18 @@ def _clip(
         notes.append("reverse playback is not modelled")
     content = round(strip.frame_duration * factor)  # approximate when factor is not 1
     total = content + trim_start + trim_end
-    clip = _item("Clip.2", strip.name, _range(_time(media_first, media_rate), right - left, rate))
+    available = otio_json.time_range(0, total, media_rate)
+    url = Path(abspath(strip.filepath)).resolve().as_uri()
+    media = otio_json.media_reference(url, available, media_rate)
+    media["name"] = Path(strip.filepath).name  # as typed, not percent-encoded like the URL
+    source = otio_json.time_range(media_first, right - left, rate, start_rate=media_rate)
+    clip = otio_json.clip(strip.name, source, media)
     clip["metadata"] = {
         "imagintalk": {"blender_strip": strip.name, "channel": strip.channel, "notes": notes}
     }
     if factor == 1.0 and abs(media_rate - rate) > _RATE_SNAP:
         # one movie frame per scene frame: the movie runs at scene/movie speed
-        clip["effects"] = [_time_warp(rate / media_rate)]
-    clip["media_references"] = {
-        "DEFAULT_MEDIA": {
-            "OTIO_SCHEMA": "ExternalReference.1",
-            "metadata": {},
-            "name": Path(strip.filepath).name,
-            "available_range": _range(_time(0, media_rate), total, media_rate),
-            "available_image_bounds": None,
-            "target_url": Path(abspath(strip.filepath)).resolve().as_uri(),
-        }
-    }
-    clip["active_media_reference_key"] = "DEFAULT_MEDIA"
+        clip["effects"] = [otio_json.time_warp(rate / media_rate)]
     clip["_record"] = left - start
     return clip
 
@@ -193,43 +180,9 @@ def _track(name: str, channel: int, clips: list[dict[str, Any]], rate: float) ->
     for clip in sorted(clips, key=lambda c: c["_record"]):
         record = clip.pop("_record")
         if record > cursor:
-            children.append(_item("Gap.1", "", _range(_time(0, rate), record - cursor, rate)))
+            children.append(otio_json.gap(record - cursor, rate))
         children.append(clip)
         cursor = record + round(clip["source_range"]["duration"]["value"])
-    track = _item("Track.1", name, None)
+    track = otio_json.track(name, "Video", children)
     track["metadata"] = {"imagintalk": {"blender_channel": channel}}
-    track["children"] = children
-    track["kind"] = "Video"
     return track
-
-
-def _item(schema: str, name: str, source_range: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "OTIO_SCHEMA": schema,
-        "metadata": {},
-        "name": name,
-        "source_range": source_range,
-        "effects": [],
-        "markers": [],
-        "enabled": True,
-        "color": None,
-    }
-
-
-def _time(value: float, rate: float) -> dict[str, Any]:
-    return {"OTIO_SCHEMA": "RationalTime.1", "rate": float(rate), "value": float(value)}
-
-
-def _range(start: dict[str, Any], frames: float, rate: float) -> dict[str, Any]:
-    return {"OTIO_SCHEMA": "TimeRange.1", "duration": _time(frames, rate), "start_time": start}
-
-
-def _time_warp(scalar: float) -> dict[str, Any]:
-    return {
-        "OTIO_SCHEMA": "LinearTimeWarp.1",
-        "metadata": {},
-        "name": "",
-        "effect_name": "LinearTimeWarp",
-        "enabled": True,
-        "time_scalar": scalar,
-    }

@@ -3,10 +3,11 @@
 `main(resolve)` exports the current timeline as OpenTimelineIO, opens it in the ImaginTalk
 panel (a separate process, reached over localhost with `imagintalk_link`), and places the audio
 the panel sends back on new audio tracks. Installed by `imagintalk install-host resolve`, which
-adds `imagintalk_link.py` and `imagintalk_config.json` to this folder. Python 3.8+.
+adds `imagintalk_link.py`, `imagintalk_otio.py` (the stdlib OTIO writer the Blender bridge
+uses too) and `imagintalk_config.json` to this folder. Python 3.8+.
 
-Modules, one concern each: `app` (reach and check Resolve), `export` + `otio_json` (timeline to
-OTIO), `place` (placements to audio tracks, read back), `session` (find or start the panel, the
+Modules, one concern each: `app` (reach and check Resolve), `export` (timeline to OTIO),
+`place` (placements to audio tracks, read back), `session` (find or start the panel, the
 message loop), `run` (`main`), `rates`, `calls`, `errors`.
 """
 

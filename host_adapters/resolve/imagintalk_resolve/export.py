@@ -26,7 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from . import otio_json
+from . import imagintalk_otio as otio_json
 from .calls import call
 from .errors import BridgeError
 from .rates import is_drop_frame, parse_rate

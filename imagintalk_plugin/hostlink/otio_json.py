@@ -1,11 +1,15 @@
-"""OpenTimelineIO JSON written with the standard library (Resolve's Python has no OTIO).
+"""OpenTimelineIO JSON written with the standard library, for the host bridges (an editor's
+own Python has no OTIO).
+
+Standard library only and self-contained, like `protocol.py`: `imagintalk install-host` copies
+this file into each bridge as `imagintalk_otio.py`, so Blender and Resolve export with one
+writer. Python 3.8 syntax (Resolve's floor).
 
 The shapes are the ones `opentimelineio` 0.17/0.18 writes (`Timeline.1`, `Stack.1`, `Track.1`,
 `Gap.1`, `Clip.2` with `media_references` + `active_media_reference_key`, the references
 `ExternalReference.1`, `ImageSequenceReference.1`, `MissingReference.1` and
-`GeneratorReference.1`, `TimeRange.1`, `RationalTime.1`), checked against a timeline written by
-`opentimelineio` in the tests (less the `color` field newer versions add). Media paths are
-written as plain paths, as Resolve's own OTIO export does.
+`GeneratorReference.1`, `LinearTimeWarp.1`, `TimeRange.1`, `RationalTime.1`), checked field for
+field against what `opentimelineio` writes in both bridges' tests.
 """
 
 from __future__ import annotations
@@ -25,17 +29,23 @@ DEFAULT_MEDIA = "DEFAULT_MEDIA"
 _SEQUENCE = re.compile(r"^(?P<prefix>.*?)\[(?P<first>\d+)-(?P<last>\d+)\](?P<suffix>[^\[\]]*)$")
 
 
-def rational_time(value: float, rate: Fraction) -> Json:
+def rational_time(value: float, rate: Fraction | float) -> Json:
     """A `RationalTime.1` of `value` frames at `rate`."""
     return {"OTIO_SCHEMA": "RationalTime.1", "rate": float(rate), "value": float(value)}
 
 
-def time_range(start: float, duration: float, rate: Fraction) -> Json:
-    """A `TimeRange.1` in frames at `rate`."""
+def time_range(
+    start: float,
+    duration: float,
+    rate: Fraction | float,
+    start_rate: Fraction | float | None = None,
+) -> Json:
+    """A `TimeRange.1` in frames at `rate` (its start at `start_rate` when given: a clip's
+    first media frame at the media's rate, its length at the timeline's)."""
     return {
         "OTIO_SCHEMA": "TimeRange.1",
         "duration": rational_time(duration, rate),
-        "start_time": rational_time(start, rate),
+        "start_time": rational_time(start, rate if start_rate is None else start_rate),
     }
 
 
@@ -48,10 +58,11 @@ def _item(schema: str, name: str, source_range: Json | None, enabled: bool = Tru
         "effects": [],
         "markers": [],
         "enabled": enabled,
+        "color": None,
     }
 
 
-def gap(frames: int, rate: Fraction) -> Json:
+def gap(frames: int, rate: Fraction | float) -> Json:
     """A `Gap.1` of `frames` at `rate`."""
     return _item("Gap.1", "", time_range(0, frames, rate))
 
@@ -64,7 +75,7 @@ def clip(name: str, source: Json, media: Json, enabled: bool = True) -> Json:
     return data
 
 
-def media_reference(path: str, available: Json | None, rate: Fraction) -> Json:
+def media_reference(path: str, available: Json | None, rate: Fraction | float) -> Json:
     """The reference for a media path: an image sequence for Resolve's "name.[a-b].ext"
     spelling, a missing reference for an empty path, else an external reference."""
     if not path:
@@ -111,6 +122,18 @@ def generator_reference(kind: str, available: Json | None) -> Json:
     }
 
 
+def time_warp(scalar: float) -> Json:
+    """A `LinearTimeWarp.1` effect: the media plays at `scalar` times its speed."""
+    return {
+        "OTIO_SCHEMA": "LinearTimeWarp.1",
+        "metadata": {},
+        "name": "",
+        "effect_name": "LinearTimeWarp",
+        "enabled": True,
+        "time_scalar": scalar,
+    }
+
+
 def _split(path: str) -> tuple[str, str]:
     """(folder, file name) of a Windows or POSIX path, whichever OS this runs on."""
     cut = max(path.rfind("/"), path.rfind("\\"))
@@ -126,7 +149,7 @@ def track(name: str, kind: str, children: list[Json], enabled: bool = True) -> J
 
 
 def timeline(
-    name: str, start_frame: int, rate: Fraction, tracks: list[Json], metadata: Json
+    name: str, start_frame: int, rate: Fraction | float, tracks: list[Json], metadata: Json
 ) -> Json:
     """A `Timeline.1` starting at `start_frame` (its `global_start_time`) at `rate`."""
     stack = _item("Stack.1", "tracks", None)

@@ -50,6 +50,15 @@ def detection_scales(height: int, width: int) -> tuple[float, ...]:
     return (base, min(1.0, base * 2.0)) if base < 1.0 else (1.0,)
 
 
+def detect_faces(models: FaceModels, gray: np.ndarray) -> list[FaceBox]:
+    """Faces of at least MIN_FACE_PX in a frame, at the first detection scale that finds any."""
+    for scale in detection_scales(*gray.shape[:2]):
+        boxes = [b for b in models.detect(gray, scale) if b.size >= MIN_FACE_PX]
+        if boxes:
+            return boxes
+    return []
+
+
 class FaceTracker:
     """Feed frames in order with `update`; read `tracks` at the end."""
 
@@ -60,11 +69,7 @@ class FaceTracker:
         self._last_detection = -(10**9)
 
     def _detect(self, gray: np.ndarray) -> list[FaceBox]:
-        for scale in detection_scales(*gray.shape[:2]):
-            boxes = [b for b in self.models.detect(gray, scale) if b.size >= MIN_FACE_PX]
-            if boxes:
-                return boxes
-        return []
+        return detect_faces(self.models, gray)
 
     def update(self, index: int, gray: np.ndarray) -> None:
         """Process frame `index` (frames must come in increasing order)."""

@@ -56,54 +56,31 @@ def cached_face(clip: ClipRef, cache: Any = None) -> np.ndarray | None:
     return track.face_crop if track is not None and usable(track.face_crop) else None
 
 
-def _detector() -> Any:
-    """This thread's own HOG detector, a copy of the front-end's.
-
-    A dlib detector keeps scratch state while it runs (and runs without the GIL), so the
-    worker's cannot serve this thread too. Copying its configuration through pickle takes
-    about 2 ms (the bytes are the same before and after a run: no scratch state is read);
-    building one with `get_frontal_face_detector` takes about 300 ms holding the GIL, which
-    would stall the GUI thread.
-    """
-    if not hasattr(_local, "detector"):
-        import pickle
-
+def _models() -> Any:
+    """This thread's face models: the front-end's, with a detector of this thread's own."""
+    if not hasattr(_local, "models"):
         from imagintalk_plugin.frontend.face_models import shared_face_models
 
-        shared = shared_face_models()._detector  # FaceModels has no public accessor
-        _local.detector = pickle.loads(pickle.dumps(shared))
-    return _local.detector
+        _local.models = shared_face_models().with_own_detector()
+    return _local.models
 
 
 def face_in_frame(rgb: np.ndarray, gray: np.ndarray) -> np.ndarray | None:
     """The aligned face crop (as `LipTrack.face_crop`) of the surest face in a frame, or None."""
-    import cv2
-
     from imagintalk_plugin.frontend.alignment import (
         face_crop_transform,
         reference_landmarks,
         warp_face,
     )
-    from imagintalk_plugin.frontend.face_models import FaceBox, shared_face_models
-    from imagintalk_plugin.frontend.tracking import MIN_FACE_PX, detection_scales
+    from imagintalk_plugin.frontend.tracking import detect_faces
 
-    for scale in detection_scales(*gray.shape[:2]):
-        image = gray
-        if scale != 1.0:
-            size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
-            image = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-        rects, scores, _ = _detector().run(image, 0, 0.0)
-        boxes = [
-            FaceBox(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale, s)
-            for r, s in zip(rects, scores, strict=True)
-        ]
-        boxes = [b for b in boxes if b.size >= MIN_FACE_PX]
-        if boxes:
-            models = shared_face_models()
-            points = models.landmarks(gray, max(boxes, key=lambda b: b.score))
-            matrix = face_crop_transform(points, reference_landmarks(models.mean_shape))
-            return warp_face(rgb, matrix)
-    return None
+    models = _models()
+    boxes = detect_faces(models, gray)
+    if not boxes:
+        return None
+    points = models.landmarks(gray, max(boxes, key=lambda b: b.score))
+    matrix = face_crop_transform(points, reference_landmarks(models.mean_shape))
+    return warp_face(rgb, matrix)
 
 
 def frame_face(clip: ClipRef) -> np.ndarray | None:

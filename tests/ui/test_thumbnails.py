@@ -36,9 +36,9 @@ def test_faces_are_cut_from_a_frame_or_read_from_the_cache(scene: Path, tmp_path
     # the frame cut matches the front-end's warp: the same face, a similar picture
     cut = frame_face(clips["V1-002"]).astype(np.float32)
     assert np.abs(cut - prepared.track.face_crop.astype(np.float32)).mean() < 40
-    own = thumbnails._detector()  # this thread's copy, never the worker's own detector
+    own = thumbnails._models()._detector  # this thread's copy, never the worker's own detector
     assert own is not shared_face_models()._detector
-    assert own is thumbnails._detector()
+    assert own is thumbnails._models()._detector
 
 
 def test_thumbnails_appear_for_clips_with_a_face(qtbot, make_panel, monkeypatch) -> None:

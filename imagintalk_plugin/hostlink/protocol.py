@@ -328,6 +328,18 @@ def save_session(path: Path, port: int, token: str) -> None:
         json.dump({"port": port, "token": token, "protocol": PROTOCOL_VERSION}, handle)
 
 
+def start_panel(
+    command: Sequence[str], session_path: Path, host_name: str, log_path: Path | None = None
+) -> tuple[LinkConnection, subprocess.Popen[str]]:
+    """Start a panel with a fresh token, connect to it and remember it in `session_path` (for
+    `find_session`); returns the link and the panel process."""
+    token = new_token()
+    process, port = launch_panel(command, token, log_path=log_path)
+    link = connect(port, token, host_name)
+    save_session(session_path, port, token)
+    return link, process
+
+
 def find_session(path: Path, host_name: str, timeout: float = 2.0) -> LinkConnection | None:
     """A link to the panel a session file names, or None when there is none or it is gone."""
     try:

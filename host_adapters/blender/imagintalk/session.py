@@ -174,11 +174,8 @@ def _connect_worker(generation: int, command: list[str], session_path: Path) -> 
         link = imagintalk_link.find_session(session_path, HOST)
         process = None
         if link is None:
-            token = imagintalk_link.new_token()
             log_path = Path(tempfile.gettempdir()) / f"imagintalk-panel-{os.getpid()}.log"
-            process, port = imagintalk_link.launch_panel(command, token, log_path=log_path)
-            link = imagintalk_link.connect(port, token, HOST)
-            imagintalk_link.save_session(session_path, port, token)
+            link, process = imagintalk_link.start_panel(command, session_path, HOST, log_path)
         _results.put((generation, link, process, ""))
     except (imagintalk_link.LinkError, OSError, ValueError) as error:
         _results.put((generation, None, None, str(error) or type(error).__name__))

@@ -39,11 +39,8 @@ def open_link(
         return link
     try:
         command = link_protocol.panel_command(bridge_folder)
-        token = link_protocol.new_token()
         out("ImaginTalk: starting the panel ...")
-        _process, port = link_protocol.launch_panel(command, token)
-        link_protocol.save_session(session_path, port, token)
-        return link_protocol.connect(port, token, host_name)
+        return link_protocol.start_panel(command, session_path, host_name)[0]
     except link_protocol.LinkError as error:
         raise BridgeError(f"the ImaginTalk panel failed to start: {error}") from None
 

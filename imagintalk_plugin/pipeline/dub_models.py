@@ -15,12 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagintalk_plugin.core.errors import ModelLoadError, UsageError
-from imagintalk_plugin.core.paths import (  # noqa: F401 (the panel imports them from here)
-    default_checkpoint,
-    demo_timeline,
-    demo_videos,
-    repo_root,
-)
 from imagintalk_plugin.nn.training.distributed import pick_device
 from imagintalk_plugin.pipeline.acoustic_models import (
     VoiceModels,

@@ -46,7 +46,7 @@ def open_panel(
     `checkpoint` is for this session."""
     application()
     if timeline is None and demo:
-        from imagintalk_plugin.pipeline.dub_models import demo_timeline
+        from imagintalk_plugin.core.paths import demo_timeline
 
         timeline = demo_timeline()
     window = PanelWindow(store=store)

@@ -60,7 +60,7 @@ class DubWorker(QObject):
         self._loaded: tuple[Any, Any] | None = None
 
     def _folder(self, config: ModelConfig) -> Path:
-        from imagintalk_plugin.pipeline.dub_models import default_checkpoint
+        from imagintalk_plugin.core.paths import default_checkpoint
 
         return config.checkpoint or default_checkpoint()
 

@@ -31,8 +31,12 @@ from imagintalk_plugin.nn.vocoder import Vocoder
 from imagintalk_plugin.pipeline.acoustic_models import codec_identity, weights_digest
 
 
-def write_tiny_checkpoint(folder: Path, seed: int = 0) -> Path:
-    """Every stage of the `tiny` presets under `folder`, random but consistent; returns it."""
+def write_tiny_checkpoint(folder: Path, seed: int = 0, open_style: bool = False) -> Path:
+    """Every stage of the `tiny` presets under `folder`, random but consistent; returns it.
+
+    The Style-DiT's style paths start at zero (adaLN-Zero), so an untrained generator ignores
+    the face and any timbre; `open_style` fills its zero weights with noise so they matter.
+    """
     torch.manual_seed(seed)
     semantic, acoustic = semantic_preset("tiny"), acoustic_preset("tiny")
     config = semantic.units
@@ -63,6 +67,11 @@ def write_tiny_checkpoint(folder: Path, seed: int = 0) -> Path:
         {"codec_id": codec_id},
     )
     generator = SpeechGenerator(acoustic.generator)
+    if open_style:
+        with torch.no_grad():
+            for param in generator.parameters():
+                if not param.any():
+                    param.normal_(0.0, 1.0)
     dim = acoustic.generator.adapter.expression_dim
     save_model(
         folder / "dit",

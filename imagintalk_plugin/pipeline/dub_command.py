@@ -13,6 +13,12 @@ from typing import Any
 
 from imagintalk_plugin.core.errors import OutputExistsError, UsageError
 from imagintalk_plugin.core.progress import Job, drive, interruptible
+from imagintalk_plugin.pipeline.timbre_options import (
+    Timbre,
+    add_timbre_options,
+    check_timbre_options,
+    timbre_job,
+)
 
 
 def _drive(job: Job, quiet: bool) -> Any:
@@ -22,23 +28,28 @@ def _drive(job: Job, quiet: bool) -> Any:
         return drive(job, bars, cancel)
 
 
-def speech_settings(args: argparse.Namespace) -> Any:
-    """SpeechSettings from the shared generation options."""
+def speech_settings(args: argparse.Namespace, timbre: Timbre | None = None) -> Any:
+    """SpeechSettings from the shared generation options (and the --voice / --face timbre)."""
     from dataclasses import replace
 
     from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
     from imagintalk_plugin.pipeline.speech import SpeechSettings
     from imagintalk_plugin.pipeline.voice_generation import VoiceOverrides
 
+    timbre = timbre or Timbre()
     try:
         sampler = replace(SamplerSettings(), steps=args.steps, guidance=args.guidance)
         overrides = VoiceOverrides(
+            reference_voice=timbre.reference_voice,
+            face=timbre.face,
             emotion=args.emotion,
             pitch_offset_semitones=args.pitch,
             speed_factor=args.speed,
             seed=args.seed,
         )
-        return SpeechSettings(threshold=args.threshold, sampler=sampler, overrides=overrides)
+        return SpeechSettings(
+            threshold=args.threshold, sampler=sampler, overrides=overrides, timbre=timbre.record
+        )
     except ValueError as err:
         raise UsageError(str(err)) from err
 
@@ -85,6 +96,7 @@ def _generation_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pitch", type=float, default=0.0, help="pitch offset in semitones")
     parser.add_argument("--speed", type=float, default=1.0, help="speaking speed factor")
+    add_timbre_options(parser)
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -171,17 +183,24 @@ def run_dub_command(args: argparse.Namespace) -> tuple[int, str]:
 
     timeline = args.timeline or demo_timeline()
     output = args.output or Path.cwd() / f"{timeline.stem}_dubbed.otio"
-    request = DubRequest(
-        timeline=timeline,
-        output=output,
-        clips=tuple(args.clips or ()),
-        takes=args.takes,
-        seed=args.seed,
-        settings=speech_settings(args),
-        force=args.force,
-    )
-    checkpoint_of(args)  # a missing model is a usage error before any work
-    report = _drive(dub_timeline(request, model_loader(args)), args.quiet)
+    speech_settings(args)  # bad options are usage errors before any work
+    check_timbre_options(args)
+    checkpoint_of(args)  # so is a missing model
+
+    def job() -> Job:
+        timbre = yield from timbre_job(args)
+        request = DubRequest(
+            timeline=timeline,
+            output=output,
+            clips=tuple(args.clips or ()),
+            takes=args.takes,
+            seed=args.seed,
+            settings=speech_settings(args, timbre),
+            force=args.force,
+        )
+        return (yield from dub_timeline(request, model_loader(args)))
+
+    report = _drive(job(), args.quiet)
     return (1 if report.failed else 0), report.summary()
 
 
@@ -198,7 +217,8 @@ def run_speak_command(args: argparse.Namespace) -> tuple[int, str]:
         raise OutputExistsError(output)
     if not Path(args.video).is_file():
         raise UsageError(f"video '{args.video}' does not exist")
-    settings = speech_settings(args)
+    speech_settings(args)  # bad options are usage errors before any work
+    check_timbre_options(args)
     info = probe_video(Path(args.video))
     start = parse_position(args.start, info) if args.start else 0.0
     end = parse_position(args.end, info) if args.end else None
@@ -207,6 +227,7 @@ def run_speak_command(args: argparse.Namespace) -> tuple[int, str]:
     models, stages = model_loader(args)()
 
     def job() -> Job:
+        settings = speech_settings(args, (yield from timbre_job(args)))
         prepared = yield from prepare_range(
             Path(args.video), start, end, clip_id=output.stem, info=info
         )
@@ -285,10 +306,19 @@ def run_voice_corpus_command(args: argparse.Namespace) -> tuple[int, str]:
 
     if not args.manifest.is_file():
         raise UsageError(f"manifest '{args.manifest}' does not exist")
-    settings = speech_settings(args)
+    speech_settings(args)  # bad options are usage errors before any work
+    check_timbre_options(args)
     models, stages = model_loader(args)()
-    job = voice_corpus(models, stages, args.manifest, args.out, args.split, args.limit, settings)
-    made = _drive(job, args.quiet)
+
+    def job() -> Job:
+        settings = speech_settings(args, (yield from timbre_job(args)))
+        return (
+            yield from voice_corpus(
+                models, stages, args.manifest, args.out, args.split, args.limit, settings
+            )
+        )
+
+    made = _drive(job(), args.quiet)
     return (
         0,
         (

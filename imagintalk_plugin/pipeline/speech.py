@@ -51,6 +51,9 @@ class SpeechSettings:
     overrides: VoiceOverrides = field(default_factory=VoiceOverrides)
     window_s: float = 10.0
     overlap_s: float = 1.0
+    # where the overrides' timbre came from, for the take's metadata: (key, value) pairs such as
+    # (("source", "reference audio"), ("path", "/takes/ref.wav")); the clip's own face by default
+    timbre: tuple[tuple[str, str], ...] = (("source", "face"),)
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
@@ -71,6 +74,7 @@ class SpeechSettings:
             "speed_factor": o.speed_factor,
             "reference_voice": o.reference_voice is not None,
             "other_face": o.face is not None,
+            "timbre": dict(self.timbre),
         }
 
 

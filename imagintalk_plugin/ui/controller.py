@@ -64,6 +64,7 @@ def speech_settings(
     return SpeechSettings(
         threshold=style.threshold,
         sampler=replace(base.sampler, steps=style.steps, guidance=style.guidance),
+        timbre=tuple(timbre_record(style).items()),
         overrides=VoiceOverrides(
             reference_voice=reference_voice,
             face=face,
@@ -119,7 +120,7 @@ def clip_job(request: ClipRequest, models: Any, stages: Any, cache: Any = None) 
     """Job: one take of one clip; reads lips and face first unless the request carries them.
 
     A timbre from another clip's face or a reference voice is resolved first (see
-    `timbre_overrides`) and recorded in the take's settings under "timbre".
+    `timbre_overrides`); the take's settings record it under "timbre" (`timbre_record`).
     """
     from imagintalk_plugin.frontend.prepare import prepare_clip
     from imagintalk_plugin.pipeline.speech import speak_track
@@ -131,9 +132,6 @@ def clip_job(request: ClipRequest, models: Any, stages: Any, cache: Any = None) 
         track = prepared.track
     settings = speech_settings(request.style, face, voice)
     speech = yield from speak_track(models, stages, track, settings)
-    info = speech.take
-    timbre = {"timbre": timbre_record(request.style)}
-    speech = replace(speech, take=replace(info, settings={**info.settings, **timbre}))
     return ClipResult(request.clip.clip_id, request.take, request.style, track, speech)
 
 

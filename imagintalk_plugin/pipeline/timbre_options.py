@@ -1,0 +1,90 @@
+"""`--voice WAV` and `--face VIDEO` for `speak`, `dub` and `voice-corpus`: a timbre from outside.
+
+By default every take's timbre comes from its own clip's face. An editor can instead give a
+reference recording (its Resemblyzer embedding drives the face-style adapter's voice branch)
+or a video of another face (its dlib identity, read by the front-end from the video's first
+FACE_SAMPLE_S seconds through the LipTrack cache). The two are exclusive; either one is
+recorded in every take's metadata, so a rerun with another timbre never reuses old takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from imagintalk_plugin.core.errors import UsageError
+from imagintalk_plugin.core.progress import Job, Progress
+
+FACE_SAMPLE_S = 10.0  # seconds of the --face video read for its identity
+
+
+@dataclass(frozen=True, eq=False)
+class Timbre:
+    """What replaces the clip's own face as the timbre (both None: the clip's face)."""
+
+    face: np.ndarray | None = None  # (128,) identity of another face
+    reference_voice: np.ndarray | None = None  # (256,) speaker embedding of a recording
+    record: tuple[tuple[str, str], ...] = (("source", "face"),)  # for the take's metadata
+
+
+def add_timbre_options(parser: argparse.ArgumentParser) -> None:
+    """The exclusive --voice / --face options."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--voice",
+        type=Path,
+        metavar="WAV",
+        help="timbre from this reference recording instead of the clip's face",
+    )
+    group.add_argument(
+        "--face",
+        type=Path,
+        metavar="VIDEO",
+        help=f"timbre from the face in this video (its first {FACE_SAMPLE_S:g} s) instead",
+    )
+
+
+def check_timbre_options(args: argparse.Namespace) -> None:
+    """Fail fast, before any model loads, on a missing or unusable --voice / --face file."""
+    from imagintalk_plugin.pipeline.voice_overrides_io import check_reference_audio
+
+    if getattr(args, "voice", None) is not None:
+        check_reference_audio(args.voice)  # AudioFileError, one line
+    face = getattr(args, "face", None)
+    if face is not None and not Path(face).is_file():
+        raise UsageError(f"face video '{face}' does not exist")
+
+
+def timbre_job(args: argparse.Namespace) -> Job[Timbre]:
+    """Job: the Timbre the options ask for (runs the front-end for --face)."""
+    voice, face = getattr(args, "voice", None), getattr(args, "face", None)
+    if voice is not None:
+        from imagintalk_plugin.pipeline.voice_overrides_io import reference_voice_embedding
+
+        yield Progress("reference voice", 0, 1, message=Path(voice).name)
+        embedding = reference_voice_embedding(voice)
+        yield Progress("reference voice", 1, 1, message=Path(voice).name)
+        record = (("source", "reference audio"), ("path", str(Path(voice).resolve())))
+        return Timbre(reference_voice=embedding, record=record)
+    if face is not None:
+        identity = yield from video_face_embedding(Path(face))
+        record = (("source", "face video"), ("path", str(Path(face).resolve())))
+        return Timbre(face=identity, record=record)
+    return Timbre()
+
+
+def video_face_embedding(path: Path) -> Job[np.ndarray]:
+    """Job: (128,) float32 identity of the face in a video's first FACE_SAMPLE_S seconds.
+
+    A video without a face raises `NoFaceError` naming the file.
+    """
+    from imagintalk_plugin.frontend.decoding import probe_video
+    from imagintalk_plugin.frontend.prepare import prepare_range
+
+    info = probe_video(path)  # unreadable: VideoReadError, one line
+    end = min(info.duration_s, FACE_SAMPLE_S) if info.duration_s > 0 else FACE_SAMPLE_S
+    prepared = yield from prepare_range(path, 0.0, end, clip_id=path.name, info=info)
+    return np.asarray(prepared.track.face_embedding, np.float32)

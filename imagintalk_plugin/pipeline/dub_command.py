@@ -54,6 +54,17 @@ def speech_settings(args: argparse.Namespace, timbre: Timbre | None = None) -> A
         raise UsageError(str(err)) from err
 
 
+def check_generation_options(args: argparse.Namespace) -> None:
+    """Bad style options and unusable --voice / --face files: usage errors before any work."""
+    speech_settings(args)
+    check_timbre_options(args)
+
+
+def settings_job(args: argparse.Namespace) -> Job[Any]:
+    """Job: SpeechSettings with the --voice / --face timbre resolved (front-end for --face)."""
+    return speech_settings(args, (yield from timbre_job(args)))
+
+
 def model_loader(args: argparse.Namespace) -> Callable[[], tuple[Any, Any]]:
     """Loads the checkpoint and its stages on first call (so bad input fails before)."""
 
@@ -183,19 +194,17 @@ def run_dub_command(args: argparse.Namespace) -> tuple[int, str]:
 
     timeline = args.timeline or demo_timeline()
     output = args.output or Path.cwd() / f"{timeline.stem}_dubbed.otio"
-    speech_settings(args)  # bad options are usage errors before any work
-    check_timbre_options(args)
-    checkpoint_of(args)  # so is a missing model
+    check_generation_options(args)
+    checkpoint_of(args)  # a missing model is a usage error before any work, too
 
     def job() -> Job:
-        timbre = yield from timbre_job(args)
         request = DubRequest(
             timeline=timeline,
             output=output,
             clips=tuple(args.clips or ()),
             takes=args.takes,
             seed=args.seed,
-            settings=speech_settings(args, timbre),
+            settings=(yield from settings_job(args)),
             force=args.force,
         )
         return (yield from dub_timeline(request, model_loader(args)))
@@ -217,8 +226,7 @@ def run_speak_command(args: argparse.Namespace) -> tuple[int, str]:
         raise OutputExistsError(output)
     if not Path(args.video).is_file():
         raise UsageError(f"video '{args.video}' does not exist")
-    speech_settings(args)  # bad options are usage errors before any work
-    check_timbre_options(args)
+    check_generation_options(args)
     info = probe_video(Path(args.video))
     start = parse_position(args.start, info) if args.start else 0.0
     end = parse_position(args.end, info) if args.end else None
@@ -227,7 +235,7 @@ def run_speak_command(args: argparse.Namespace) -> tuple[int, str]:
     models, stages = model_loader(args)()
 
     def job() -> Job:
-        settings = speech_settings(args, (yield from timbre_job(args)))
+        settings = yield from settings_job(args)
         prepared = yield from prepare_range(
             Path(args.video), start, end, clip_id=output.stem, info=info
         )
@@ -306,12 +314,11 @@ def run_voice_corpus_command(args: argparse.Namespace) -> tuple[int, str]:
 
     if not args.manifest.is_file():
         raise UsageError(f"manifest '{args.manifest}' does not exist")
-    speech_settings(args)  # bad options are usage errors before any work
-    check_timbre_options(args)
+    check_generation_options(args)
     models, stages = model_loader(args)()
 
     def job() -> Job:
-        settings = speech_settings(args, (yield from timbre_job(args)))
+        settings = yield from settings_job(args)
         return (
             yield from voice_corpus(
                 models, stages, args.manifest, args.out, args.split, args.limit, settings

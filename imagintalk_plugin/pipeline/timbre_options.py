@@ -2,9 +2,10 @@
 
 By default every take's timbre comes from its own clip's face. An editor can instead give a
 reference recording (its Resemblyzer embedding drives the face-style adapter's voice branch)
-or a video of another face (its dlib identity, read by the front-end from the video's first
-FACE_SAMPLE_S seconds through the LipTrack cache). The two are exclusive; either one is
-recorded in every take's metadata, so a rerun with another timbre never reuses old takes.
+or a video of another face (`voice_overrides_io.video_face_embedding`: its dlib identity, read
+by the front-end from the video's first FACE_SAMPLE_S seconds through the LipTrack cache). The
+two are exclusive; either one is recorded in every take's metadata, so a rerun with another
+timbre never reuses old takes.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ import numpy as np
 
 from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import Job, Progress
-
-FACE_SAMPLE_S = 10.0  # seconds of the --face video read for its identity
+from imagintalk_plugin.pipeline.voice_overrides_io import (
+    FACE_SAMPLE_S,
+    check_reference_audio,
+    reference_voice_embedding,
+    video_face_embedding,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,21 +54,16 @@ def add_timbre_options(parser: argparse.ArgumentParser) -> None:
 
 def check_timbre_options(args: argparse.Namespace) -> None:
     """Fail fast, before any model loads, on a missing or unusable --voice / --face file."""
-    from imagintalk_plugin.pipeline.voice_overrides_io import check_reference_audio
-
-    if getattr(args, "voice", None) is not None:
+    if args.voice is not None:
         check_reference_audio(args.voice)  # AudioFileError, one line
-    face = getattr(args, "face", None)
-    if face is not None and not Path(face).is_file():
-        raise UsageError(f"face video '{face}' does not exist")
+    if args.face is not None and not Path(args.face).is_file():
+        raise UsageError(f"face video '{args.face}' does not exist")
 
 
 def timbre_job(args: argparse.Namespace) -> Job[Timbre]:
     """Job: the Timbre the options ask for (runs the front-end for --face)."""
-    voice, face = getattr(args, "voice", None), getattr(args, "face", None)
+    voice, face = args.voice, args.face
     if voice is not None:
-        from imagintalk_plugin.pipeline.voice_overrides_io import reference_voice_embedding
-
         yield Progress("reference voice", 0, 1, message=Path(voice).name)
         embedding = reference_voice_embedding(voice)
         yield Progress("reference voice", 1, 1, message=Path(voice).name)
@@ -74,17 +74,3 @@ def timbre_job(args: argparse.Namespace) -> Job[Timbre]:
         record = (("source", "face video"), ("path", str(Path(face).resolve())))
         return Timbre(face=identity, record=record)
     return Timbre()
-
-
-def video_face_embedding(path: Path) -> Job[np.ndarray]:
-    """Job: (128,) float32 identity of the face in a video's first FACE_SAMPLE_S seconds.
-
-    A video without a face raises `NoFaceError` naming the file.
-    """
-    from imagintalk_plugin.frontend.decoding import probe_video
-    from imagintalk_plugin.frontend.prepare import prepare_range
-
-    info = probe_video(path)  # unreadable: VideoReadError, one line
-    end = min(info.duration_s, FACE_SAMPLE_S) if info.duration_s > 0 else FACE_SAMPLE_S
-    prepared = yield from prepare_range(path, 0.0, end, clip_id=path.name, info=info)
-    return np.asarray(prepared.track.face_embedding, np.float32)

@@ -12,7 +12,8 @@ face identity (`face`) in place of the clip's own face. These helpers make them:
   the space the adapter's voice branch learned. Loads torch: worker side only. Embeddings are
   kept per file identity (path, size, mtime), so regenerating a take does not embed again.
 - `clip_face_embedding(clip)`: a job giving the face identity of another timeline clip, read
-  by the front-end through the LipTrack cache (the same embedding its own takes would use).
+  by the front-end through the LipTrack cache (the same embedding its own takes would use);
+  `video_face_embedding(path)` the same for a video file's first FACE_SAMPLE_S seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from imagintalk_plugin.evaluation.speaker import SpeakerEncoder
     from imagintalk_plugin.frontend.cache import LipTrackCache
 
+FACE_SAMPLE_S = 10.0  # seconds of a face video read for its identity
 MIN_REFERENCE_S = 1.0  # shorter clips give the encoder too little voice to go on
 REFERENCE_DIM = 256  # Resemblyzer's embedding size (`FaceStyleConfig.speaker_dim`)
 _LOCK = threading.Lock()
@@ -94,4 +96,19 @@ def clip_face_embedding(clip: ClipRef, cache: LipTrackCache | None = None) -> Jo
     from imagintalk_plugin.frontend.prepare import prepare_clip
 
     prepared = yield from prepare_clip(clip, cache=cache)
+    return np.asarray(prepared.track.face_embedding, np.float32)
+
+
+def video_face_embedding(path: Path) -> Job[np.ndarray]:
+    """Job: (128,) float32 identity of the face in a video's first FACE_SAMPLE_S seconds.
+
+    An unreadable video raises `VideoReadError` and one without a face `NoFaceError`, both
+    naming the file.
+    """
+    from imagintalk_plugin.frontend.decoding import probe_video
+    from imagintalk_plugin.frontend.prepare import prepare_range
+
+    info = probe_video(path)
+    end = min(info.duration_s, FACE_SAMPLE_S) if info.duration_s > 0 else FACE_SAMPLE_S
+    prepared = yield from prepare_range(path, 0.0, end, clip_id=path.name, info=info)
     return np.asarray(prepared.track.face_embedding, np.float32)

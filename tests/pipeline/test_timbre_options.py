@@ -15,7 +15,7 @@ from opentimelineio.opentime import RationalTime, TimeRange
 
 from imagintalk_plugin.cli import main
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.pipeline.timbre_options import video_face_embedding
+from imagintalk_plugin.pipeline.voice_overrides_io import video_face_embedding
 from imagintalk_plugin.timeline.bwf import read_wav
 
 

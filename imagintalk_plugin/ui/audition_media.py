@@ -10,6 +10,13 @@ starts, stops and re-seeks players that drift.
 
 QtMultimedia is imported by `multimedia()` when a pair is made: where it cannot load (Linux
 without libpulse0, say) `available` is False and `reason` says why in one line.
+
+Every control call (source, seek, play, pause, stop) is queued to Qt's event loop rather than
+made from Python. PySide holds the GIL through a call it makes, while the players' own threads
+tear their renderers down and call back into Python (PySide's `disconnectNotify` override on
+the Python-made audio output) with a Qt mutex held: a direct `stop()` on the GUI thread can
+wait for that mutex while the renderer waits for the GIL, and the panel freezes. Queued calls
+run from `exec()`, which releases the GIL.
 """
 
 from __future__ import annotations
@@ -22,7 +29,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QLoggingCategory, QObject, QUrl, Signal
+from PySide6.QtCore import (
+    Q_ARG,
+    QEventLoop,
+    QLoggingCategory,
+    QMetaObject,
+    QObject,
+    Qt,
+    QUrl,
+    Signal,
+)
 
 from imagintalk_plugin.core.clips import ClipRef
 from imagintalk_plugin.core.signals import Waveform
@@ -41,6 +57,16 @@ def multimedia() -> tuple[SimpleNamespace | None, str]:
         return None, f"audition unavailable: QtMultimedia cannot load ({text})"
     QLoggingCategory.setFilterRules("qt.multimedia.ffmpeg*.info=false")  # per-file stream dumps
     return SimpleNamespace(player=mm.QMediaPlayer, output=mm.QAudioOutput, sink=mm.QVideoSink), ""
+
+
+def invoke(target: QObject, method: str, *args: Any) -> None:
+    """Queue `target.method(*args)` to the event loop (see the module's note on the GIL)."""
+    QMetaObject.invokeMethod(target, method, Qt.ConnectionType.QueuedConnection, *args)
+
+
+def seek_arg(ms: int) -> Any:
+    """The argument of a queued `QMediaPlayer.setPosition`."""
+    return Q_ARG("qint64", ms)
 
 
 def write_take_wav(waveform: Waveform, path: Path) -> Path:
@@ -123,7 +149,7 @@ class MediaPair(QObject):
         self.audio_path = path
 
     def _set_source(self, player: Any, path: Path | None) -> None:
-        player.setSource(QUrl.fromLocalFile(str(path)) if path else QUrl())
+        invoke(player, "setSource", Q_ARG(QUrl, QUrl.fromLocalFile(str(path)) if path else QUrl()))
         if path is not None:
             self._loading.add(player)
 
@@ -151,11 +177,9 @@ class MediaPair(QObject):
 
     @staticmethod
     def _place(player: Any, offset: float, end: float, seconds: float, play: bool) -> None:
-        player.setPosition(round(1000 * (offset + min(seconds, max(0.0, end - LAST_FRAME_S)))))
-        if play and seconds < end:
-            player.play()
-        else:
-            player.pause()
+        at = round(1000 * (offset + min(seconds, max(0.0, end - LAST_FRAME_S))))
+        invoke(player, "setPosition", seek_arg(at))
+        invoke(player, "play" if play and seconds < end else "pause")
 
     def place(self, seconds: float, play: bool) -> None:
         """Seek both players to `seconds`; each plays (when `play`) only where it has media."""
@@ -168,7 +192,7 @@ class MediaPair(QObject):
         """Pause both where they are."""
         self._at = (self._at[0], False)
         for player, _offset, _end in self._tracks():
-            player.pause()
+            invoke(player, "pause")
 
     def keep_in_step(self, now: float, elapsed: float) -> None:
         """At `now` on the transport, `elapsed` seconds after it started: stop a player whose
@@ -177,20 +201,26 @@ class MediaPair(QObject):
         for player, offset, end in self._tracks():
             if now >= end:
                 if player.isPlaying():
-                    player.pause()
+                    invoke(player, "pause")
             elif (
                 elapsed > self._check_after
                 and abs(player.position() / 1000.0 - offset - now) > DRIFT_S
             ):
-                player.setPosition(round(1000 * (offset + now)))
+                invoke(player, "setPosition", seek_arg(round(1000 * (offset + now))))
                 self._check_after = elapsed + SETTLE_S
 
     def shutdown(self) -> None:
-        """Stop, let go of the files and remove the temporary WAVs."""
-        for player in (self.video, self.audio):
-            if player is not None:
-                player.stop()
-                player.setSource(QUrl())
+        """Stop, let go of the files and remove the temporary WAVs (waits, GIL released, for
+        the players to have stopped)."""
+        players = [p for p in (self.video, self.audio) if p is not None]
+        for player in players:
+            invoke(player, "stop")
+            invoke(player, "setSource", Q_ARG(QUrl, QUrl()))
+        if players:
+            loop = QEventLoop()
+            invoke(loop, "quit")  # runs after the calls above: one queue, in order
+            loop.exec()
+        self._loading.clear()
         self.video_path = self.audio_path = None
         self._wavs.clear()
         self._tmp.cleanup()

@@ -158,3 +158,25 @@ def test_a_take_becomes_a_16_bit_wav(tmp_path: Path) -> None:
     np.testing.assert_allclose(samples, 0.0, atol=1e-4)  # mixed to mono
     path = write_take_wav(Waveform(np.array([2.0, -2.0], np.float32), 16000), path)
     np.testing.assert_allclose(_wav_samples(path)[0], [1.0, -1.0], atol=1e-4)  # clipped
+
+
+def test_stopping_while_the_players_run_never_freezes(qtbot, videos) -> None:
+    """Shut a playing pair down at random moments: the players' threads tear their renderers
+    down while the GUI thread stops them, the race that froze a direct `stop()`. A freeze here
+    fails on the test timeout."""
+    rng = np.random.default_rng(0)
+    take = Waveform((0.1 * rng.standard_normal(8000)).astype(np.float32), 16000)
+    for _ in range(12):
+        pair = audition_media.MediaPair()
+        if not pair.available:
+            pytest.skip(pair.reason)
+        pair.set_picture(videos[0], 0.1, 1.0)
+        pair.set_take("c", 1, take)
+        pair.place(0.0, True)
+        qtbot.wait(int(rng.integers(0, 400)))
+        pair.pause()
+        pair.shutdown()
+        stopped = type(pair.audio).PlaybackState.StoppedState
+        assert [p.playbackState() for p in (pair.video, pair.audio)] == [stopped, stopped]
+        assert pair.audio.source().isEmpty()  # the take's WAV is let go
+        pair.deleteLater()

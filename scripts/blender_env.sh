@@ -14,13 +14,13 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     # keep the venv out of git and ruff without touching the project's .gitignore
     echo "*" > "$VENV/.gitignore"
 fi
-if ! "$VENV/bin/python" -c "import bpy, pytest, opentimelineio" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import bpy, pytest, pytest_timeout, opentimelineio" 2>/dev/null; then
     find_links=()
     if [[ -d "$WHEELS" ]]; then
         find_links=(--find-links "$WHEELS")
     fi
     "$VENV/bin/python" -m pip install --quiet "${find_links[@]}" \
-        "bpy==4.5.*" pytest "numpy<2" opentimelineio
+        "bpy==4.5.*" pytest pytest-timeout "numpy<2" opentimelineio
 fi
 export QT_QPA_PLATFORM=${QT_QPA_PLATFORM:-offscreen}
 exec "$VENV/bin/python" -m pytest tests/hosts/blender -q -p no:cacheprovider "$@"

@@ -215,7 +215,7 @@ class MediaPair(QObject):
         players = [p for p in (self.video, self.audio) if p is not None]
         for player in players:
             invoke(player, "stop")
-            invoke(player, "setSource", Q_ARG(QUrl, QUrl()))
+            self._set_source(player, None)
         if players:
             loop = QEventLoop()
             invoke(loop, "quit")  # runs after the calls above: one queue, in order

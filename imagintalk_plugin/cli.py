@@ -199,8 +199,8 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         "--steps",
         type=int,
         metavar="N",
-        help="codec/vocoder/dit: train N steps instead of the preset's; with --resume, "
-        "extends a finished stage",
+        help="aligner/detector/codec/vocoder/dit: train N steps instead of the preset's; "
+        "with --resume, extends a finished stage",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 

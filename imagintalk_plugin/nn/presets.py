@@ -91,7 +91,7 @@ def _demo() -> SemanticPreset:
         units=UnitConfig(num_units=k),
         aligner=AlignerConfig(encoder=encoder, num_units=k),
         aligner_train=TrainConfig(
-            steps=800, batch_size=8, lr=2e-3, warmup=80, eval_every=200, save_every=100
+            steps=3000, batch_size=8, lr=2e-3, warmup=80, eval_every=200, save_every=100
         ),
         folds=3,
         fold_train=TrainConfig(

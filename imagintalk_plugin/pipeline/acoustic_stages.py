@@ -9,10 +9,8 @@ RUN/dit/         face-style adapter + Style-DiT           (train dit: needs unit
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.nn.acoustic_presets import AcousticPreset
 from imagintalk_plugin.nn.checkpoint import save_model
@@ -155,18 +153,7 @@ def run_acoustic_stage(
         "dit": train_dit,
         "evaluate-voice": evaluate_voice,
     }
+    from imagintalk_plugin.pipeline.semantic_training import with_steps
+
     preset = with_steps(acoustic_preset(request.preset), request.stage, request.steps)
     return (yield from runners[request.stage](request, preset, corpus, ctx))
-
-
-def with_steps(preset: AcousticPreset, stage: str, steps: int | None) -> AcousticPreset:
-    """The preset with `stage`'s step count replaced (`train --steps N`; with --resume this
-    extends a finished stage, its learning-rate schedule stretched to the new length)."""
-    if steps is None:
-        return preset
-    field = f"{stage}_train"
-    if not hasattr(preset, field):
-        raise UsageError(f"--steps applies to codec, vocoder and dit, not to '{stage}'")
-    if steps < 1:
-        raise UsageError(f"--steps must be at least 1, not {steps}")
-    return replace(preset, **{field: replace(getattr(preset, field), steps=steps)})

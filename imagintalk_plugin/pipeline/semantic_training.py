@@ -18,9 +18,9 @@ the test split (speakers never seen in training).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -60,6 +60,8 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
     if request.stage not in STAGES:
         raise UsageError(f"unknown stage '{request.stage}' (choose from {', '.join(STAGES)})")
     preset = semantic_preset(request.preset)
+    if request.stage in SEMANTIC_STAGES:  # fails before the corpus loads, like a bad preset
+        preset = with_steps(preset, request.stage, request.steps)
     if request.stage in ACOUSTIC_STAGES:
         from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
 
@@ -192,6 +194,25 @@ def models_scores(
     scores["clips"] = len(units)
     scores["speakers"] = outputs.speakers
     return scores
+
+
+PresetT = TypeVar("PresetT")
+
+
+def with_steps(preset: PresetT, stage: str, steps: int | None) -> PresetT:
+    """The preset with `stage`'s step count replaced (`train --steps N`; with --resume this
+    extends a finished stage, its learning-rate schedule stretched to the new length)."""
+    if steps is None:
+        return preset
+    field = f"{stage}_train"
+    if not hasattr(preset, field):
+        raise UsageError(
+            f"--steps applies to aligner, detector, codec, vocoder and dit, not to '{stage}'"
+        )
+    if steps < 1:
+        raise UsageError(f"--steps must be at least 1, not {steps}")
+    longer = replace(getattr(preset, field), steps=steps)
+    return replace(preset, **{field: longer})  # type: ignore[type-var]
 
 
 def write_metrics(path: Path, metrics: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
 from imagintalk_plugin.nn.checkpoint import load_module
 from imagintalk_plugin.nn.codec import CodecConfig, MelCodec
 from imagintalk_plugin.nn.mel import LogMel
+from imagintalk_plugin.nn.presets import semantic_preset
 from imagintalk_plugin.nn.speech_generator import GeneratorConfig, SpeechGenerator
 from imagintalk_plugin.nn.training.codec_training import CODEC_KIND, codec_scores, codec_stage
 from imagintalk_plugin.nn.training.corpus import SemanticCorpus
@@ -40,7 +41,7 @@ from imagintalk_plugin.nn.training.vocoder_training import (
     vocoder_scores,
     vocoder_stage,
 )
-from imagintalk_plugin.pipeline.acoustic_stages import with_steps
+from imagintalk_plugin.pipeline.semantic_training import with_steps
 
 PRESET = acoustic_preset("tiny")
 GEN = PRESET.generator
@@ -300,13 +301,18 @@ def test_resume_with_more_steps_extends_a_finished_stage(tmp_path: Path) -> None
         drive(run_stage(other_lr, tmp_path, CTX, resume=True))
 
 
-def test_steps_override_applies_to_acoustic_stages_only() -> None:
+def test_steps_override_applies_to_stages_with_a_training_schedule() -> None:
     preset = acoustic_preset("tiny")
     assert with_steps(preset, "vocoder", None) is preset
     longer = with_steps(preset, "vocoder", 7)
     assert longer.vocoder_train.steps == 7
     assert longer.codec_train == preset.codec_train
-    with pytest.raises(UsageError, match="--steps applies to codec, vocoder and dit"):
-        with_steps(preset, "aligner", 7)
+    with pytest.raises(UsageError, match="--steps applies to aligner, detector, codec"):
+        with_steps(preset, "units", 7)
+    semantic = semantic_preset("tiny")
+    assert with_steps(semantic, "aligner", 7).aligner_train.steps == 7
+    assert with_steps(semantic, "aligner", 7).fold_train == semantic.fold_train
+    with pytest.raises(UsageError, match="not to 'refiner'"):
+        with_steps(semantic, "refiner", 7)
     with pytest.raises(UsageError, match="at least 1"):
         with_steps(preset, "dit", 0)

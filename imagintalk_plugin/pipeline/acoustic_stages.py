@@ -18,7 +18,12 @@ from imagintalk_plugin.nn.training.corpus import SemanticCorpus
 from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
 from imagintalk_plugin.nn.training.loop import run_stage
 from imagintalk_plugin.pipeline.acoustic_models import load_codec, weights_digest
-from imagintalk_plugin.pipeline.semantic_training import TrainRequest, check_fresh, write_metrics
+from imagintalk_plugin.pipeline.semantic_training import (
+    TrainRequest,
+    check_fresh,
+    with_steps,
+    write_metrics,
+)
 
 
 def _audio(corpus: SemanticCorpus, split: str) -> list:
@@ -153,7 +158,5 @@ def run_acoustic_stage(
         "dit": train_dit,
         "evaluate-voice": evaluate_voice,
     }
-    from imagintalk_plugin.pipeline.semantic_training import with_steps
-
     preset = with_steps(acoustic_preset(request.preset), request.stage, request.steps)
     return (yield from runners[request.stage](request, preset, corpus, ctx))

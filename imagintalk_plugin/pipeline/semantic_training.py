@@ -65,7 +65,8 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
     if request.stage in ACOUSTIC_STAGES:
         from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
 
-        acoustic_preset(request.preset)  # an unknown preset fails before the corpus loads
+        # an unknown preset or a stage without a schedule fails before the corpus loads
+        with_steps(acoustic_preset(request.preset), request.stage, request.steps)
     if not ctx.is_main:
         barrier(ctx)  # rank 0 runs the front-end into the cache first
     load = yield from load_semantic_corpus(request.data, jobs=request.jobs, limit=request.limit)

@@ -90,6 +90,18 @@ def test_stage_order_and_bad_preset_are_clear_errors(
     assert "unknown preset" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("stage", ["units", "refiner", "evaluate-voice"])
+def test_steps_on_a_stage_without_a_schedule_fails_before_the_corpus_loads(
+    stage: str, tmp_path: Path, capsys
+) -> None:
+    missing = tmp_path / "no_manifest.jsonl"  # never read: the check comes first
+    args = ["train", stage, "--preset", "tiny", "--data", str(missing), "--out", str(tmp_path)]
+    assert main([*args, "--steps", "5", "--quiet"]) == 2
+    assert f"--steps applies to aligner, detector, codec, vocoder and dit, not to '{stage}'" in (
+        capsys.readouterr().err
+    )
+
+
 def test_read_audio_16k_mixes_stereo_down_to_mono(tmp_path: Path) -> None:
     import wave
 

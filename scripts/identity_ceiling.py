@@ -26,7 +26,7 @@ from imagintalk_plugin.evaluation.speaker import SpeakerEncoder, cosine
 from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
 from imagintalk_plugin.pipeline.acoustic_data import content_conditions
 from imagintalk_plugin.pipeline.acoustic_models import load_voice_models
-from imagintalk_plugin.pipeline.semantic_models import load_models
+from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_units
 from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
 from imagintalk_plugin.pipeline.voice_generation import (
     VoiceConditions,
@@ -42,8 +42,10 @@ def main() -> None:
     parser.add_argument("--per-speaker", type=int, default=6, metavar="N")
     args = parser.parse_args()
     corpus = drive(load_semantic_corpus(args.data)).corpus
+    units = load_units(args.run)
+    aligner = load_aligner(args.run, units, "cpu")
     voice_models = load_voice_models(args.run, device="cpu")
-    semantic = load_models(args.run, device="cpu")
+    voice_models.check_aligner(aligner, args.run / "dit")  # as `train evaluate-voice` does
     meta = json.loads((args.run / "dit" / "config.json").read_text(encoding="utf-8"))["meta"]
     settings = acoustic_preset(meta["preset"]).sampler
     encoder = SpeakerEncoder()
@@ -56,7 +58,7 @@ def main() -> None:
         for utt in utts[: args.per_speaker]:
             others = np.mean([truth[o.id] for o in utts if o.id != utt.id], axis=0)
             reference = (others / np.linalg.norm(others)).astype(np.float32)
-            ids, lip = content_conditions(utt, semantic.units, semantic.aligner)
+            ids, lip = content_conditions(utt, units, aligner)
             assert utt.face_embedding is not None
             assert utt.expressions is not None
             conditions = VoiceConditions(ids, lip, utt.face_embedding, utt.expressions)

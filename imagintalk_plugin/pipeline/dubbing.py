@@ -10,6 +10,8 @@ written last, with every finished take on `ImaginTalk Dialogue` track(s).
   settings is not overwritten without `force`.
 - Nothing half-written: every file is written to a temporary name and renamed into place.
 - One clip failing (offline media, no face, unreadable video) is reported; the others finish.
+- Batches: `batch_size` clips' takes are generated together; if such a batch fails, its takes
+  are retried one by one, so only the clip at fault fails.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 
 from imagintalk_plugin.core.clips import ClipRef, PlacedAudio
 from imagintalk_plugin.core.errors import (
+    CancelledError,
     ImagintalkError,
     OutputExistsError,
     UnknownClipError,
@@ -30,11 +33,11 @@ from imagintalk_plugin.core.errors import (
 )
 from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.progress import Job, Progress
-from imagintalk_plugin.core.signals import Waveform
+from imagintalk_plugin.core.signals import LipTrack, Waveform
 from imagintalk_plugin.frontend.cache import LipTrackCache
 from imagintalk_plugin.frontend.prepare import prepare_clip
 from imagintalk_plugin.pipeline.dub_models import DubModels
-from imagintalk_plugin.pipeline.speech import SpeechSettings, TakeInfo, speak_track
+from imagintalk_plugin.pipeline.speech import ClipSpeech, SpeechSettings, TakeInfo, speak_tracks
 from imagintalk_plugin.runtime.stages import Stages
 from imagintalk_plugin.timeline.clips import list_clips
 from imagintalk_plugin.timeline.placement import place_dialogue, safe_name, write_placed_audio
@@ -53,10 +56,13 @@ class DubRequest:
     seed: int = 0  # take k uses seed + k - 1
     settings: SpeechSettings = field(default_factory=SpeechSettings)
     force: bool = False
+    batch_size: int = 1  # clips generated together (see `speak_tracks`)
 
     def __post_init__(self) -> None:
         if self.takes < 1:
             raise UsageError(f"--takes must be at least 1, not {self.takes}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, not {self.batch_size}")
 
 
 @dataclass
@@ -147,7 +153,12 @@ def dub_timeline(
     load: Callable[[], tuple[DubModels, Stages]],
     cache: LipTrackCache | None = None,
 ) -> Job[DubReport]:
-    """Job: dub the timeline; `load` gives the models and stages (called once, when needed)."""
+    """Job: dub the timeline; `load` gives the models and stages (called once, when needed).
+
+    Clips go `request.batch_size` at a time: their lips are read one by one, then all their
+    takes are generated as one batch (`speak_tracks`) and written before the next clips start,
+    so a cancel loses at most the clips of the batch in flight.
+    """
     timeline, output = Path(request.timeline), Path(request.output)
     if output.resolve() == timeline.resolve():
         raise UsageError(f"output '{output}' is the input timeline; it is never overwritten")
@@ -158,25 +169,14 @@ def dub_timeline(
         raise UsageError(f"{timeline} has no dubbable clips")
     media_dir = output.parent / f"{output.stem}_dialogue"
     media_dir.mkdir(parents=True, exist_ok=True)
-    loaded_models: list[tuple[DubModels, Stages]] = []
+    run = _Run(request, media_dir, load, cache, len(clips))
     outcomes, placements = [], []
-    for index, clip in enumerate(clips):
-        yield Progress("dub", index, len(clips), clip.clip_id, clip.name, unit="clip")
-        outcome = ClipOutcome(clip.clip_id, clip.name, "reused")
-        try:
-            placed = yield from _dub_clip(request, clip, media_dir, load, loaded_models, cache)
-        except ImagintalkError as err:
-            outcome.status, outcome.error = "failed", str(err)
-            if isinstance(err, OutputExistsError):
-                raise
-        except (ValueError, RuntimeError, OSError) as err:  # one broken clip never stops a run
-            outcome.status, outcome.error = "failed", f"{type(err).__name__}: {err}"
-        else:
-            if any(p[1] for p in placed):
-                outcome.status = "done"
-            outcome.files = [p[0].audio_path for p in placed]
-            placements.extend(p[0] for p in placed)
-        outcomes.append(outcome)
+    for first in range(0, len(clips), request.batch_size):
+        group = clips[first : first + request.batch_size]
+        done = yield from run.dub_group(group, first)
+        for outcome, placed in done:
+            outcomes.append(outcome)
+            placements.extend(placed)
     yield Progress("dub", len(clips), len(clips), unit="clip")
     if not placements:
         return DubReport(None, outcomes)
@@ -184,49 +184,140 @@ def dub_timeline(
     return DubReport(output, outcomes)
 
 
-def _dub_clip(
-    request: DubRequest,
-    clip: ClipRef,
-    media_dir: Path,
-    load: Callable[[], tuple[DubModels, Stages]],
-    loaded: list[tuple[DubModels, Stages]],
-    cache: LipTrackCache | None,
-) -> Job[list[tuple[PlacedAudio, bool]]]:
-    """The clip's takes as (placement, newly made); reuses takes a previous run finished."""
-    out: list[tuple[PlacedAudio, bool]] = []
-    track = None
-    for take in range(1, request.takes + 1):
-        seed = request.seed + take - 1
-        settings = replace(
-            request.settings, overrides=replace(request.settings.overrides, seed=seed)
-        )
-        if not loaded:
-            loaded.append(load())
-        models, stages = loaded[0]
-        info = TakeInfo(models.name, seed, stages.backend, settings.describe())
-        record = take_record(clip, take, info)
-        wav = take_path(media_dir, clip, take)
-        if _reusable(wav, record, request.force):
-            out.append((_placement(clip, wav, take, seed, models.name), False))
-            continue
-        if track is None:
-            prepared = yield from prepare_clip(clip, cache=cache)
-            track = prepared.track
-        speech = yield from speak_track(models, stages, track, settings)
-        samples = fit_to_clip(speech.waveform.samples, clip, speech.waveform.sample_rate)
+@dataclass
+class _Pending:
+    """A take to generate: its clip, number, settings, where it goes and its record."""
+
+    clip: ClipRef
+    take: int
+    settings: SpeechSettings
+    wav: Path
+    record: dict
+    track: LipTrack | None = None
+
+
+@dataclass
+class _Run:
+    """One dub run's shared state: the request, where takes go, the models once loaded."""
+
+    request: DubRequest
+    media_dir: Path
+    load: Callable[[], tuple[DubModels, Stages]]
+    cache: LipTrackCache | None
+    total: int
+    loaded: list[tuple[DubModels, Stages]] = field(default_factory=list)
+
+    def models(self) -> tuple[DubModels, Stages]:
+        if not self.loaded:
+            self.loaded.append(self.load())
+        return self.loaded[0]
+
+    def dub_group(
+        self, clips: list[ClipRef], first: int
+    ) -> Job[list[tuple[ClipOutcome, list[PlacedAudio]]]]:
+        """Each clip's outcome and placements; one failing clip never stops the others."""
+        outcomes = {c.clip_id: ClipOutcome(c.clip_id, c.name, "reused") for c in clips}
+        placed: dict[str, list[PlacedAudio]] = {c.clip_id: [] for c in clips}
+        pending: list[_Pending] = []
+        for index, clip in enumerate(clips, start=first):
+            yield Progress("dub", index, self.total, clip.clip_id, clip.name, unit="clip")
+            try:
+                todo = yield from self._plan_clip(clip, placed[clip.clip_id])
+            except (ImagintalkError, ValueError, RuntimeError, OSError) as err:
+                _fail(outcomes[clip.clip_id], err)
+                continue
+            pending.extend(todo)
+        yield from self._generate(pending, outcomes, placed)
+        results = []
+        for clip in clips:
+            outcome = outcomes[clip.clip_id]
+            takes = [] if outcome.status == "failed" else placed[clip.clip_id]
+            outcome.files = [p.audio_path for p in takes]
+            results.append((outcome, takes))
+        return results
+
+    def _plan_clip(self, clip: ClipRef, placed: list[PlacedAudio]) -> Job[list[_Pending]]:
+        """Reuses the clip's finished takes into `placed`; returns the takes still to make,
+        with the clip's LipTrack read once if any is."""
+        request = self.request
+        models, stages = self.models()
+        todo = []
+        for take in range(1, request.takes + 1):
+            seed = request.seed + take - 1
+            overrides = replace(request.settings.overrides, seed=seed)
+            settings = replace(request.settings, overrides=overrides)
+            info = TakeInfo(models.name, seed, stages.backend, settings.describe())
+            record = take_record(clip, take, info)
+            wav = take_path(self.media_dir, clip, take)
+            if _reusable(wav, record, request.force):
+                placed.append(_placement(clip, wav, take, seed, models.name))
+            else:
+                todo.append(_Pending(clip, take, settings, wav, record))
+        if todo:
+            prepared = yield from prepare_clip(clip, cache=self.cache)
+            for item in todo:
+                item.track = prepared.track
+        return todo
+
+    def _generate(
+        self,
+        pending: list[_Pending],
+        outcomes: dict[str, ClipOutcome],
+        placed: dict[str, list[PlacedAudio]],
+    ) -> Job[None]:
+        """Generates and writes the pending takes as one batch; if the batch fails, take by
+        take, so only the clip at fault fails."""
+        if not pending:
+            return
+        models, stages = self.models()
+        batches = [pending] if len(pending) > 1 else []
+        batches += [[item] for item in pending]
+        while batches:
+            batch = batches.pop(0)
+            requests = [(item.track, item.settings) for item in batch]
+            try:
+                speeches = yield from speak_tracks(
+                    models, stages, requests, self.request.batch_size
+                )
+            except (ImagintalkError, ValueError, RuntimeError, OSError) as err:
+                _fatal(err)
+                if len(batch) == 1:
+                    _fail(outcomes[batch[0].clip.clip_id], err)
+                continue
+            for item, speech in zip(batch, speeches, strict=True):
+                placed[item.clip.clip_id].append(self._write(item, speech, models.name))
+                outcomes[item.clip.clip_id].status = "done"
+            if len(batch) > 1:
+                batches = []  # the whole batch succeeded: nothing to retry
+
+    def _write(self, item: _Pending, speech: ClipSpeech, model: str) -> PlacedAudio:
+        samples = fit_to_clip(speech.waveform.samples, item.clip, speech.waveform.sample_rate)
         placed = write_placed_audio(
-            clip,
+            item.clip,
             Waveform(samples, speech.waveform.sample_rate),
-            wav,
-            take=take,
-            seed=seed,
-            model=models.name,
+            item.wav,
+            take=item.take,
+            seed=item.settings.overrides.seed,
+            model=model,
             force=True,  # an existing file here was checked by _reusable
         )
-        with atomic_path(_sidecar(wav)) as tmp:
-            tmp.write_text(json.dumps(record, indent=2))
-        out.append((placed, True))
-    return out
+        with atomic_path(_sidecar(item.wav)) as tmp:
+            tmp.write_text(json.dumps(item.record, indent=2))
+        return placed
+
+
+def _fatal(err: Exception) -> None:
+    """Re-raises what stops the whole run: a cancel, or an existing take of other settings."""
+    if isinstance(err, (OutputExistsError, CancelledError)):
+        raise err
+
+
+def _fail(outcome: ClipOutcome, err: Exception) -> None:
+    """Marks the clip failed (unless the error stops the whole run)."""
+    _fatal(err)
+    outcome.status = "failed"
+    outcome.error = str(err) if isinstance(err, ImagintalkError) else f"{type(err).__name__}: {err}"
+    outcome.files = []
 
 
 def _placement(clip: ClipRef, wav: Path, take: int, seed: int, model: str) -> PlacedAudio:

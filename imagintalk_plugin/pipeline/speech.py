@@ -4,40 +4,46 @@ A job (a generator yielding `Progress` per stage, so callers can cancel between 
 returns a `ClipSpeech`: the take's audio, the panel's curves, the tokens before and after
 refinement with the detector's doubt, and the take's metadata.
 
-Long clips run in overlapping windows (10 s, 1 s overlap by default). Two neighbouring
-windows both generate the overlap from the same picture; the cut between them is placed at
-the quietest 20 ms of the overlap (a pause, where there is one) and crossfaded there, so no
-seam lands inside a syllable. Frames where no face was found give silence: the audio under
-them is gated to zero with 10 ms ramps, and a window without any face is not generated at all.
+Long clips run in overlapping windows (10 s, 1 s overlap by default), stitched at the
+quietest point of each overlap (`stitching`); a window without any face is not generated at
+all, and face-less frames are gated to silence. `speak_tracks` runs several clips' windows
+through the stages in padded batches (`window_batches`), with the same result per clip.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import torch
 
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import LipTrack, ProsodyCurves, TokenSequence, Waveform
-from imagintalk_plugin.nn.lip_aligner import UNIT_RATE_HZ, center_crop, crops_to_unit_range
+from imagintalk_plugin.nn.lip_aligner import UNIT_RATE_HZ
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
-from imagintalk_plugin.nn.refiner import refine_tokens
 from imagintalk_plugin.pipeline.acoustic_models import CODEC_VERSION
 from imagintalk_plugin.pipeline.dub_models import DubModels
+from imagintalk_plugin.pipeline.stitching import (
+    STEP_SAMPLES,
+    WindowSpeech,
+    face_gate,
+    fit_length,
+    quietest_cut,
+    stitch,
+)
 from imagintalk_plugin.pipeline.voice_generation import (
     SAMPLE_RATE,
-    VoiceConditions,
     VoiceOverrides,
     measure_prosody,
-    synthesize_voice,
+)
+from imagintalk_plugin.pipeline.window_batches import (
+    RefineSettings,
+    WindowInput,
+    read_windows,
+    voice_windows,
 )
 from imagintalk_plugin.runtime.stages import Stages
-
-STEP_SAMPLES = int(SAMPLE_RATE / UNIT_RATE_HZ)  # 320 samples per 50 Hz step
-FADE_S = 0.01  # ramps at the edges of face-less stretches
-SEAM_STEPS = 1  # crossfade length at a window seam, in 50 Hz steps (20 ms)
 
 
 @dataclass(frozen=True)
@@ -107,16 +113,6 @@ class ClipSpeech:
         return self.units.tokens != self.refined.tokens
 
 
-@dataclass
-class _Window:
-    audio: np.ndarray
-    units: np.ndarray
-    confidence: np.ndarray
-    refined: np.ndarray
-    error: np.ndarray
-    codes: np.ndarray
-
-
 def window_starts(frames: int, window: int, overlap: int) -> list[int]:
     """Start frames of overlapping windows of `window` frames covering `frames`."""
     if frames <= window:
@@ -126,180 +122,177 @@ def window_starts(frames: int, window: int, overlap: int) -> list[int]:
 
 
 def speak_track(
-    models: DubModels, stages: Stages, track: LipTrack, settings: SpeechSettings | None = None
+    models: DubModels,
+    stages: Stages,
+    track: LipTrack,
+    settings: SpeechSettings | None = None,
+    batch_size: int = 1,
 ) -> Job[ClipSpeech]:
-    """Job: the speech of one LipTrack (25 fps crops) at 16 kHz, as long as the track."""
-    settings = settings or SpeechSettings()
-    fps = track.fps
-    window = max(1, round(settings.window_s * fps))
-    overlap = round(settings.overlap_s * fps)
-    starts = window_starts(track.num_frames, window, overlap)
-    results: list[_Window] = []
-    for index, start in enumerate(starts):
-        stop = min(track.num_frames, start + window)
-        results.append(
-            (yield from _speak_window(models, stages, track, start, stop, settings, index, starts))
+    """Job: the speech of one LipTrack (25 fps crops) at 16 kHz, as long as the track (a long
+    clip's windows `batch_size` at a time)."""
+    requests = [(track, settings or SpeechSettings())]
+    speeches = yield from speak_tracks(models, stages, requests, batch_size)
+    return speeches[0]
+
+
+def speak_tracks(
+    models: DubModels,
+    stages: Stages,
+    requests: Sequence[tuple[LipTrack, SpeechSettings]],
+    batch_size: int = 1,
+) -> Job[list[ClipSpeech]]:
+    """Job: the speech of several LipTracks (each with its settings), in request order.
+
+    Every track's windows go through the stages `batch_size` at a time, padded (see
+    `window_batches`): a take is the same as `speak_track` gives, only sooner where the
+    device has room for a batch. Windows are batched only with others of the same detector,
+    refiner and sampler settings; overrides (voice, emotion, speed, pitch, seed) may differ.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, not {batch_size}")
+    plans = [_plan(track, settings) for track, settings in requests]
+    windows = [(r, i) for r, plan in enumerate(plans) for i in range(len(plan.starts))]
+    total, done = len(windows), 0
+    results: dict[tuple[int, int], WindowSpeech] = {}
+    groups: dict[tuple, list[tuple[int, int]]] = {}
+    for r, i in windows:
+        track, settings = requests[r]
+        if not track.valid[plans[r].starts[i] : plans[r].stop(i)].any():
+            results[r, i] = _silence(models, plans[r], i, settings)  # no face: nothing to make
+            done += 1
+            yield Progress("silence", done, total, track.clip_id, "no face in this window")
+            continue
+        groups.setdefault(_batch_key(models, settings), []).append((r, i))
+    for members in groups.values():
+        members.sort(key=lambda ri: -plans[ri[0]].window_input(requests[ri[0]][0], ri[1]).frames)
+        for first in range(0, len(members), batch_size):
+            batch = members[first : first + batch_size]
+            made = yield from _speak_batch(models, stages, requests, plans, batch, done, total)
+            results.update(made)
+            done += len(batch)
+    speeches = []
+    for r, (track, settings) in enumerate(requests):
+        own = [results[r, i] for i in range(len(plans[r].starts))]
+        speeches.append((yield from _join(models, stages, track, settings, plans[r], own)))
+    return speeches
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where one track's windows start, in frames."""
+
+    starts: list[int]
+    window: int
+    frames: int
+
+    def stop(self, index: int) -> int:
+        return min(self.frames, self.starts[index] + self.window)
+
+    def window_input(self, track: LipTrack, index: int) -> WindowInput:
+        return WindowInput(track, self.starts[index], self.stop(index))
+
+
+def _plan(track: LipTrack, settings: SpeechSettings) -> _Plan:
+    window = max(1, round(settings.window_s * track.fps))
+    overlap = round(settings.overlap_s * track.fps)
+    return _Plan(window_starts(track.num_frames, window, overlap), window, track.num_frames)
+
+
+def _refine_settings(models: DubModels, settings: SpeechSettings) -> RefineSettings:
+    """The detector threshold and fusion weight, the checkpoint's calibration where unset."""
+    calibration = models.calibration
+    threshold = settings.threshold if settings.threshold is not None else calibration.threshold
+    lm_weight = settings.lm_weight if settings.lm_weight is not None else calibration.lm_weight
+    return RefineSettings(threshold, lm_weight, settings.refine_passes)
+
+
+def _batch_key(models: DubModels, settings: SpeechSettings) -> tuple:
+    """Windows with equal keys share a batch: all but the per-clip overrides agree."""
+    return (_refine_settings(models, settings), replace(settings.sampler, seed=0))
+
+
+def _out_steps(frames: int, speed: float) -> int:
+    return max(1, round(2 * frames / speed))
+
+
+def _silence(models: DubModels, plan: _Plan, index: int, settings: SpeechSettings) -> WindowSpeech:
+    steps = 2 * (plan.stop(index) - plan.starts[index])
+    out_steps = _out_steps(plan.stop(index) - plan.starts[index], settings.overrides.speed_factor)
+    levels = models.voice.generator.config.dit.levels
+    empty = np.zeros(steps, np.int64)
+    return WindowSpeech(
+        np.zeros(out_steps * STEP_SAMPLES, np.float32),
+        empty,
+        np.zeros(steps, np.float32),
+        empty,
+        np.zeros(steps, np.float32),
+        np.zeros((levels, out_steps), np.int64),
+    )
+
+
+def _speak_batch(
+    models: DubModels,
+    stages: Stages,
+    requests: Sequence[tuple[LipTrack, SpeechSettings]],
+    plans: list[_Plan],
+    batch: list[tuple[int, int]],
+    done: int,
+    total: int,
+) -> Job[dict[tuple[int, int], WindowSpeech]]:
+    """One batch of windows through every stage, with progress between the stages."""
+    inputs = [plans[r].window_input(requests[r][0], i) for r, i in batch]
+    all_settings = [requests[r][1] for r, _ in batch]
+    clip = inputs[0].track.clip_id
+    note = "" if len(batch) == 1 else f"{len(batch)} windows of {len({r for r, _ in batch})} clips"
+    readings = yield from read_windows(
+        models, stages, inputs, _refine_settings(models, all_settings[0]), (done, total, clip, note)
+    )
+    yield Progress("style-dit", done, total, clip, note)
+    voiced = voice_windows(
+        models,
+        stages,
+        inputs,
+        readings,
+        [s.overrides for s in all_settings],
+        all_settings[0].sampler,
+    )
+    yield Progress("style-dit", done + len(batch), total, clip, note)
+    made = {}
+    for key, w, reading, settings, (audio, codes) in zip(
+        batch, inputs, readings, all_settings, voiced, strict=True
+    ):
+        out_steps = _out_steps(w.frames, settings.overrides.speed_factor)
+        made[key] = WindowSpeech(
+            fit_length(audio, out_steps * STEP_SAMPLES),
+            reading.units,
+            reading.confidence,
+            reading.refined,
+            reading.error,
+            codes,
         )
-    speed = settings.overrides.speed_factor
+    return made
+
+
+def _join(
+    models: DubModels,
+    stages: Stages,
+    track: LipTrack,
+    settings: SpeechSettings,
+    plan: _Plan,
+    results: list[WindowSpeech],
+) -> Job[ClipSpeech]:
+    """One track's windows stitched, gated under face-less frames, its prosody measured."""
+    speed, starts = settings.overrides.speed_factor, plan.starts
     cuts = [
-        _quietest_cut(results[i], starts[i], results[i + 1], starts[i + 1], stop, speed)
-        for i, stop in enumerate(min(track.num_frames, s + window) for s in starts[:-1])
+        quietest_cut(results[i], starts[i], results[i + 1], starts[i + 1], plan.stop(i), speed)
+        for i in range(len(starts) - 1)
     ]
-    audio, pieces = _stitch(results, starts, cuts, speed)
-    audio = audio * _face_gate(track.valid, fps, len(audio), speed)
+    audio, pieces = stitch(results, starts, cuts, speed)
+    audio = audio * face_gate(track.valid, track.fps, len(audio), speed)
     yield Progress("prosody", 0, 1, track.clip_id)
     prosody = measure_prosody(audio)
     yield Progress("prosody", 1, 1, track.clip_id)
     return _assemble(models, stages, track.clip_id, audio, prosody, pieces, settings)
-
-
-def _speak_window(
-    models: DubModels,
-    stages: Stages,
-    track: LipTrack,
-    start: int,
-    stop: int,
-    settings: SpeechSettings,
-    index: int,
-    starts: list[int],
-) -> Job[_Window]:
-    clip, total = track.clip_id, len(starts)
-    steps = 2 * (stop - start)
-    out_steps = max(1, round(steps / settings.overrides.speed_factor))
-    levels = models.voice.generator.config.dit.levels
-    if not track.valid[start:stop].any():  # no face anywhere: silence, nothing to generate
-        yield Progress("silence", index + 1, total, clip, "no face in this window")
-        empty = np.zeros(steps, np.int64)
-        return _Window(
-            np.zeros(out_steps * STEP_SAMPLES, np.float32),
-            empty,
-            np.zeros(steps, np.float32),
-            empty,
-            np.zeros(steps, np.float32),
-            np.zeros((levels, out_steps), np.int64),
-        )
-    device = stages.device
-    crops = center_crop(
-        crops_to_unit_range(track.mouth_crops[start:stop]),
-        models.semantic.aligner.config.encoder.crop_size,
-    )
-    yield Progress("lip aligner", index, total, clip)
-    logits, features = stages.aligner(
-        torch.from_numpy(np.ascontiguousarray(crops))[None].to(device)
-    )
-    log_probs = logits[0].float().log_softmax(-1)
-    confidence, tokens = log_probs.max(-1)
-    confidence = confidence.exp()
-    yield Progress("error detector", index, total, clip)
-    error = torch.sigmoid(stages.detector(tokens[None], confidence[None], log_probs[None]))[0]
-    yield Progress("refiner", index, total, clip)
-    calibration = models.calibration
-    threshold = settings.threshold if settings.threshold is not None else calibration.threshold
-    lm_weight = settings.lm_weight if settings.lm_weight is not None else calibration.lm_weight
-    lip_lp = log_probs.cpu().numpy()
-    refined = refine_tokens(
-        lambda ids, lips: stages.refiner(ids, lips),
-        models.semantic.refiner.config,
-        device,
-        tokens.cpu().numpy().astype(np.int64),
-        (error >= threshold).cpu().numpy(),
-        lip_lp,
-        settings.refine_passes,
-        lm_weight,
-    )
-    yield Progress("style-dit", index, total, clip)
-    conditions = VoiceConditions(
-        units=refined,
-        lip=features[0].float().cpu().numpy(),
-        face=track.face_embedding.astype(np.float32),
-        expressions=track.expressions[start:stop].astype(np.float32),
-    )
-    audio, codes = synthesize_voice(
-        models.voice, conditions, settings.overrides, settings.sampler, stages.voice_path()
-    )
-    yield Progress("style-dit", index + 1, total, clip)
-    return _Window(
-        _fit(audio, out_steps * STEP_SAMPLES),
-        tokens.cpu().numpy().astype(np.int64),
-        confidence.cpu().numpy().astype(np.float32),
-        refined,
-        error.float().cpu().numpy(),
-        codes.tokens,
-    )
-
-
-def _fit(audio: np.ndarray, length: int) -> np.ndarray:
-    """`audio` cut or zero-padded to `length` samples."""
-    return np.pad(audio, (0, max(0, length - len(audio))))[:length]
-
-
-def _out_step(frame: int, speed: float) -> int:
-    """Output 50 Hz step of a 25 fps video frame, at the take's speed."""
-    return round(2 * frame / speed)
-
-
-def _quietest_cut(
-    left: _Window, left_start: int, right: _Window, right_start: int, left_stop: int, speed: float
-) -> int:
-    """The output step (absolute) inside the overlap where both windows are quietest."""
-    begin, end = _out_step(right_start, speed), _out_step(left_stop, speed)
-    margin = max(1, (end - begin) // 4)  # keep the cut away from the windows' own edges
-    candidates = np.arange(begin + margin, max(begin + margin + 1, end - margin))
-
-    def energy(w: _Window, origin: int, step: int) -> float:
-        local = (step - origin) * STEP_SAMPLES
-        chunk = w.audio[max(0, local) : local + STEP_SAMPLES]
-        return float(np.sum(chunk.astype(np.float64) ** 2))
-
-    left_origin, right_origin = _out_step(left_start, speed), begin
-    costs = [energy(left, left_origin, s) + energy(right, right_origin, s) for s in candidates]
-    return int(candidates[int(np.argmin(costs))])
-
-
-def _stitch(
-    windows: list[_Window], starts: list[int], cuts: list[int], speed: float
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Audio and token arrays joined at the cuts, audio crossfaded over SEAM_STEPS."""
-    bounds = [0, *cuts, None]
-    audio_parts, token_parts = [], {k: [] for k in ("units", "confidence", "refined", "error")}
-    code_parts = []
-    fade = SEAM_STEPS * STEP_SAMPLES
-    for i, w in enumerate(windows):
-        origin_in = 2 * starts[i]  # input-rate steps (tokens)
-        origin_out = _out_step(starts[i], speed)
-        lo, hi = bounds[i], bounds[i + 1]
-        lo_in = 0 if i == 0 else round(lo * speed) - origin_in
-        hi_in = None if hi is None else round(hi * speed) - origin_in
-        for key in token_parts:
-            token_parts[key].append(getattr(w, key)[lo_in:hi_in])
-        lo_out = 0 if i == 0 else lo - origin_out
-        hi_out = None if hi is None else hi - origin_out
-        code_parts.append(w.codes[:, lo_out:hi_out])
-        start = lo_out * STEP_SAMPLES
-        stop = None if hi_out is None else hi_out * STEP_SAMPLES + fade
-        part = w.audio[start:stop].astype(np.float32).copy()
-        if audio_parts and fade:
-            ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
-            previous = audio_parts[-1]
-            n = min(fade, len(previous), len(part))
-            previous[-n:] = previous[-n:] * (1 - ramp[:n]) + part[:n] * ramp[:n]
-            part = part[n:]
-        audio_parts.append(part)
-    pieces = {key: np.concatenate(parts) for key, parts in token_parts.items()}
-    pieces["codes"] = np.concatenate(code_parts, axis=1)
-    return np.concatenate(audio_parts), pieces
-
-
-def _face_gate(valid: np.ndarray, fps: float, length: int, speed: float) -> np.ndarray:
-    """(length,) gain: 1 under frames with a face, 0 elsewhere, ramping down over FADE_S."""
-    if valid.all():
-        return np.ones(length, np.float32)
-    frame_samples = SAMPLE_RATE / fps / speed
-    index = np.minimum((np.arange(length) / frame_samples).astype(np.int64), len(valid) - 1)
-    gate = valid[index].astype(np.float32)
-    ramp = max(1, int(FADE_S * SAMPLE_RATE))
-    smooth = np.convolve(gate, np.ones(ramp, np.float32) / ramp, mode="same")
-    return np.minimum(smooth, gate).astype(np.float32)
 
 
 def _assemble(

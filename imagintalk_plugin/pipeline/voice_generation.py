@@ -18,7 +18,8 @@ same Praat analysis the judges use, so the panel draws what the listener hears.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -146,49 +147,88 @@ def synthesize_voice(
 ) -> tuple[np.ndarray, TokenSequence]:
     """`generate_voice` without measuring prosody: (N,) float32 16 kHz samples and the codec
     tokens, for callers that measure prosody once on audio they assemble (`speak_track`)."""
-    overrides = overrides or VoiceOverrides()
-    settings = replace(settings or SamplerSettings(), seed=overrides.seed)
+    item = (conditions, overrides or VoiceOverrides())
+    return synthesize_voices(models, [item], settings, path)[0]
+
+
+@torch.no_grad()
+def synthesize_voices(
+    models: VoiceModels,
+    items: Sequence[tuple[VoiceConditions, VoiceOverrides]],
+    settings: SamplerSettings | None = None,
+    path: VoicePath | None = None,
+) -> list[tuple[np.ndarray, TokenSequence]]:
+    """`synthesize_voice` for several clips in one padded batch through the style adapter and
+    the DiT (the sampler's costly part); each clip keeps its own seed (`overrides.seed`), so it
+    gets the tokens it would get alone. The codec decoder and vocoder run clip by clip."""
+    if not items:
+        return []
+    settings = settings or SamplerSettings()
     path = path or torch_voice_path(models.generator, models.codec, models.vocoder)
     device = path.device
-    length = max(1, round(len(conditions.units) / overrides.speed_factor))
-    units = stretch(conditions.units, length, nearest=True)
-    lip = stretch(conditions.lip, length)
-    expressions = stretch(
-        np.repeat(models.expressions.apply(conditions.expressions), 2, axis=0), length
-    )
-    face = overrides.face if overrides.face is not None else conditions.face
-    voice = overrides.reference_voice
-    emotion = EMOTIONS.index(overrides.emotion) if overrides.emotion else len(EMOTIONS)
-
-    def tensor(a: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype, device=device)[None]
-
     config = models.generator.config
-    speaker_dim = config.adapter.speaker_dim
+    prepared = [_prepare(models, c, o, config.adapter.speaker_dim) for c, o in items]
+    lengths = [len(p["units"]) for p in prepared]
+    length = max(lengths)
+    pad = torch.arange(length, device=device)[None] >= torch.tensor(lengths, device=device)[:, None]
+
+    def stack(key: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        arrays = [p[key] for p in prepared]
+        if key in ("units", "lip", "expressions"):  # time-major: padded to the longest
+            arrays = [np.pad(a, [(0, length - len(a))] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
+        return torch.as_tensor(np.stack(arrays), dtype=dtype, device=device)
+
     identity, prosody = path.style(
-        tensor(face),
-        tensor(voice if voice is not None else np.zeros(speaker_dim, np.float32)),
-        torch.tensor([voice is not None], device=device),
-        torch.tensor([emotion], dtype=torch.long, device=device),
-        tensor(expressions),
+        stack("face"),
+        stack("voice"),
+        stack("voice_mask", torch.bool),
+        stack("emotion", torch.long),
+        stack("expressions"),
+        pad,
     )
-    units_t, lip_t = tensor(units, torch.long), tensor(lip)
-    keep = torch.zeros(1, dtype=torch.bool, device=device)
-    drop = torch.ones(1, dtype=torch.bool, device=device)
+    units_t, lip_t = stack("units", torch.long), stack("lip")
+    batch = len(items)
+    keep = torch.zeros(batch, dtype=torch.bool, device=device)
+    drop = torch.ones(batch, dtype=torch.bool, device=device)
 
     def logits_fn(codes: torch.Tensor, ratio: torch.Tensor, conditional: bool) -> torch.Tensor:
         branch = keep if conditional else drop
-        return path.dit(codes, units_t, lip_t, identity, prosody, ratio, branch)
+        return path.dit(codes, units_t, lip_t, identity, prosody, ratio, branch, pad)
 
     dit = config.dit
-    codes = sample(logits_fn, 1, dit.levels, length, dit.codebook_size, settings, None, device)
-    mel = path.codec_decoder(codes)  # (1, M, T)
-    samples = path.vocoder(mel)[0].float().cpu().numpy()
-    samples = np.clip(shift_pitch(samples, overrides.pitch_offset_semitones), -1.0, 1.0)
-    tokens = TokenSequence(
-        tokens=codes[0].cpu().numpy().astype(np.int64),
-        rate_hz=SAMPLE_RATE / models.codec.config.mel.hop,
-        codebook_id=models.codec_id,
-        codebook_version=CODEC_VERSION,
+    seeds = [o.seed for _, o in items]
+    codes = sample(
+        logits_fn, batch, dit.levels, length, dit.codebook_size, settings, pad, device, seeds
     )
-    return samples, tokens
+    out = []
+    for b, ((_, overrides), n) in enumerate(zip(items, lengths, strict=True)):
+        own = codes[b : b + 1, :, :n]
+        samples = path.vocoder(path.codec_decoder(own))[0].float().cpu().numpy()
+        samples = np.clip(shift_pitch(samples, overrides.pitch_offset_semitones), -1.0, 1.0)
+        tokens = TokenSequence(
+            tokens=own[0].cpu().numpy().astype(np.int64),
+            rate_hz=SAMPLE_RATE / models.codec.config.mel.hop,
+            codebook_id=models.codec_id,
+            codebook_version=CODEC_VERSION,
+        )
+        out.append((samples, tokens))
+    return out
+
+
+def _prepare(
+    models: VoiceModels, conditions: VoiceConditions, overrides: VoiceOverrides, speaker_dim: int
+) -> dict[str, np.ndarray]:
+    """One clip's DiT inputs at its output length (the speed override resamples time)."""
+    length = max(1, round(len(conditions.units) / overrides.speed_factor))
+    voice = overrides.reference_voice
+    emotion = EMOTIONS.index(overrides.emotion) if overrides.emotion else len(EMOTIONS)
+    expressions = np.repeat(models.expressions.apply(conditions.expressions), 2, axis=0)
+    return {
+        "units": stretch(conditions.units, length, nearest=True),
+        "lip": stretch(conditions.lip, length),
+        "expressions": stretch(expressions, length),
+        "face": overrides.face if overrides.face is not None else conditions.face,
+        "voice": voice if voice is not None else np.zeros(speaker_dim, np.float32),
+        "voice_mask": np.array(voice is not None),
+        "emotion": np.array(emotion),
+    }

@@ -27,7 +27,7 @@ from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.runtime.stages import STAGE_NAMES
 
 ONNX_FORMAT = "imagintalk/onnx"
-ONNX_FORMAT_VERSION = 1
+ONNX_FORMAT_VERSION = 2  # 2: every stage with a time axis takes `pad`
 OPSET = 18  # the dynamo exporter's minimum; run by every onnxruntime >= 1.18
 SIDECAR = "onnx.json"
 EXAMPLE_BATCH = 2  # example sizes: above 1, since torch.export specialises sizes 0 and 1
@@ -48,19 +48,21 @@ class StageSpec:
 
 
 STAGE_SPECS: dict[str, StageSpec] = {
-    "aligner": StageSpec(("crops",), ("logits", "features"), {"crops": (0, 1)}),
+    "aligner": StageSpec(
+        ("crops", "pad"), ("logits", "features"), {"crops": (0, 1), "pad": (0, 1)}
+    ),
     "detector": StageSpec(
-        ("tokens", "confidence", "log_probs"),
+        ("tokens", "confidence", "log_probs", "pad"),
         ("logits",),
-        {"tokens": (0, 1), "confidence": (0, 1), "log_probs": (0, 1)},
+        {"tokens": (0, 1), "confidence": (0, 1), "log_probs": (0, 1), "pad": (0, 1)},
     ),
     "refiner": StageSpec(
-        ("input_ids", "lip_log_probs"),
+        ("input_ids", "lip_log_probs", "pad"),
         ("logits",),
-        {"input_ids": (0, 1), "lip_log_probs": (0, 1)},
+        {"input_ids": (0, 1), "lip_log_probs": (0, 1), "pad": (0, 1)},
     ),
     "style": StageSpec(
-        ("face", "voice", "voice_mask", "emotion", "expressions"),
+        ("face", "voice", "voice_mask", "emotion", "expressions", "pad"),
         ("identity", "prosody"),
         {
             "face": (0, None),
@@ -68,10 +70,11 @@ STAGE_SPECS: dict[str, StageSpec] = {
             "voice_mask": (0, None),
             "emotion": (0, None),
             "expressions": (0, 1),
+            "pad": (0, 1),
         },
     ),
     "dit": StageSpec(
-        ("codes", "units", "lip", "identity", "prosody", "ratio", "drop"),
+        ("codes", "units", "lip", "identity", "prosody", "ratio", "drop", "pad"),
         ("logits",),
         {
             "codes": (0, 2),
@@ -81,6 +84,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             "prosody": (0, 1),
             "ratio": (0, None),
             "drop": (0, None),
+            "pad": (0, 1),
         },
     ),
     "codec_decoder": StageSpec(("codes",), ("mel",), {"codes": (0, 2)}),
@@ -88,9 +92,17 @@ STAGE_SPECS: dict[str, StageSpec] = {
 }
 
 
+def example_pad(b: int, t: int) -> torch.Tensor:
+    """(b, t) bool: the first item's last third is padding (when b > 1), the others none."""
+    pad = torch.zeros(b, t, dtype=torch.bool)
+    if b > 1:
+        pad[0, t - t // 3 :] = True
+    return pad
+
+
 def _aligner_example(m: torch.nn.Module, b: int, t: int, g: torch.Generator) -> Example:
     size = m.aligner.config.encoder.crop_size
-    return (torch.rand(b, t, size, size, generator=g),)
+    return (torch.rand(b, t, size, size, generator=g), example_pad(b, t))
 
 
 def _detector_example(m: torch.nn.Module, b: int, t: int, g: torch.Generator) -> Example:
@@ -99,6 +111,7 @@ def _detector_example(m: torch.nn.Module, b: int, t: int, g: torch.Generator) ->
         torch.randint(0, k, (b, t), generator=g),
         torch.rand(b, t, generator=g),
         torch.randn(b, t, k, generator=g).log_softmax(-1),
+        example_pad(b, t),
     )
 
 
@@ -107,6 +120,7 @@ def _refiner_example(m: torch.nn.Module, b: int, t: int, g: torch.Generator) -> 
     return (
         torch.randint(0, k + 2, (b, t), generator=g),  # units, [PAD] and [MASK]
         torch.randn(b, t, k, generator=g).log_softmax(-1),
+        example_pad(b, t),
     )
 
 
@@ -118,6 +132,7 @@ def _style_example(m: torch.nn.Module, b: int, t: int, g: torch.Generator) -> Ex
         torch.arange(b) % 2 == 1,  # both sources in use
         torch.randint(0, cfg.num_emotions + 1, (b,), generator=g),  # num_emotions: from the face
         torch.randn(b, t, cfg.expression_dim, generator=g),
+        example_pad(b, t),
     )
 
 
@@ -131,6 +146,7 @@ def _dit_example(m: torch.nn.Module, b: int, t: int, g: torch.Generator) -> Exam
         torch.randn(b, t, cfg.style_dim, generator=g),
         torch.rand(b, generator=g),
         torch.arange(b) % 2 == 1,  # both branches in use
+        example_pad(b, t),
     )
 
 

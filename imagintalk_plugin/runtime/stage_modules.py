@@ -3,6 +3,10 @@
 These wrappers are what both backends run: the torch backend calls them directly, the ONNX
 exporter traces them, so the two see the same inputs and outputs by construction. Loops and
 decisions (the refiner's masking, the diffusion sampler, iSTFT) stay outside, in the pipeline.
+Every stage with a time axis takes `pad` (B, T) bool, True on padded steps, so clips of
+different lengths run in one batch and each gets the answer it would get alone; the codec
+decoder and the vocoder are convolutional and run one clip at a time instead (their zero
+padding at a clip's end is not a padded batch's).
 """
 
 from __future__ import annotations
@@ -20,44 +24,52 @@ from imagintalk_plugin.nn.vocoder import Vocoder
 
 
 class AlignerStage(nn.Module):
-    """crops (B, T, S, S) float32 in unit range, centre-cropped -> logits (B, 2T, K),
-    features (B, 2T, D)."""
+    """crops (B, T, S, S) float32 in unit range, centre-cropped, pad (B, T) bool (True on
+    padded frames) -> logits (B, 2T, K), features (B, 2T, D)."""
 
     def __init__(self, aligner: LipAligner) -> None:
         super().__init__()
         self.aligner = aligner
 
-    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.aligner(crops)
+    def forward(self, crops: torch.Tensor, pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.aligner(crops, pad)
 
 
 class DetectorStage(nn.Module):
-    """tokens (B, T) int64, confidence (B, T), log_probs (B, T, K) -> logits (B, T)."""
+    """tokens (B, T) int64, confidence (B, T), log_probs (B, T, K), pad (B, T) bool ->
+    logits (B, T)."""
 
     def __init__(self, detector: ErrorDetector) -> None:
         super().__init__()
         self.detector = detector
 
     def forward(
-        self, tokens: torch.Tensor, confidence: torch.Tensor, log_probs: torch.Tensor
+        self,
+        tokens: torch.Tensor,
+        confidence: torch.Tensor,
+        log_probs: torch.Tensor,
+        pad: torch.Tensor,
     ) -> torch.Tensor:
-        return self.detector(tokens, confidence, log_probs)
+        return self.detector(tokens, confidence, log_probs, pad)
 
 
 class RefinerStage(nn.Module):
-    """input_ids (B, T) int64, lip_log_probs (B, T, K) -> logits (B, T, K)."""
+    """input_ids (B, T) int64, lip_log_probs (B, T, K), pad (B, T) bool -> logits (B, T, K)."""
 
     def __init__(self, refiner: UnitRefiner) -> None:
         super().__init__()
         self.refiner = refiner
 
-    def forward(self, input_ids: torch.Tensor, lip_log_probs: torch.Tensor) -> torch.Tensor:
-        return self.refiner(input_ids, lip_log_probs)
+    def forward(
+        self, input_ids: torch.Tensor, lip_log_probs: torch.Tensor, pad: torch.Tensor
+    ) -> torch.Tensor:
+        return self.refiner(input_ids, lip_log_probs, pad)
 
 
 class StyleStage(nn.Module):
     """face (B, 128), voice (B, 256), voice_mask (B,) bool, emotion (B,) int64 (num_emotions =
-    from the face), expressions (B, T, E) normalised -> identity (B, S), prosody (B, T, S)."""
+    from the face), expressions (B, T, E) normalised, pad (B, T) bool -> identity (B, S),
+    prosody (B, T, S)."""
 
     def __init__(self, adapter: FaceStyleAdapter) -> None:
         super().__init__()
@@ -70,15 +82,16 @@ class StyleStage(nn.Module):
         voice_mask: torch.Tensor,
         emotion: torch.Tensor,
         expressions: torch.Tensor,
+        pad: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        style = self.adapter(face, voice, voice_mask, emotion, expressions, None)
+        style = self.adapter(face, voice, voice_mask, emotion, expressions, pad)
         return style.identity, style.prosody
 
 
 class DiTStage(nn.Module):
     """codes (B, L, T) int64 with mask ids, units (B, T) int64, lip (B, T, F), identity (B, S),
     prosody (B, T, S), ratio (B,), drop (B,) bool (True: the unconditional branch, content and
-    style both dropped) -> logits (B, L, T, C)."""
+    style both dropped), pad (B, T) bool -> logits (B, L, T, C)."""
 
     def __init__(self, dit: StyleDiT) -> None:
         super().__init__()
@@ -93,9 +106,10 @@ class DiTStage(nn.Module):
         prosody: torch.Tensor,
         ratio: torch.Tensor,
         drop: torch.Tensor,
+        pad: torch.Tensor,
     ) -> torch.Tensor:
         style = StyleConditioning(identity=identity, prosody=prosody, speaker=identity)
-        return self.dit(codes, units, lip, style, ratio, None, drop, drop)
+        return self.dit(codes, units, lip, style, ratio, pad, drop, drop)
 
 
 class CodecDecoderStage(nn.Module):

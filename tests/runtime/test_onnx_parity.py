@@ -112,13 +112,14 @@ def test_vocoder_stage_gives_audio_of_the_frame_contract(exported: Exported):
 def test_export_writes_every_stage_and_a_sidecar(exported: Exported):
     assert [path.name for path in exported.files] == [f"{n}.onnx" for n in STAGE_NAMES] + [SIDECAR]
     sidecar = json.loads((exported.folder / SIDECAR).read_text())
-    assert (sidecar["format"], sidecar["format_version"]) == ("imagintalk/onnx", 1)
+    assert (sidecar["format"], sidecar["format_version"]) == ("imagintalk/onnx", 2)
     assert sidecar["source"] == SOURCE
     vocoder = exported.models[-1].config
     assert sidecar["vocoder"] == {"n_fft": vocoder.n_fft, "hop": vocoder.mel.hop}
     aligner = sidecar["stages"]["aligner"]
-    assert (aligner["inputs"], aligner["outputs"]) == (["crops"], ["logits", "features"])
+    assert (aligner["inputs"], aligner["outputs"]) == (["crops", "pad"], ["logits", "features"])
     assert aligner["dynamic_axes"]["crops"] == {"0": "batch", "1": "time"}
+    assert aligner["dynamic_axes"]["pad"] == {"0": "batch", "1": "time"}
     assert sidecar["stages"]["dit"]["dynamic_axes"]["codes"] == {"0": "batch", "2": "time"}
     assert sidecar["stages"]["refiner"]["max_time"] == exported.models[2].config.max_positions
     assert exported.onnx.backend == "onnx"

@@ -1,0 +1,164 @@
+"""Windows of several clips through the stages in padded batches.
+
+A window is a stretch of one clip's LipTrack (at most `SpeechSettings.window_s`). Windows of
+different clips and lengths are padded to the longest of their batch, with a `pad` mask that
+every stage honours, so each window gets the units, flags and codec tokens it would get
+alone (the same seed, the same tokens); only the throughput changes. The refiner's
+mask-predict loop, the codec decoder and the vocoder run window by window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from imagintalk_plugin.core.progress import Job, Progress
+from imagintalk_plugin.core.signals import LipTrack
+from imagintalk_plugin.nn.lip_aligner import center_crop, crops_to_unit_range
+from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
+from imagintalk_plugin.nn.refiner import RefinerForward, refine_tokens
+from imagintalk_plugin.pipeline.dub_models import DubModels
+from imagintalk_plugin.pipeline.voice_generation import (
+    VoiceConditions,
+    VoiceOverrides,
+    synthesize_voices,
+)
+from imagintalk_plugin.runtime.stages import Stages
+
+
+@dataclass(frozen=True, eq=False)
+class WindowInput:
+    """One window to speak: frames [start, stop) of `track`."""
+
+    track: LipTrack
+    start: int
+    stop: int
+
+    @property
+    def frames(self) -> int:
+        """Video frames in the window (25 fps)."""
+        return self.stop - self.start
+
+
+@dataclass(frozen=True, eq=False)
+class WindowReading:
+    """What the semantic branch read from one window (50 Hz, two steps per frame)."""
+
+    units: np.ndarray  # (T,) int64 the aligner's units
+    confidence: np.ndarray  # (T,) float32
+    error: np.ndarray  # (T,) float32 the detector's probability that a unit is wrong
+    refined: np.ndarray  # (T,) int64
+    lip: np.ndarray  # (T, F) float32 the aligner's features
+
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """How flagged units are re-predicted (threshold and weight already resolved)."""
+
+    threshold: float
+    lm_weight: float
+    passes: int
+
+
+def batch_pad(lengths: Sequence[int], device: torch.device) -> torch.Tensor:
+    """(B, max length) bool, True past each item's length."""
+    steps = torch.arange(max(lengths), device=device)[None]
+    return steps >= torch.tensor(list(lengths), device=device)[:, None]
+
+
+def _pad_time(arrays: Sequence[np.ndarray], length: int) -> np.ndarray:
+    """Arrays (T_i, ...) stacked into (B, length, ...), zero after each one's end."""
+    return np.stack([np.pad(a, [(0, length - len(a))] + [(0, 0)] * (a.ndim - 1)) for a in arrays])
+
+
+def read_windows(
+    models: DubModels,
+    stages: Stages,
+    windows: Sequence[WindowInput],
+    refine: RefineSettings,
+    where: tuple[int, int, str, str],
+) -> Job[list[WindowReading]]:
+    """Job: aligner and detector over the windows as one padded batch, then the refiner on
+    each; progress before each stage is `where` (done, total, clip id, message)."""
+    done, total, clip, note = where
+    device = stages.device
+    frames = [w.frames for w in windows]
+    size = models.semantic.aligner.config.encoder.crop_size
+    crops = _pad_time(
+        [
+            center_crop(crops_to_unit_range(w.track.mouth_crops[w.start : w.stop]), size)
+            for w in windows
+        ],
+        max(frames),
+    )
+    frame_pad = batch_pad(frames, device)
+    yield Progress("lip aligner", done, total, clip, note)
+    logits, features = stages.aligner(torch.from_numpy(crops).to(device), frame_pad)
+    step_pad = frame_pad.repeat_interleave(2, dim=1)  # 25 fps frames -> 50 Hz steps
+    log_probs = logits.float().log_softmax(-1)
+    confidence, tokens = log_probs.max(-1)
+    confidence = confidence.exp()
+    yield Progress("error detector", done, total, clip, note)
+    error = torch.sigmoid(stages.detector(tokens, confidence, log_probs, step_pad))
+    yield Progress("refiner", done, total, clip, note)
+    readings = []
+    for b, n in enumerate(2 * f for f in frames):
+        lip_lp = log_probs[b, :n].cpu().numpy()
+        own_tokens = tokens[b, :n].cpu().numpy().astype(np.int64)
+        own_error = error[b, :n].float().cpu().numpy()
+        refined = refine_tokens(
+            _unpadded(stages),
+            models.semantic.refiner.config,
+            device,
+            own_tokens,
+            own_error >= refine.threshold,
+            lip_lp,
+            refine.passes,
+            refine.lm_weight,
+        )
+        readings.append(
+            WindowReading(
+                units=own_tokens,
+                confidence=confidence[b, :n].cpu().numpy().astype(np.float32),
+                error=own_error,
+                refined=refined,
+                lip=features[b, :n].float().cpu().numpy(),
+            )
+        )
+    return readings
+
+
+def _unpadded(stages: Stages) -> RefinerForward:
+    def forward(ids: torch.Tensor, lips: torch.Tensor) -> torch.Tensor:
+        pad = torch.zeros(ids.shape, dtype=torch.bool, device=ids.device)
+        return stages.refiner(ids, lips, pad)
+
+    return forward
+
+
+def voice_windows(
+    models: DubModels,
+    stages: Stages,
+    windows: Sequence[WindowInput],
+    readings: Sequence[WindowReading],
+    overrides: Sequence[VoiceOverrides],
+    sampler: SamplerSettings,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The Style-DiT over the windows as one padded batch -> per window (audio, codes (L, T'))."""
+    items = [
+        (
+            VoiceConditions(
+                units=r.refined,
+                lip=r.lip,
+                face=w.track.face_embedding.astype(np.float32),
+                expressions=w.track.expressions[w.start : w.stop].astype(np.float32),
+            ),
+            o,
+        )
+        for w, r, o in zip(windows, readings, overrides, strict=True)
+    ]
+    voiced = synthesize_voices(models.voice, items, sampler, stages.voice_path())
+    return [(audio, codes.tokens) for audio, codes in voiced]

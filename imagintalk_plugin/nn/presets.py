@@ -95,7 +95,7 @@ def _demo() -> SemanticPreset:
         ),
         folds=3,
         fold_train=TrainConfig(
-            steps=3000, batch_size=8, lr=2e-3, warmup=80, eval_every=3000, save_every=200, seed=1
+            steps=800, batch_size=8, lr=2e-3, warmup=80, eval_every=800, save_every=200, seed=1
         ),
         detector=DetectorConfig(num_units=k, dim=128, layers=2, heads=4),
         detector_train=TrainConfig(

@@ -232,6 +232,7 @@ class _Run:
         for clip in clips:
             outcome = outcomes[clip.clip_id]
             takes = [] if outcome.status == "failed" else placed[clip.clip_id]
+            takes = sorted(takes, key=lambda p: p.take)
             outcome.files = [p.audio_path for p in takes]
             results.append((outcome, takes))
         return results
@@ -285,8 +286,13 @@ class _Run:
                     _fail(outcomes[batch[0].clip.clip_id], err)
                 continue
             for item, speech in zip(batch, speeches, strict=True):
-                placed[item.clip.clip_id].append(self._write(item, speech, models.name))
-                outcomes[item.clip.clip_id].status = "done"
+                outcome = outcomes[item.clip.clip_id]
+                try:
+                    placed[item.clip.clip_id].append(self._write(item, speech, models.name))
+                except (ImagintalkError, ValueError, OSError) as err:
+                    _fail(outcome, err)
+                if outcome.status != "failed":  # a clip with a failed take stays failed
+                    outcome.status = "done"
             if len(batch) > 1:
                 batches = []  # the whole batch succeeded: nothing to retry
 

@@ -271,30 +271,25 @@ class _Run:
         if not pending:
             return
         models, stages = self.models()
-        batches = [pending] if len(pending) > 1 else []
-        batches += [[item] for item in pending]
-        while batches:
-            batch = batches.pop(0)
-            requests = [(item.track, item.settings) for item in batch]
+        requests = [(item.track, item.settings) for item in pending]
+        try:
+            speeches = yield from speak_tracks(models, stages, requests, self.request.batch_size)
+        except (ImagintalkError, ValueError, RuntimeError, OSError) as err:
+            _fatal(err)
+            if len(pending) == 1:
+                _fail(outcomes[pending[0].clip.clip_id], err)
+            else:
+                for item in pending:
+                    yield from self._generate([item], outcomes, placed)
+            return
+        for item, speech in zip(pending, speeches, strict=True):
+            outcome = outcomes[item.clip.clip_id]
             try:
-                speeches = yield from speak_tracks(
-                    models, stages, requests, self.request.batch_size
-                )
-            except (ImagintalkError, ValueError, RuntimeError, OSError) as err:
-                _fatal(err)
-                if len(batch) == 1:
-                    _fail(outcomes[batch[0].clip.clip_id], err)
-                continue
-            for item, speech in zip(batch, speeches, strict=True):
-                outcome = outcomes[item.clip.clip_id]
-                try:
-                    placed[item.clip.clip_id].append(self._write(item, speech, models.name))
-                except (ImagintalkError, ValueError, OSError) as err:
-                    _fail(outcome, err)
-                if outcome.status != "failed":  # a clip with a failed take stays failed
-                    outcome.status = "done"
-            if len(batch) > 1:
-                batches = []  # the whole batch succeeded: nothing to retry
+                placed[item.clip.clip_id].append(self._write(item, speech, models.name))
+            except (ImagintalkError, ValueError, OSError) as err:
+                _fail(outcome, err)
+            if outcome.status != "failed":  # a clip with a failed take stays failed
+                outcome.status = "done"
 
     def _write(self, item: _Pending, speech: ClipSpeech, model: str) -> PlacedAudio:
         samples = fit_to_clip(speech.waveform.samples, item.clip, speech.waveform.sample_rate)

@@ -150,52 +150,40 @@ def speak_tracks(
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, not {batch_size}")
-    plans = [_plan(track, settings) for track, settings in requests]
-    windows = [(r, i) for r, plan in enumerate(plans) for i in range(len(plan.starts))]
-    total, done = len(windows), 0
+    windows = [_windows(track, settings) for track, settings in requests]
+    total, done = sum(len(own) for own in windows), 0
     results: dict[tuple[int, int], WindowSpeech] = {}
     groups: dict[tuple, list[tuple[int, int]]] = {}
-    for r, i in windows:
-        track, settings = requests[r]
-        if not track.valid[plans[r].starts[i] : plans[r].stop(i)].any():
-            results[r, i] = _silence(models, plans[r], i, settings)  # no face: nothing to make
-            done += 1
-            yield Progress("silence", done, total, track.clip_id, "no face in this window")
-            continue
-        groups.setdefault(_batch_key(models, settings), []).append((r, i))
+    for r, (track, settings) in enumerate(requests):
+        for i, w in enumerate(windows[r]):
+            if not track.valid[w.start : w.stop].any():  # no face: silence, nothing to make
+                results[r, i] = _silence(models, w, settings)
+                done += 1
+                yield Progress("silence", done, total, track.clip_id, "no face in this window")
+            else:
+                groups.setdefault(_batch_key(models, settings), []).append((r, i))
     for members in groups.values():
-        members.sort(key=lambda ri: -plans[ri[0]].window_input(requests[ri[0]][0], ri[1]).frames)
+        members.sort(key=lambda ri: -windows[ri[0]][ri[1]].frames)
         for first in range(0, len(members), batch_size):
             batch = members[first : first + batch_size]
-            made = yield from _speak_batch(models, stages, requests, plans, batch, done, total)
+            made = yield from _speak_batch(models, stages, requests, windows, batch, done, total)
             results.update(made)
             done += len(batch)
     speeches = []
     for r, (track, settings) in enumerate(requests):
-        own = [results[r, i] for i in range(len(plans[r].starts))]
-        speeches.append((yield from _join(models, stages, track, settings, plans[r], own)))
+        own = [results[r, i] for i in range(len(windows[r]))]
+        speeches.append((yield from _join(models, stages, track, settings, windows[r], own)))
     return speeches
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """Where one track's windows start, in frames."""
-
-    starts: list[int]
-    window: int
-    frames: int
-
-    def stop(self, index: int) -> int:
-        return min(self.frames, self.starts[index] + self.window)
-
-    def window_input(self, track: LipTrack, index: int) -> WindowInput:
-        return WindowInput(track, self.starts[index], self.stop(index))
-
-
-def _plan(track: LipTrack, settings: SpeechSettings) -> _Plan:
+def _windows(track: LipTrack, settings: SpeechSettings) -> list[WindowInput]:
+    """The track's overlapping windows (the last ends with the track)."""
     window = max(1, round(settings.window_s * track.fps))
     overlap = round(settings.overlap_s * track.fps)
-    return _Plan(window_starts(track.num_frames, window, overlap), window, track.num_frames)
+    return [
+        WindowInput(track, start, min(track.num_frames, start + window))
+        for start in window_starts(track.num_frames, window, overlap)
+    ]
 
 
 def _refine_settings(models: DubModels, settings: SpeechSettings) -> RefineSettings:
@@ -215,9 +203,9 @@ def _out_steps(frames: int, speed: float) -> int:
     return max(1, round(2 * frames / speed))
 
 
-def _silence(models: DubModels, plan: _Plan, index: int, settings: SpeechSettings) -> WindowSpeech:
-    steps = 2 * (plan.stop(index) - plan.starts[index])
-    out_steps = _out_steps(plan.stop(index) - plan.starts[index], settings.overrides.speed_factor)
+def _silence(models: DubModels, window: WindowInput, settings: SpeechSettings) -> WindowSpeech:
+    steps = 2 * window.frames
+    out_steps = _out_steps(window.frames, settings.overrides.speed_factor)
     levels = models.voice.generator.config.dit.levels
     empty = np.zeros(steps, np.int64)
     return WindowSpeech(
@@ -234,13 +222,13 @@ def _speak_batch(
     models: DubModels,
     stages: Stages,
     requests: Sequence[tuple[LipTrack, SpeechSettings]],
-    plans: list[_Plan],
+    windows: list[list[WindowInput]],
     batch: list[tuple[int, int]],
     done: int,
     total: int,
 ) -> Job[dict[tuple[int, int], WindowSpeech]]:
     """One batch of windows through every stage, with progress between the stages."""
-    inputs = [plans[r].window_input(requests[r][0], i) for r, i in batch]
+    inputs = [windows[r][i] for r, i in batch]
     all_settings = [requests[r][1] for r, _ in batch]
     clip = inputs[0].track.clip_id
     note = "" if len(batch) == 1 else f"{len(batch)} windows of {len({r for r, _ in batch})} clips"
@@ -278,13 +266,13 @@ def _join(
     stages: Stages,
     track: LipTrack,
     settings: SpeechSettings,
-    plan: _Plan,
+    windows: list[WindowInput],
     results: list[WindowSpeech],
 ) -> Job[ClipSpeech]:
     """One track's windows stitched, gated under face-less frames, its prosody measured."""
-    speed, starts = settings.overrides.speed_factor, plan.starts
+    speed, starts = settings.overrides.speed_factor, [w.start for w in windows]
     cuts = [
-        quietest_cut(results[i], starts[i], results[i + 1], starts[i + 1], plan.stop(i), speed)
+        quietest_cut(results[i], starts[i], results[i + 1], starts[i + 1], windows[i].stop, speed)
         for i in range(len(starts) - 1)
     ]
     audio, pieces = stitch(results, starts, cuts, speed)

@@ -26,6 +26,7 @@ import torch
 
 from imagintalk_plugin.core.signals import EMOTIONS, ProsodyCurves, TokenSequence, Waveform
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings, sample
+from imagintalk_plugin.nn.training.corpus import pad_sequences
 from imagintalk_plugin.pipeline.acoustic_models import CODEC_VERSION, VoiceModels
 from imagintalk_plugin.runtime.stages import VoicePath, torch_voice_path
 
@@ -170,12 +171,12 @@ def synthesize_voices(
     prepared = [_prepare(models, c, o, config.adapter.speaker_dim) for c, o in items]
     lengths = [len(p["units"]) for p in prepared]
     length = max(lengths)
-    pad = torch.arange(length, device=device)[None] >= torch.tensor(lengths, device=device)[:, None]
+    pad = pad_sequences([p["units"] for p in prepared], 0)[1].to(device)
 
     def stack(key: str, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         arrays = [p[key] for p in prepared]
         if key in ("units", "lip", "expressions"):  # time-major: padded to the longest
-            arrays = [np.pad(a, [(0, length - len(a))] + [(0, 0)] * (a.ndim - 1)) for a in arrays]
+            return pad_sequences(arrays, 0)[0].to(device, dtype)
         return torch.as_tensor(np.stack(arrays), dtype=dtype, device=device)
 
     identity, prosody = path.style(

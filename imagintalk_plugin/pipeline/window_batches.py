@@ -20,6 +20,7 @@ from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.nn.lip_aligner import center_crop, crops_to_unit_range
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
 from imagintalk_plugin.nn.refiner import RefinerForward, refine_tokens
+from imagintalk_plugin.nn.training.corpus import pad_sequences
 from imagintalk_plugin.pipeline.dub_models import DubModels
 from imagintalk_plugin.pipeline.voice_generation import (
     VoiceConditions,
@@ -63,17 +64,6 @@ class RefineSettings:
     passes: int
 
 
-def batch_pad(lengths: Sequence[int], device: torch.device) -> torch.Tensor:
-    """(B, max length) bool, True past each item's length."""
-    steps = torch.arange(max(lengths), device=device)[None]
-    return steps >= torch.tensor(list(lengths), device=device)[:, None]
-
-
-def _pad_time(arrays: Sequence[np.ndarray], length: int) -> np.ndarray:
-    """Arrays (T_i, ...) stacked into (B, length, ...), zero after each one's end."""
-    return np.stack([np.pad(a, [(0, length - len(a))] + [(0, 0)] * (a.ndim - 1)) for a in arrays])
-
-
 def read_windows(
     models: DubModels,
     stages: Stages,
@@ -87,45 +77,45 @@ def read_windows(
     device = stages.device
     frames = [w.frames for w in windows]
     size = models.semantic.aligner.config.encoder.crop_size
-    crops = _pad_time(
+    crops, frame_pad = pad_sequences(
         [
             center_crop(crops_to_unit_range(w.track.mouth_crops[w.start : w.stop]), size)
             for w in windows
         ],
-        max(frames),
+        0.0,
     )
-    frame_pad = batch_pad(frames, device)
+    frame_pad = frame_pad.to(device)
     yield Progress("lip aligner", done, total, clip, note)
-    logits, features = stages.aligner(torch.from_numpy(crops).to(device), frame_pad)
+    logits, features = stages.aligner(crops.to(device), frame_pad)
     step_pad = frame_pad.repeat_interleave(2, dim=1)  # 25 fps frames -> 50 Hz steps
     log_probs = logits.float().log_softmax(-1)
     confidence, tokens = log_probs.max(-1)
     confidence = confidence.exp()
     yield Progress("error detector", done, total, clip, note)
-    error = torch.sigmoid(stages.detector(tokens, confidence, log_probs, step_pad))
+    error = torch.sigmoid(stages.detector(tokens, confidence, log_probs, step_pad)).float()
     yield Progress("refiner", done, total, clip, note)
+    # to the host once for the whole batch, then cut per window
+    log_probs, confidence, error = (t.cpu().numpy() for t in (log_probs, confidence, error))
+    tokens, features = tokens.cpu().numpy().astype(np.int64), features.float().cpu().numpy()
     readings = []
     for b, n in enumerate(2 * f for f in frames):
-        lip_lp = log_probs[b, :n].cpu().numpy()
-        own_tokens = tokens[b, :n].cpu().numpy().astype(np.int64)
-        own_error = error[b, :n].float().cpu().numpy()
         refined = refine_tokens(
             _unpadded(stages),
             models.semantic.refiner.config,
             device,
-            own_tokens,
-            own_error >= refine.threshold,
-            lip_lp,
+            tokens[b, :n],
+            error[b, :n] >= refine.threshold,
+            log_probs[b, :n],
             refine.passes,
             refine.lm_weight,
         )
         readings.append(
             WindowReading(
-                units=own_tokens,
-                confidence=confidence[b, :n].cpu().numpy().astype(np.float32),
-                error=own_error,
+                units=tokens[b, :n],
+                confidence=confidence[b, :n].astype(np.float32),
+                error=error[b, :n],
                 refined=refined,
-                lip=features[b, :n].float().cpu().numpy(),
+                lip=features[b, :n],
             )
         )
     return readings

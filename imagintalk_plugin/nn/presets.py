@@ -103,7 +103,7 @@ def _demo() -> SemanticPreset:
         ),
         refiner=RefinerConfig(num_units=k, hidden=256, layers=4, heads=4, intermediate=1024),
         refiner_pretrain=TrainConfig(
-            steps=600, batch_size=32, lr=5e-4, warmup=60, eval_every=300, save_every=300
+            steps=2000, batch_size=32, lr=5e-4, warmup=60, eval_every=500, save_every=250
         ),
         refiner_finetune=TrainConfig(
             steps=400, batch_size=32, lr=2e-4, warmup=40, eval_every=200, save_every=200

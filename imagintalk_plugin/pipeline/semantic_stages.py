@@ -174,6 +174,7 @@ def train_refiner(
     from imagintalk_plugin.nn.training.detector_training import detect
     from imagintalk_plugin.nn.training.predictions_io import load_predictions
     from imagintalk_plugin.nn.training.refiner_training import finetune_stage, pretrain_stage
+    from imagintalk_plugin.nn.training.unit_noise import error_confusion
 
     units = load_units(request.out)
     folder = request.out / "refiner"
@@ -182,14 +183,17 @@ def train_refiner(
     train_units_ = _unit_ids(units, corpus, "train")
     valid_units = _unit_ids(units, corpus, "valid")
     meta = _meta(request, preset, units)
-    lm = pretrain_stage(preset.refiner, preset.refiner_pretrain, train_units_, valid_units, meta)
+    oof = load_predictions(request.out / "detector" / "oof.safetensors", [u.id for u in train])
+    confusion = error_confusion(oof.tokens, train_units_, preset.refiner.num_units)
+    lm = pretrain_stage(
+        preset.refiner, preset.refiner_pretrain, train_units_, valid_units, meta, confusion
+    )
     lm_folder = request.out / "refiner_lm"
     if request.force and not request.resume and lm_folder.exists():
         shutil.rmtree(lm_folder)
     yield from train_or_load(lm, lm_folder, ctx, resume=True)
     # reloaded, not reused: an LM finished by an earlier run must share today's codebook
     model = load_refiner(request.out, units, str(ctx.device), folder="refiner_lm")
-    oof = load_predictions(request.out / "detector" / "oof.safetensors", [u.id for u in train])
     aligner = load_aligner(request.out, units, str(ctx.device))
     detector = load_detector(request.out, units, str(ctx.device))
     valid_predictions = predict_clips(aligner, [u.crops for u in corpus.split("valid")])

@@ -28,10 +28,12 @@ from imagintalk_plugin.nn.training.corpus import (
 from imagintalk_plugin.nn.training.loop import Stage
 from imagintalk_plugin.nn.training.metrics import unit_scores
 from imagintalk_plugin.nn.training.settings import TrainConfig
+from imagintalk_plugin.nn.training.unit_noise import corrupt_runs, noise_rate
 
 REFINER_KIND = "imagintalk/refiner"
 MEAN_SPAN = 8  # steps (160 ms): about one phone
 VALID_STEP = 10**9  # fixed "step" seeding the validation masks: the same every time
+VALID_NOISE = 0.45  # validation context corruption: about the aligner's rate on new voices
 
 
 def span_mask(length: int, rng: np.random.Generator) -> np.ndarray:
@@ -73,42 +75,61 @@ def pretrain_stage(
     units: list[np.ndarray],
     valid_units: list[np.ndarray],
     meta: dict,
+    confusion: np.ndarray | None = None,
 ) -> Stage:
-    """Masked unit language model over audio-only unit sequences."""
+    """Masked unit language model over audio-only unit sequences.
+
+    With `confusion` (`unit_noise.error_confusion` of the aligner's out-of-fold predictions),
+    the unmasked context is corrupted like the aligner's tokens, fresh every step, so the model
+    learns to read a noisy context; the targets stay the clean units.
+    """
     torch.manual_seed(train.seed)
     model = UnitRefiner(config)
     size = min(config.max_positions, 2 * train.max_frames)
 
-    def batch(items: list[int], seqs: list[np.ndarray], step: int) -> tuple[torch.Tensor, ...]:
-        windows, masks = [], []
+    def batch(
+        items: list[int], seqs: list[np.ndarray], step: int, noise: float | None
+    ) -> tuple[torch.Tensor, ...]:
+        windows, inputs, masks = [], [], []
         for i in items:
             rng = item_rng(train.seed, step, i)
             windows.append(seqs[i][time_window(len(seqs[i]), size, rng)])
             masks.append(span_mask(len(windows[-1]), rng))
-        return masked_batch(model, windows, windows, masks)
+            if confusion is None:
+                inputs.append(windows[-1])
+            else:
+                rate = noise_rate(rng) if noise is None else noise
+                inputs.append(corrupt_runs(windows[-1], confusion, rate, rng))
+        return masked_batch(model, inputs, windows, masks)
 
     def loss_fn(
         trained: nn.Module, items: list[int], step: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         device = next(trained.parameters()).device
-        x, y, m, pad = (t.to(device) for t in batch(items, units, step))
+        x, y, m, pad = (t.to(device) for t in batch(items, units, step, None))
         return _masked_loss(trained(x, None, pad), y, m)
 
     @torch.no_grad()
-    def evaluate(model_: nn.Module) -> dict[str, float]:
-        if not valid_units:
-            return {}
-        model_.eval()
+    def masked_accuracy(model_: nn.Module, noise: float | None) -> float:
         device = next(model_.parameters()).device
         correct = total = 0
         for start in range(0, len(valid_units), 16):
             items = list(range(start, min(len(valid_units), start + 16)))
-            x, y, m, pad = (t.to(device) for t in batch(items, valid_units, VALID_STEP))
+            x, y, m, pad = (t.to(device) for t in batch(items, valid_units, VALID_STEP, noise))
             pred = model_(x, None, pad).argmax(-1)
             keep = m & (y != IGNORE)
             correct += int(((pred == y) & keep).sum())
             total += int(keep.sum())
-        return {"valid_masked_unit_acc": correct / max(1, total)}
+        return correct / max(1, total)
+
+    def evaluate(model_: nn.Module) -> dict[str, float]:
+        if not valid_units:
+            return {}
+        model_.eval()
+        scores = {"valid_masked_unit_acc": masked_accuracy(model_, 0.0)}
+        if confusion is not None:
+            scores["valid_masked_unit_acc_noisy"] = masked_accuracy(model_, VALID_NOISE)
+        return scores
 
     return Stage(
         "refiner LM", REFINER_KIND, model, config, train, len(units), loss_fn, evaluate, meta

@@ -7,12 +7,14 @@ predictions) with its floating-point weights stored as float16, which halves the
 modules compute in float32; loading casts). Rounding changes the weights' digests, so the
 identities that tie stages together (the codec's id in the vocoder and DiT metadata, the
 aligner's digest in the DiT's) are recomputed from the rounded weights. Metrics and the
-refiner's calibration are copied as they are.
+refiner's calibration are copied as they are; when the calibration chose the refiner's pretrained
+LM over its fine-tuning, the LM's weights ship as `refiner/`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from imagintalk_plugin.nn.training.refiner_training import REFINER_KIND
 from imagintalk_plugin.nn.training.vocoder_training import VOCODER_KIND
 from imagintalk_plugin.pipeline.acoustic_models import codec_identity, load_codec, weights_digest
 from imagintalk_plugin.pipeline.dub_models import PARTS, load_dub_models
+from imagintalk_plugin.pipeline.semantic_models import chosen_refiner
 
 KINDS = {
     "aligner": ALIGNER_KIND,
@@ -69,8 +72,9 @@ def main() -> None:
     if dest.exists():
         shutil.rmtree(dest / "onnx", ignore_errors=True)
     shutil.copytree(args.run / "units", dest / "units", dirs_exist_ok=True)
+    chosen = {"refiner": chosen_refiner(args.run)}  # the fine-tuned refiner or its LM
     for name, module in modules.items():
-        meta = read_model_document(args.run / name, KINDS[name])["meta"]
+        meta = read_model_document(args.run / chosen.get(name, name), KINDS[name])["meta"]
         meta["weights_dtype"] = "float16"
         if "codec_id" in meta:
             meta["codec_id"] = codec_id
@@ -80,6 +84,11 @@ def main() -> None:
         for extra in ("metrics.json", "calibration.json"):
             if (args.run / name / extra).exists():
                 shutil.copyfile(args.run / name / extra, dest / name / extra)
+    calibration = dest / "refiner" / "calibration.json"
+    if calibration.exists():  # the chosen weights now live in refiner/
+        data = json.loads(calibration.read_text(encoding="utf-8"))
+        data["model"] = "refiner"
+        calibration.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     for extra in ("metrics.json", "voice_metrics.json"):
         if (args.run / extra).exists():
             shutil.copyfile(args.run / extra, dest / extra)

@@ -6,6 +6,7 @@ never decodes units from another codebook.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,12 +77,31 @@ def load_refiner(
     return model.to(pick_device(device))
 
 
+REFINER_FOLDERS = ("refiner", "refiner_lm")  # fine-tuned, or the LM it was fine-tuned from
+
+
+def chosen_refiner(out: Path) -> str:
+    """The refiner folder `refiner/calibration.json` chose on validation ("model"), else
+    "refiner": when fine-tuning on lip posteriors did not beat its pretrained LM there, the LM
+    is the refiner."""
+    path = out / "refiner" / "calibration.json"
+    if not path.is_file():
+        return "refiner"
+    try:
+        folder = json.loads(path.read_text(encoding="utf-8")).get("model", "refiner")
+    except (ValueError, AttributeError) as err:
+        raise ModelLoadError(path, f"unreadable calibration ({err})") from err
+    if folder not in REFINER_FOLDERS:
+        raise ModelLoadError(path, f"unknown refiner '{folder}' (one of {REFINER_FOLDERS})")
+    return str(folder)
+
+
 def load_models(out: Path, device: str | None = None) -> SemanticModels:
-    """All four parts from a run folder."""
+    """All four parts from a run folder (the refiner its calibration chose)."""
     units = UnitExtractor.load(out / "units")
     return SemanticModels(
         units=units,
         aligner=load_aligner(out, units, device),
         detector=load_detector(out, units, device),
-        refiner=load_refiner(out, units, device),
+        refiner=load_refiner(out, units, device, folder=chosen_refiner(out)),
     )

@@ -31,7 +31,12 @@ from imagintalk_plugin.nn.presets import SemanticPreset, semantic_preset
 from imagintalk_plugin.nn.training.aligner_training import Predictions
 from imagintalk_plugin.nn.training.corpus import SemanticCorpus
 from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
-from imagintalk_plugin.pipeline.semantic_models import SemanticModels, load_models
+from imagintalk_plugin.pipeline.semantic_models import (
+    REFINER_FOLDERS,
+    SemanticModels,
+    load_models,
+    load_refiner,
+)
 from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
 
 SEMANTIC_STAGES = ("units", "aligner", "detector", "refiner", "evaluate")
@@ -113,17 +118,21 @@ class SplitOutputs:
 def evaluate_run(out: Path, preset: SemanticPreset, corpus: SemanticCorpus) -> dict[str, Any]:
     """Scores of every stage on the valid and test splits, with baselines.
 
-    The refiner's detector threshold and fusion weight are chosen on the validation split
-    (saved as RUN/refiner/calibration.json) and then applied unchanged to the test speakers.
+    The refiner (fine-tuned, or the LM it started from), its detector threshold and its fusion
+    weight are chosen on the validation split (saved as RUN/refiner/calibration.json) and then
+    applied unchanged to the test speakers.
     """
     models = load_models(out, device=None)
     outputs = {split: split_outputs(models, corpus, split) for split in ("valid", "test")}
     calibration = calibration_for(out, models, preset, outputs["valid"])
+    models = load_models(out, device=None)  # the refiner the calibration chose
     train_units = [models.units.unit_ids(u.audio) for u in corpus.split("train")]
-    return {
+    scores: dict[str, Any] = {
         split: models_scores(models, preset, split_output, train_units, calibration)
         for split, split_output in outputs.items()
     }
+    scores["refiner_model"] = calibration.get("model", "refiner")
+    return scores
 
 
 def split_outputs(
@@ -147,8 +156,13 @@ def split_outputs(
 
 def calibration_for(
     out: Path, models: SemanticModels, preset: SemanticPreset, valid: SplitOutputs | None
-) -> dict[str, float]:
-    """RUN/refiner/calibration.json, computed on the validation split when missing."""
+) -> dict[str, Any]:
+    """RUN/refiner/calibration.json, computed on the validation split when missing.
+
+    Both the fine-tuned refiner and its pretrained LM (RUN/refiner_lm) are calibrated; the one
+    with the better validation accuracy after refinement is the refiner ("model"), so a
+    fine-tuning that does not help on validation is not used.
+    """
     from imagintalk_plugin.nn.training.refiner_training import calibrate
 
     path = out / "refiner" / "calibration.json"
@@ -156,11 +170,18 @@ def calibration_for(
         return json.loads(path.read_text(encoding="utf-8"))
     if valid is None:
         return {"threshold": preset.threshold, "lm_weight": None}
-    calibration = calibrate(
-        models.refiner, valid.predictions, valid.wrong_probs, valid.units, preset.passes
-    )
-    write_metrics(path, calibration)
-    return calibration
+    best: dict[str, Any] = {}
+    for folder in REFINER_FOLDERS:
+        if folder != "refiner" and not (out / folder / "config.json").is_file():
+            continue
+        refiner = load_refiner(out, models.units, device=None, folder=folder)
+        scores = calibrate(
+            refiner, valid.predictions, valid.wrong_probs, valid.units, preset.passes
+        )
+        if not best or scores["unit_acc_after"] > best["unit_acc_after"]:
+            best = {"model": folder, **scores}
+    write_metrics(path, best)
+    return best
 
 
 def models_scores(
@@ -168,9 +189,10 @@ def models_scores(
     preset: SemanticPreset,
     outputs: SplitOutputs | None,
     train_units: list[np.ndarray],
-    calibration: dict[str, float],
+    calibration: dict[str, Any],
 ) -> dict[str, float]:
-    """Aligner, detector and refiner scores on one split."""
+    """Aligner, detector and refiner scores on one split (the chosen refiner at the preset's
+    settings, then at the calibrated ones)."""
     from imagintalk_plugin.nn.training.aligner_training import prediction_scores
     from imagintalk_plugin.nn.training.detector_training import flag_scores
     from imagintalk_plugin.nn.training.refiner_training import refinement_scores

@@ -54,6 +54,9 @@ def format_metrics(stage: str, metrics: dict[str, Any]) -> str:
     for key, value in (metrics.get("test") or {}).items():
         lines.append(f"  {key}: {_fmt(value)}")
     for split, scores in (metrics.get("summary") or {}).items():
+        if not isinstance(scores, dict):  # a run-wide fact, such as the chosen refiner
+            lines.append(f"  {split}: {_fmt(scores)}")
+            continue
         lines.append(
             f"  [{split}] "
             + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()})

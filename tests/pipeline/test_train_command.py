@@ -57,6 +57,31 @@ def test_every_stage_leaves_a_model_and_metrics(run: Path) -> None:
     assert scores["speakers"] >= 1
 
 
+def test_calibration_chooses_the_refiner_and_loading_follows_it(
+    run: Path, tmp_path: Path
+) -> None:
+    from imagintalk_plugin.core.errors import ModelLoadError
+    from imagintalk_plugin.pipeline.acoustic_models import weights_digest
+    from imagintalk_plugin.pipeline.semantic_models import REFINER_FOLDERS, load_models
+
+    calibration = json.loads((run / "refiner" / "calibration.json").read_text())
+    assert calibration["model"] in REFINER_FOLDERS  # picked on validation, saved with it
+    summary = json.loads((run / "metrics.json").read_text())
+    assert summary["refiner_model"] == calibration["model"]
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    digests = {}
+    for folder in REFINER_FOLDERS:
+        calibration["model"] = folder
+        (copy / "refiner" / "calibration.json").write_text(json.dumps(calibration))
+        digests[folder] = weights_digest(load_models(copy, "cpu").refiner)
+    assert digests["refiner"] != digests["refiner_lm"]  # each choice loads its own weights
+    calibration["model"] = "refiner_v2"
+    (copy / "refiner" / "calibration.json").write_text(json.dumps(calibration))
+    with pytest.raises(ModelLoadError, match="unknown refiner 'refiner_v2'"):
+        load_models(copy, "cpu")
+
+
 def test_existing_stage_is_not_overwritten(run: Path, manifest: Path, capsys) -> None:
     before = (run / "aligner" / "model.safetensors").read_bytes()
     args = ["train", "aligner", "--preset", "tiny", "--data", str(manifest), "--out", str(run)]

@@ -216,7 +216,7 @@ def refinement_scores(
 
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
-LM_WEIGHTS = (0.5, 1.0, 1.5)
+LM_WEIGHTS = (0.25, 0.5, 1.0, 1.5)
 
 
 def calibrate(

@@ -81,9 +81,10 @@ def main() -> None:
         if name == "dit":
             meta["aligner_id"] = aligner_id
         save_model(dest / name, KINDS[name], module.config, weights[name], meta)
-        for extra in ("metrics.json", "calibration.json"):
-            if (args.run / name / extra).exists():
-                shutil.copyfile(args.run / name / extra, dest / name / extra)
+        (dest / name / "metrics.json").unlink(missing_ok=True)
+        for source, extra in ((chosen.get(name, name), "metrics.json"), (name, "calibration.json")):
+            if (args.run / source / extra).exists():
+                shutil.copyfile(args.run / source / extra, dest / name / extra)
     calibration = dest / "refiner" / "calibration.json"
     if calibration.exists():  # the chosen weights now live in refiner/
         data = json.loads(calibration.read_text(encoding="utf-8"))

@@ -57,9 +57,7 @@ def test_every_stage_leaves_a_model_and_metrics(run: Path) -> None:
     assert scores["speakers"] >= 1
 
 
-def test_calibration_chooses_the_refiner_and_loading_follows_it(
-    run: Path, tmp_path: Path
-) -> None:
+def test_calibration_chooses_the_refiner_and_loading_follows_it(run: Path, tmp_path: Path) -> None:
     from imagintalk_plugin.core.errors import ModelLoadError
     from imagintalk_plugin.pipeline.acoustic_models import weights_digest
     from imagintalk_plugin.pipeline.semantic_models import REFINER_FOLDERS, load_models

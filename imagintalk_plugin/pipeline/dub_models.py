@@ -10,43 +10,21 @@ trained on.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagintalk_plugin.core.errors import ModelLoadError, UsageError
+from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.nn.training.distributed import pick_device
 from imagintalk_plugin.pipeline.acoustic_models import (
     VoiceModels,
     load_voice_models,
     weights_digest,
 )
-from imagintalk_plugin.pipeline.semantic_models import SemanticModels, load_models
+from imagintalk_plugin.pipeline.semantic_models import Calibration, SemanticModels, load_models
 from imagintalk_plugin.runtime.stages import Stages, torch_stages
 
 PARTS = ("units", "aligner", "detector", "refiner", "codec", "vocoder", "dit")
 BACKENDS = ("torch", "onnx")
-DEFAULT_THRESHOLD = 0.5  # detector threshold when a checkpoint has no calibration
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """How the refiner is applied: flag threshold and lips-vs-language-model weight."""
-
-    threshold: float = DEFAULT_THRESHOLD
-    lm_weight: float = 1.0
-
-    @staticmethod
-    def read(folder: Path) -> Calibration:
-        """`refiner/calibration.json`, or the defaults when the run has none."""
-        path = folder / "refiner" / "calibration.json"
-        if not path.exists():
-            return Calibration()
-        try:
-            data = json.loads(path.read_text())
-            return Calibration(float(data["threshold"]), float(data["lm_weight"]))
-        except (ValueError, KeyError, TypeError) as err:
-            raise ModelLoadError(path, f"unreadable calibration ({err})") from err
 
 
 @dataclass(frozen=True, eq=False)

@@ -78,22 +78,44 @@ def load_refiner(
 
 
 REFINER_FOLDERS = ("refiner", "refiner_lm")  # fine-tuned, or the LM it was fine-tuned from
+DEFAULT_THRESHOLD = 0.5  # detector threshold when a checkpoint has no calibration
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the refiner is applied, fitted on validation clips: which refiner serves (the
+    fine-tuned one, or its pretrained LM when fine-tuning did not beat it), the flag threshold
+    and the lips-vs-language-model weight."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    lm_weight: float = 1.0
+    model: str = "refiner"
+
+    @staticmethod
+    def read(folder: Path) -> Calibration:
+        """`refiner/calibration.json` of a run or checkpoint, or the defaults when it has none."""
+        path = folder / "refiner" / "calibration.json"
+        if not path.exists():
+            return Calibration()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            calibration = Calibration(
+                float(data["threshold"]),
+                float(data["lm_weight"]),
+                str(data.get("model", "refiner")),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise ModelLoadError(path, f"unreadable calibration ({err})") from err
+        if calibration.model not in REFINER_FOLDERS:
+            raise ModelLoadError(
+                path, f"unknown refiner '{calibration.model}' (one of {REFINER_FOLDERS})"
+            )
+        return calibration
 
 
 def chosen_refiner(out: Path) -> str:
-    """The refiner folder `refiner/calibration.json` chose on validation ("model"), else
-    "refiner": when fine-tuning on lip posteriors did not beat its pretrained LM there, the LM
-    is the refiner."""
-    path = out / "refiner" / "calibration.json"
-    if not path.is_file():
-        return "refiner"
-    try:
-        folder = json.loads(path.read_text(encoding="utf-8")).get("model", "refiner")
-    except (ValueError, AttributeError) as err:
-        raise ModelLoadError(path, f"unreadable calibration ({err})") from err
-    if folder not in REFINER_FOLDERS:
-        raise ModelLoadError(path, f"unknown refiner '{folder}' (one of {REFINER_FOLDERS})")
-    return str(folder)
+    """The refiner folder the calibration chose ("refiner" when there is none)."""
+    return Calibration.read(out).model
 
 
 def load_models(out: Path, device: str | None = None) -> SemanticModels:

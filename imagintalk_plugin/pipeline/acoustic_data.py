@@ -4,7 +4,8 @@ Everything is computed from what the run folder already holds: units from RUN/un
 features from RUN/aligner (the model inference will use), codec tokens from RUN/codec, and
 each clip's speaker embedding of the true audio from Resemblyzer (the judges' voice encoder).
 Expression features are normalised by the training split's mean and spread, which the DiT
-stores so inference normalises the same way.
+stores so inference normalises the same way. Speakers without video (`synth.voice_bank`) give
+items with zero lips and neutral (zero) expressions: the DiT learns their voices, not their lips.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from imagintalk_plugin.nn.mel import LogMel
 from imagintalk_plugin.nn.training.corpus import Utterance
 from imagintalk_plugin.nn.training.dit_training import VoiceItem
 from imagintalk_plugin.nn.units import UnitExtractor
+from imagintalk_plugin.synth.voice_bank import VoiceOnlyUtterance
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,4 +110,37 @@ def voice_items(
             )
         )
     yield Progress("style-dit inputs", len(utterances), len(utterances), unit="clip")
+    return items
+
+
+def voice_only_items(
+    utterances: list[VoiceOnlyUtterance],
+    units: UnitExtractor,
+    codec: MelCodec,
+    speaker_encoder: SpeakerEncoder,
+    lip_dim: int,
+    expression_dim: int,
+) -> Job[list[VoiceItem]]:
+    """Job: one `VoiceItem` per utterance without video (zero lips, neutral expressions)."""
+    items = []
+    mel = LogMel(codec.config.mel)
+    for index, utt in enumerate(utterances):
+        yield Progress("style-dit inputs without video", index, len(utterances), unit="clip")
+        if utt.sample_rate != 16000:
+            raise ValueError(f"speech without video must be 16 kHz, not {utt.sample_rate} Hz")
+        codes = codec_tokens(codec, mel, utt.audio)
+        ids = units.unit_ids(utt.audio).astype(np.int64)
+        length = min(codes.shape[1], len(ids))
+        items.append(
+            VoiceItem(
+                codes=codes[:, :length],
+                units=ids[:length],
+                lip=np.zeros((length, lip_dim), np.float32),
+                face=utt.face_embedding.astype(np.float32),
+                voice=speaker_encoder.embed(utt.audio),
+                expressions=np.zeros((length, expression_dim), np.float32),
+                emotion=EMOTIONS.index(utt.emotion),
+            )
+        )
+    yield Progress("style-dit inputs without video", len(utterances), len(utterances), unit="clip")
     return items

@@ -123,6 +123,10 @@ def train_dit(
     for split in ("train", "valid", "test"):
         utts = corpus.split(split)
         splits[split] = yield from voice_items(utts, units, aligner, codec, stats, encoder)
+    if preset.voice_only_speakers and preset.voice_only_utterances:
+        splits["train"] = splits["train"] + (
+            yield from _voice_only(preset, train, units, codec, encoder)
+        )
     meta = _meta(
         request,
         preset,
@@ -132,6 +136,8 @@ def train_dit(
         aligner_id=weights_digest(aligner),
         expression_mean=stats.mean.tolist(),
         expression_std=stats.std.tolist(),
+        voice_only_speakers=preset.voice_only_speakers,
+        voice_only_utterances=preset.voice_only_utterances,
     )
     stage = dit_stage(preset.generator, preset.dit_train, splits["train"], splits["valid"], meta)
     folder = request.out / "dit"
@@ -143,6 +149,32 @@ def train_dit(
         test = dit_scores(stage.model, splits["test"], size, "test_")  # type: ignore[arg-type]
         write_metrics(folder / "metrics.json", {"history": result["history"], "test": test})
     return {"history": result["history"], "test": test}
+
+
+def _voice_only(
+    preset: AcousticPreset, train: list, units: Any, codec: Any, encoder: Any
+) -> Job[list]:
+    """The DiT's items from speakers without video, their faces drawn near the training faces."""
+    import numpy as np
+
+    from imagintalk_plugin.pipeline.acoustic_data import voice_only_items
+    from imagintalk_plugin.synth.voice_bank import FaceDistribution, voice_only_utterances
+
+    faces = FaceDistribution.fit(np.stack([u.face_embedding for u in train]))
+    utterances = yield from voice_only_utterances(
+        faces, preset.voice_only_speakers, preset.voice_only_utterances, preset.dit_train.seed
+    )
+    config = preset.generator
+    return (
+        yield from voice_only_items(
+            utterances,
+            units,
+            codec,
+            encoder,
+            config.dit.lip_dim,
+            config.adapter.expression_dim,
+        )
+    )
 
 
 def run_acoustic_stage(

@@ -34,6 +34,7 @@ from imagintalk_plugin.nn.training.distributed import DistributedContext, barrie
 from imagintalk_plugin.pipeline.semantic_models import (
     REFINER_FOLDERS,
     SemanticModels,
+    chosen_refiner,
     load_models,
     load_refiner,
 )
@@ -122,10 +123,13 @@ def evaluate_run(out: Path, preset: SemanticPreset, corpus: SemanticCorpus) -> d
     weight are chosen on the validation split (saved as RUN/refiner/calibration.json) and then
     applied unchanged to the test speakers.
     """
+    loaded = chosen_refiner(out)
     models = load_models(out, device=None)
     outputs = {split: split_outputs(models, corpus, split) for split in ("valid", "test")}
     calibration = calibration_for(out, models, preset, outputs["valid"])
-    models = load_models(out, device=None)  # the refiner the calibration chose
+    chosen = calibration.get("model", "refiner")
+    if chosen != loaded:  # a calibration made just now may choose the other refiner
+        models = replace(models, refiner=load_refiner(out, models.units, None, chosen))
     train_units = [models.units.unit_ids(u.audio) for u in corpus.split("train")]
     scores: dict[str, Any] = {
         split: models_scores(models, preset, split_output, train_units, calibration)
@@ -174,7 +178,12 @@ def calibration_for(
     for folder in REFINER_FOLDERS:
         if folder != "refiner" and not (out / folder / "config.json").is_file():
             continue
-        refiner = load_refiner(out, models.units, device=None, folder=folder)
+        # with no calibration yet, `models` holds RUN/refiner: no need to load it again
+        refiner = (
+            models.refiner
+            if folder == "refiner"
+            else load_refiner(out, models.units, device=None, folder=folder)
+        )
         scores = calibrate(
             refiner, valid.predictions, valid.wrong_probs, valid.units, preset.passes
         )

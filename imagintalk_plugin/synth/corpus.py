@@ -64,7 +64,7 @@ class _Actor:
     voice: EspeakVoice
 
 
-def _padded(spoken: SpokenText) -> tuple[np.ndarray, list[Segment], list[Segment], float]:
+def pad_speech(spoken: SpokenText) -> tuple[np.ndarray, list[Segment], list[Segment], float]:
     """Speech with rest before and after, trimmed or padded to a whole number of frames."""
     rate = spoken.sample_rate
     lead = int(LEAD_S * rate)
@@ -87,7 +87,7 @@ def render_utterance(plan: UtterancePlan, actor: _Actor, speaker_id: str, out: P
     rng = np.random.default_rng([plan.seed, 2])
     voice = emotional_voice(actor.voice, plan.emotion, plan.intensity)
     spoken = say(list(plan.words), voice, seed=plan.seed, spell_letters=plan.text_set == "grid")
-    samples, words, phonemes, duration = _padded(spoken)
+    samples, words, phonemes, duration = pad_speech(spoken)
     poses = perform(phonemes, duration, plan.emotion, plan.intensity, rng, VIDEO_FPS)
     rig = FaceRig(actor.image, actor.landmarks)
     video = out / "video" / f"{plan.id}.mp4"

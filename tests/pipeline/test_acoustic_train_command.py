@@ -91,6 +91,8 @@ def test_each_stage_leaves_its_model_tied_to_the_codec(run: Path) -> None:
     assert meta["aligner_id"] == weights_digest(load_aligner(run, units, "cpu"))
     assert len(meta["expression_mean"]) == len(meta["expression_std"]) > 0
     assert min(meta["expression_std"]) > 0
+    # the tiny preset adds 3 utterances of 2 speakers without video to the DiT's training
+    assert (meta["voice_only_speakers"], meta["voice_only_utterances"]) == (2, 3)
 
     for stage in ("codec", "vocoder_gan", "dit"):
         metrics = json.loads((run / stage / "metrics.json").read_text())

@@ -1,0 +1,103 @@
+"""Speakers without video: more (face, voice) pairs for the Style-DiT than the faces allow.
+
+A corpus has as many speakers as it has faces and warped variants of them (24 in the demo
+corpus, from 12 real faces), far too few for a model to learn how a face implies a voice it
+has never heard. The Style-DiT reads a face only through its 128-d identity descriptor, so a
+speaker it trains on needs no rendered video: a descriptor drawn from the distribution of the
+training speakers' descriptors, the voice the corpus's own rule gives that descriptor
+(`voices.voice_from_face`), and espeak-ng speech in that voice. Such an utterance has no lips
+and no expressions; the DiT sees those as absent (zeros) and learns from it the voice alone.
+
+Only training-split descriptors are fitted, so no held-out face or voice is ever read. The
+distribution is a Gaussian: the descriptors' mean, and their covariance shrunk half-way to its
+diagonal, so draws vary along every descriptor axis (as new faces do), not only along the few
+directions 20 faces span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imagintalk_plugin.core.progress import Job, Progress
+from imagintalk_plugin.core.signals import EMOTIONS
+from imagintalk_plugin.synth.corpus import pad_speech
+from imagintalk_plugin.synth.espeak import EspeakVoice
+from imagintalk_plugin.synth.sentences import grid_sentence, say
+from imagintalk_plugin.synth.voices import emotional_voice, voice_from_face
+
+SHRINKAGE = 0.5  # share of the covariance's off-diagonal part removed
+
+
+@dataclass(frozen=True, eq=False)
+class FaceDistribution:
+    """A Gaussian over face identity descriptors."""
+
+    mean: np.ndarray  # (D,)
+    factor: np.ndarray  # (D, D) with factor @ factor.T = the shrunk covariance
+
+    @staticmethod
+    def fit(descriptors: np.ndarray) -> FaceDistribution:
+        """Fit to (N, D) descriptors, N >= 2 (one row per clip or per speaker)."""
+        x = np.asarray(descriptors, np.float64)
+        if x.ndim != 2 or len(x) < 2:
+            raise ValueError(f"need (N >= 2, D) descriptors, got {x.shape}")
+        cov = np.cov(x, rowvar=False)
+        shrunk = (1 - SHRINKAGE) * cov + SHRINKAGE * np.diag(np.diag(cov))
+        values, vectors = np.linalg.eigh(shrunk)
+        factor = vectors * np.sqrt(np.clip(values, 0.0, None))
+        return FaceDistribution(x.mean(0), factor)
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        """One (D,) float32 descriptor."""
+        z = rng.standard_normal(len(self.mean))
+        return (self.mean + self.factor @ z).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class VoiceOnlyUtterance:
+    """One utterance of a speaker without video."""
+
+    speaker: int
+    face_embedding: np.ndarray  # (D,) float32, the drawn descriptor
+    voice: EspeakVoice  # the voice it was spoken in (after emotion)
+    emotion: str
+    words: tuple[str, ...]
+    audio: np.ndarray  # (N,) float32 mono at `sample_rate`, padded like a corpus clip
+    sample_rate: int
+
+
+def voice_only_utterances(
+    distribution: FaceDistribution,
+    speakers: int,
+    utterances: int,
+    seed: int,
+    emotions: tuple[str, ...] = EMOTIONS,
+) -> Job[list[VoiceOnlyUtterance]]:
+    """Job: `utterances` GRID sentences from `speakers` drawn speakers, taken in turn.
+
+    Everything follows from the seed: the same arguments give the same audio.
+    """
+    if speakers < 1 or utterances < 1:
+        raise ValueError("need at least one speaker and one utterance")
+    faces = [distribution.sample(np.random.default_rng([seed, s, 7])) for s in range(speakers)]
+    voices = [voice_from_face(face) for face in faces]
+    out: list[VoiceOnlyUtterance] = []
+    for index in range(utterances):
+        yield Progress("speakers without video", index, utterances, unit="utt")
+        rng = np.random.default_rng([seed, index, 8])
+        speaker = index % speakers
+        words = grid_sentence(rng)
+        emotion = emotions[int(rng.integers(len(emotions)))]
+        intensity = 1.0 if emotion == "neutral" else float(rng.uniform(0.7, 1.0))
+        voice = emotional_voice(voices[speaker], emotion, intensity)
+        spoken = say(words, voice, seed=int(rng.integers(2**31 - 1)))
+        samples, _, _, _ = pad_speech(spoken)
+        out.append(
+            VoiceOnlyUtterance(
+                speaker, faces[speaker], voice, emotion, tuple(words), samples, spoken.sample_rate
+            )
+        )
+    yield Progress("speakers without video", utterances, utterances, unit="utt")
+    return out

@@ -1,0 +1,66 @@
+"""Speakers without video: drawn faces follow the training faces' spread, their voices follow
+the corpus's face -> voice rule, and the same seed gives the same speech."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imagintalk_plugin.core.progress import drive
+from imagintalk_plugin.synth.corpus import LEAD_S
+from imagintalk_plugin.synth.voice_bank import FaceDistribution, voice_only_utterances
+from imagintalk_plugin.synth.voices import voice_from_face
+
+
+def _descriptors(count: int = 40, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.normal(-0.05, 0.08, 128)
+    return base + rng.normal(0, 0.04, (count, 128)) * np.linspace(0.5, 1.5, 128)
+
+
+def test_draws_follow_the_fitted_mean_and_spread() -> None:
+    faces = _descriptors()
+    dist = FaceDistribution.fit(faces)
+    draws = np.stack([dist.sample(np.random.default_rng(i)) for i in range(3000)])
+    assert draws.dtype == np.float32
+    assert draws.shape == (3000, 128)
+    assert np.abs(draws.mean(0) - faces.mean(0)).max() < 0.01
+    ratio = draws.var(0) / faces.var(0, ddof=1)  # the diagonal is kept whole by the shrinkage
+    assert 0.85 < np.median(ratio) < 1.15
+    assert np.linalg.matrix_rank(draws[:200]) > len(faces)  # beyond the span of the 40 faces
+
+
+def test_fit_refuses_too_few_descriptors() -> None:
+    with pytest.raises(ValueError, match="N >= 2"):
+        FaceDistribution.fit(np.zeros((1, 128)))
+
+
+def test_speakers_take_turns_and_speak_in_their_faces_voices() -> None:
+    dist = FaceDistribution.fit(_descriptors())
+    utts = drive(
+        voice_only_utterances(dist, speakers=2, utterances=4, seed=3, emotions=("neutral",))
+    )
+    assert [u.speaker for u in utts] == [0, 1, 0, 1]
+    assert np.array_equal(utts[0].face_embedding, utts[2].face_embedding)
+    assert not np.array_equal(utts[0].face_embedding, utts[1].face_embedding)
+    for utt in utts:
+        assert utt.voice == voice_from_face(utt.face_embedding)  # neutral: the face's own voice
+        assert utt.sample_rate == 16000
+        assert len(utt.words) == 6
+        lead = utt.audio[: int(LEAD_S * utt.sample_rate)]
+        assert np.abs(lead).max() == 0.0  # padded like a corpus clip
+        assert np.abs(utt.audio).max() > 0.05  # and speech after it
+
+
+def test_the_same_seed_gives_the_same_speech() -> None:
+    dist = FaceDistribution.fit(_descriptors())
+    first = drive(voice_only_utterances(dist, speakers=3, utterances=3, seed=5))
+    again = drive(voice_only_utterances(dist, speakers=3, utterances=3, seed=5))
+    other = drive(voice_only_utterances(dist, speakers=3, utterances=3, seed=6))
+    for a, b in zip(first, again, strict=True):
+        assert np.array_equal(a.audio, b.audio)
+        assert a.emotion == b.emotion
+    assert any(
+        len(a.audio) != len(c.audio) or not np.array_equal(a.audio, c.audio)
+        for a, c in zip(first, other, strict=True)
+    )

@@ -5,7 +5,8 @@ features from RUN/aligner (the model inference will use), codec tokens from RUN/
 each clip's speaker embedding of the true audio from Resemblyzer (the judges' voice encoder).
 Expression features are normalised by the training split's mean and spread, which the DiT
 stores so inference normalises the same way. Speakers without video (`synth.voice_bank`) give
-items with zero lips and neutral (zero) expressions: the DiT learns their voices, not their lips.
+items with zero lips and neutral (zero) expressions, whose units come from the same words said
+by another voice: the DiT learns to take the voice from the identity, not from the units.
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ def voice_only_items(
     lip_dim: int,
     expression_dim: int,
 ) -> Job[list[VoiceItem]]:
-    """Job: one `VoiceItem` per utterance without video (zero lips, neutral expressions)."""
+    """Job: one `VoiceItem` per utterance without video: tokens and speaker embedding of its
+    audio, units of its content audio (another voice), zero lips, neutral expressions."""
     items = []
     mel = LogMel(codec.config.mel)
     for index, utt in enumerate(utterances):
@@ -129,7 +131,7 @@ def voice_only_items(
         if utt.sample_rate != 16000:
             raise ValueError(f"speech without video must be 16 kHz, not {utt.sample_rate} Hz")
         codes = codec_tokens(codec, mel, utt.audio)
-        ids = units.unit_ids(utt.audio).astype(np.int64)
+        ids = units.unit_ids(utt.content_audio).astype(np.int64)  # another voice's units
         length = min(codes.shape[1], len(ids))
         items.append(
             VoiceItem(

@@ -8,6 +8,14 @@ training speakers' descriptors, the voice the corpus's own rule gives that descr
 (`voices.voice_from_face`), and espeak-ng speech in that voice. Such an utterance has no lips
 and no expressions; the DiT sees those as absent (zeros) and learns from it the voice alone.
 
+Each utterance is also spoken, with the same words, seed and speed (so the same timing), by
+another speaker of the bank: its content audio. The DiT's units come from that audio and its
+target tokens from the speaker's own. Units of MFCC k-means carry the voice they were taken
+from, and a DiT that only ever saw units and tokens of one voice learns to take the voice from
+the units and to ignore the identity it is given (measured: swapping the identity of a test
+clip did not move its similarity to any speaker). With content and voice from two speakers,
+the identity is the only place the voice can come from.
+
 Only training-split descriptors are fitted, so no held-out face or voice is ever read. The
 distribution is a Gaussian: the descriptors' mean, and their covariance shrunk half-way to its
 diagonal, so draws vary along every descriptor axis (as new faces do), not only along the few
@@ -16,7 +24,7 @@ directions 20 faces span.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -65,6 +73,8 @@ class VoiceOnlyUtterance:
     emotion: str
     words: tuple[str, ...]
     audio: np.ndarray  # (N,) float32 mono at `sample_rate`, padded like a corpus clip
+    content_audio: np.ndarray  # (N,) the same words and timing in another speaker's voice
+    content_speaker: int
     sample_rate: int
 
 
@@ -79,8 +89,8 @@ def voice_only_utterances(
 
     Everything follows from the seed: the same arguments give the same audio.
     """
-    if speakers < 1 or utterances < 1:
-        raise ValueError("need at least one speaker and one utterance")
+    if speakers < 2 or utterances < 1:
+        raise ValueError("need at least two speakers and one utterance")
     faces = [distribution.sample(np.random.default_rng([seed, s, 7])) for s in range(speakers)]
     voices = [voice_from_face(face) for face in faces]
     out: list[VoiceOnlyUtterance] = []
@@ -91,12 +101,27 @@ def voice_only_utterances(
         words = grid_sentence(rng)
         emotion = emotions[int(rng.integers(len(emotions)))]
         intensity = 1.0 if emotion == "neutral" else float(rng.uniform(0.7, 1.0))
+        other = (speaker + 1 + int(rng.integers(speakers - 1))) % speakers
         voice = emotional_voice(voices[speaker], emotion, intensity)
-        spoken = say(words, voice, seed=int(rng.integers(2**31 - 1)))
+        content_voice = replace(
+            emotional_voice(voices[other], emotion, intensity), speed=voice.speed
+        )
+        said = int(rng.integers(2**31 - 1))
+        spoken = say(words, voice, seed=said)
         samples, _, _, _ = pad_speech(spoken)
+        content, _, _, _ = pad_speech(say(words, content_voice, seed=said))
+        length = min(len(samples), len(content))
         out.append(
             VoiceOnlyUtterance(
-                speaker, faces[speaker], voice, emotion, tuple(words), samples, spoken.sample_rate
+                speaker=speaker,
+                face_embedding=faces[speaker],
+                voice=voice,
+                emotion=emotion,
+                words=tuple(words),
+                audio=samples[:length],
+                content_audio=content[:length],
+                content_speaker=other,
+                sample_rate=spoken.sample_rate,
             )
         )
     yield Progress("speakers without video", utterances, utterances, unit="utt")

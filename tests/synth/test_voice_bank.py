@@ -1,5 +1,6 @@
 """Speakers without video: drawn faces follow the training faces' spread, their voices follow
-the corpus's face -> voice rule, and the same seed gives the same speech."""
+the corpus's face -> voice rule, each utterance's content audio is the same words and timing
+in another voice, and the same seed gives the same speech."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def test_draws_follow_the_fitted_mean_and_spread() -> None:
 def test_fit_refuses_too_few_descriptors() -> None:
     with pytest.raises(ValueError, match="N >= 2"):
         FaceDistribution.fit(np.zeros((1, 128)))
+    with pytest.raises(ValueError, match="two speakers"):
+        drive(voice_only_utterances(FaceDistribution.fit(_descriptors()), 1, 1, 0))
 
 
 def test_speakers_take_turns_and_speak_in_their_faces_voices() -> None:
@@ -50,6 +53,22 @@ def test_speakers_take_turns_and_speak_in_their_faces_voices() -> None:
         lead = utt.audio[: int(LEAD_S * utt.sample_rate)]
         assert np.abs(lead).max() == 0.0  # padded like a corpus clip
         assert np.abs(utt.audio).max() > 0.05  # and speech after it
+
+
+def test_content_is_the_same_words_and_timing_in_another_voice() -> None:
+    dist = FaceDistribution.fit(_descriptors())
+    utts = drive(voice_only_utterances(dist, speakers=3, utterances=6, seed=4))
+    for utt in utts:
+        assert utt.content_speaker != utt.speaker
+        assert len(utt.content_audio) == len(utt.audio)
+        assert not np.array_equal(utt.content_audio, utt.audio)
+        # speech and pauses fall in the same 20 ms frames: the loudness envelopes agree
+        frames = len(utt.audio) // 320
+        loud = [
+            np.abs(a[: frames * 320]).reshape(frames, 320).max(1) > 0.02
+            for a in (utt.audio, utt.content_audio)
+        ]
+        assert (loud[0] == loud[1]).mean() > 0.9
 
 
 def test_the_same_seed_gives_the_same_speech() -> None:

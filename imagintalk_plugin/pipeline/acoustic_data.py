@@ -25,7 +25,7 @@ from imagintalk_plugin.nn.mel import LogMel
 from imagintalk_plugin.nn.training.corpus import Utterance
 from imagintalk_plugin.nn.training.dit_training import VoiceItem
 from imagintalk_plugin.nn.units import UnitExtractor
-from imagintalk_plugin.synth.voice_bank import VoiceOnlyUtterance
+from imagintalk_plugin.synth.voice_bank import VoiceBank, VoiceOnlyUtterance, respoken
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,8 +87,14 @@ def voice_items(
     codec: MelCodec,
     stats: ExpressionStats,
     speaker_encoder: SpeakerEncoder,
+    content: VoiceBank | None = None,
+    seed: int = 0,
 ) -> Job[list[VoiceItem]]:
-    """Job: one `VoiceItem` per utterance, all time axes cut to the shortest."""
+    """Job: one `VoiceItem` per utterance, all time axes cut to the shortest.
+
+    With `content`, a synthetic clip's units come from its words said again, in step, by a
+    voice of the bank (drawn per clip from the seed): its tokens stay its own voice's.
+    """
     items = []
     mel = LogMel(codec.config.mel)
     for index, utt in enumerate(utterances):
@@ -97,6 +103,18 @@ def voice_items(
             raise ValueError(f"{utt.id} has no face embedding")
         codes = codec_tokens(codec, mel, utt.audio)
         ids, lip = content_conditions(utt, units, aligner)
+        if content is not None and utt.words and utt.speed is not None:
+            pick = int(np.random.default_rng([seed, index, 9]).integers(len(content.voices)))
+            said = respoken(
+                utt.words,
+                content.voices[pick],
+                speed=utt.speed,
+                emotion=utt.emotion,
+                seed=0,
+                length=len(utt.audio),
+                spell_letters=utt.spell_letters,
+            )
+            ids = units.unit_ids(said).astype(np.int64)
         expressions = np.repeat(stats.apply(_expressions(utt)), 2, axis=0)  # 25 -> 50 Hz
         length = min(codes.shape[1], len(ids), len(lip), len(expressions))
         items.append(

@@ -120,12 +120,18 @@ def train_dit(
     stats = ExpressionStats.fit(train)
     encoder = SpeakerEncoder()
     splits = {}
+    bank = _voice_bank(preset, train)
+    seed = preset.dit_train.seed
     for split in ("train", "valid", "test"):
         utts = corpus.split(split)
-        splits[split] = yield from voice_items(utts, units, aligner, codec, stats, encoder)
-    if preset.voice_only_speakers and preset.voice_only_utterances:
+        # training clips take their units from another voice: see synth.voice_bank
+        content = bank if split == "train" else None
+        splits[split] = yield from voice_items(
+            utts, units, aligner, codec, stats, encoder, content, seed
+        )
+    if bank is not None and preset.voice_only_utterances:
         splits["train"] = splits["train"] + (
-            yield from _voice_only(preset, train, units, codec, encoder)
+            yield from _voice_only(preset, bank, units, codec, encoder)
         )
     meta = _meta(
         request,
@@ -151,18 +157,28 @@ def train_dit(
     return {"history": result["history"], "test": test}
 
 
-def _voice_only(
-    preset: AcousticPreset, train: list, units: Any, codec: Any, encoder: Any
-) -> Job[list]:
-    """The DiT's items from speakers without video, their faces drawn near the training faces."""
+def _voice_bank(preset: AcousticPreset, train: list) -> Any:
+    """The preset's speakers without video, their faces drawn near the training faces (None
+    when the preset has none)."""
     import numpy as np
 
-    from imagintalk_plugin.pipeline.acoustic_data import voice_only_items
-    from imagintalk_plugin.synth.voice_bank import FaceDistribution, voice_only_utterances
+    from imagintalk_plugin.synth.voice_bank import FaceDistribution, VoiceBank
 
+    if preset.voice_only_speakers < 2:
+        return None
     faces = FaceDistribution.fit(np.stack([u.face_embedding for u in train]))
+    return VoiceBank.draw(faces, preset.voice_only_speakers, preset.dit_train.seed)
+
+
+def _voice_only(
+    preset: AcousticPreset, bank: Any, units: Any, codec: Any, encoder: Any
+) -> Job[list]:
+    """The DiT's items from the bank's speakers without video."""
+    from imagintalk_plugin.pipeline.acoustic_data import voice_only_items
+    from imagintalk_plugin.synth.voice_bank import voice_only_utterances
+
     utterances = yield from voice_only_utterances(
-        faces, preset.voice_only_speakers, preset.voice_only_utterances, preset.dit_train.seed
+        bank, preset.voice_only_utterances, preset.dit_train.seed
     )
     config = preset.generator
     return (

@@ -99,6 +99,9 @@ def load_semantic_corpus(
                 face_embedding=track.face_embedding.astype(np.float32),
                 expressions=track.expressions.astype(np.float32),
                 emotion=entry.emotion,
+                words=tuple(w.label for w in entry.words),
+                speed=entry.voice.speed if entry.voice is not None else None,
+                spell_letters=entry.text_set == "grid",
             )
         )
     yield Progress("loading clips", len(entries), len(entries), unit="clip")

@@ -78,21 +78,57 @@ class VoiceOnlyUtterance:
     sample_rate: int
 
 
+@dataclass(frozen=True, eq=False)
+class VoiceBank:
+    """The drawn speakers: a face descriptor and its neutral voice each."""
+
+    faces: list[np.ndarray]
+    voices: list[EspeakVoice]
+
+    @staticmethod
+    def draw(distribution: FaceDistribution, speakers: int, seed: int) -> VoiceBank:
+        """`speakers` (>= 2) faces from the distribution, each with its voice by the rule."""
+        if speakers < 2:
+            raise ValueError("need at least two speakers")
+        rngs = [np.random.default_rng([seed, s, 7]) for s in range(speakers)]
+        faces = [distribution.sample(rng) for rng in rngs]
+        return VoiceBank(faces, [voice_from_face(face) for face in faces])
+
+
+def respoken(
+    words: tuple[str, ...],
+    voice: EspeakVoice,
+    *,
+    speed: int,
+    emotion: str,
+    seed: int,
+    length: int,
+    spell_letters: bool = True,
+) -> np.ndarray:
+    """The words said in `voice` (with the emotion) at `speed`: the timing espeak-ng gives
+    any voice at that speed, so a corpus clip's words come out in step with its own audio.
+    Padded like a corpus clip, then cut or zero-padded to `length` samples."""
+    spoken_in = replace(emotional_voice(voice, emotion), speed=speed)
+    spoken = say(list(words), spoken_in, seed=seed, spell_letters=spell_letters)
+    samples, _, _, _ = pad_speech(spoken)
+    out = np.zeros(length, np.float32)
+    out[: min(length, len(samples))] = samples[:length]
+    return out
+
+
 def voice_only_utterances(
-    distribution: FaceDistribution,
-    speakers: int,
+    bank: VoiceBank,
     utterances: int,
     seed: int,
     emotions: tuple[str, ...] = EMOTIONS,
 ) -> Job[list[VoiceOnlyUtterance]]:
-    """Job: `utterances` GRID sentences from `speakers` drawn speakers, taken in turn.
+    """Job: `utterances` GRID sentences from the bank's speakers, taken in turn.
 
     Everything follows from the seed: the same arguments give the same audio.
     """
-    if speakers < 2 or utterances < 1:
-        raise ValueError("need at least two speakers and one utterance")
-    faces = [distribution.sample(np.random.default_rng([seed, s, 7])) for s in range(speakers)]
-    voices = [voice_from_face(face) for face in faces]
+    if utterances < 1:
+        raise ValueError("need at least one utterance")
+    faces, voices, speakers = bank.faces, bank.voices, len(bank.faces)
     out: list[VoiceOnlyUtterance] = []
     for index in range(utterances):
         yield Progress("speakers without video", index, utterances, unit="utt")

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.synth.corpus import LEAD_S
-from imagintalk_plugin.synth.voice_bank import FaceDistribution, voice_only_utterances
+from imagintalk_plugin.synth.corpus import LEAD_S, pad_speech
+from imagintalk_plugin.synth.espeak import EspeakVoice
+from imagintalk_plugin.synth.sentences import say
+from imagintalk_plugin.synth.voice_bank import (
+    FaceDistribution,
+    VoiceBank,
+    respoken,
+    voice_only_utterances,
+)
 from imagintalk_plugin.synth.voices import voice_from_face
 
 
@@ -35,13 +42,15 @@ def test_fit_refuses_too_few_descriptors() -> None:
     with pytest.raises(ValueError, match="N >= 2"):
         FaceDistribution.fit(np.zeros((1, 128)))
     with pytest.raises(ValueError, match="two speakers"):
-        drive(voice_only_utterances(FaceDistribution.fit(_descriptors()), 1, 1, 0))
+        VoiceBank.draw(FaceDistribution.fit(_descriptors()), 1, 0)
 
 
 def test_speakers_take_turns_and_speak_in_their_faces_voices() -> None:
     dist = FaceDistribution.fit(_descriptors())
     utts = drive(
-        voice_only_utterances(dist, speakers=2, utterances=4, seed=3, emotions=("neutral",))
+        voice_only_utterances(
+            VoiceBank.draw(dist, 2, 3), utterances=4, seed=3, emotions=("neutral",)
+        )
     )
     assert [u.speaker for u in utts] == [0, 1, 0, 1]
     assert np.array_equal(utts[0].face_embedding, utts[2].face_embedding)
@@ -57,7 +66,7 @@ def test_speakers_take_turns_and_speak_in_their_faces_voices() -> None:
 
 def test_content_is_the_same_words_and_timing_in_another_voice() -> None:
     dist = FaceDistribution.fit(_descriptors())
-    utts = drive(voice_only_utterances(dist, speakers=3, utterances=6, seed=4))
+    utts = drive(voice_only_utterances(VoiceBank.draw(dist, 3, 4), utterances=6, seed=4))
     for utt in utts:
         assert utt.content_speaker != utt.speaker
         assert len(utt.content_audio) == len(utt.audio)
@@ -73,9 +82,9 @@ def test_content_is_the_same_words_and_timing_in_another_voice() -> None:
 
 def test_the_same_seed_gives_the_same_speech() -> None:
     dist = FaceDistribution.fit(_descriptors())
-    first = drive(voice_only_utterances(dist, speakers=3, utterances=3, seed=5))
-    again = drive(voice_only_utterances(dist, speakers=3, utterances=3, seed=5))
-    other = drive(voice_only_utterances(dist, speakers=3, utterances=3, seed=6))
+    first = drive(voice_only_utterances(VoiceBank.draw(dist, 3, 5), utterances=3, seed=5))
+    again = drive(voice_only_utterances(VoiceBank.draw(dist, 3, 5), utterances=3, seed=5))
+    other = drive(voice_only_utterances(VoiceBank.draw(dist, 3, 6), utterances=3, seed=6))
     for a, b in zip(first, again, strict=True):
         assert np.array_equal(a.audio, b.audio)
         assert a.emotion == b.emotion
@@ -83,3 +92,22 @@ def test_the_same_seed_gives_the_same_speech() -> None:
         len(a.audio) != len(c.audio) or not np.array_equal(a.audio, c.audio)
         for a, c in zip(first, other, strict=True)
     )
+
+
+def _loud_frames(audio: np.ndarray) -> np.ndarray:
+    frames = len(audio) // 320
+    return np.abs(audio[: frames * 320]).reshape(frames, 320).max(1) > 0.02
+
+
+def test_respoken_words_keep_the_clips_timing_in_any_voice() -> None:
+    words = ("bin", "blue", "at", "f", "two", "now")
+    own = EspeakVoice("f1", pitch=55, pitch_range=51, speed=176)
+    clip, _, _, _ = pad_speech(say(list(words), own, seed=0))
+    # the clip's own voice gives the clip back exactly (what corpus clips are made of)
+    again = respoken(words, own, speed=176, emotion="neutral", seed=0, length=len(clip))
+    assert np.array_equal(again, clip)
+    other = EspeakVoice("m7", pitch=29, pitch_range=44, speed=120)
+    said = respoken(words, other, speed=176, emotion="sad", seed=0, length=len(clip) + 160)
+    assert len(said) == len(clip) + 160
+    assert not np.allclose(said[: len(clip)], clip)
+    assert (_loud_frames(said[: len(clip)]) == _loud_frames(clip)).mean() > 0.9

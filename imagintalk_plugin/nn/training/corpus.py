@@ -26,6 +26,9 @@ class Utterance:
     face_embedding: np.ndarray | None = None  # (128,) float32 identity (acoustic branch)
     expressions: np.ndarray | None = None  # (T, E) float32 per-frame expression features
     emotion: str = "neutral"  # the corpus label (core.signals.EMOTIONS)
+    words: tuple[str, ...] = ()  # the transcript's words (synthetic corpora: to say them again)
+    speed: int | None = None  # espeak-ng words/min it was said at (synthetic corpora)
+    spell_letters: bool = True  # single letters said by name (the GRID text set)
 
 
 @dataclass(frozen=True, eq=False)

@@ -202,6 +202,13 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         help="aligner/detector/codec/vocoder/dit: train N steps instead of the preset's; "
         "with --resume, extends a finished stage",
     )
+    train.add_argument(
+        "--voice-bank",
+        type=int,
+        metavar="N",
+        help="dit: add N speakers without video (8 utterances each) and take every training "
+        "clip's units from their voices (an experiment; see synth/voice_bank.py)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

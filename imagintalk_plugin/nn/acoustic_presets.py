@@ -42,7 +42,9 @@ class AcousticPreset:
     sampler: SamplerSettings  # inference defaults (the panel and `dub` may override)
     vocoder_seconds: float = 1.0  # audio window per vocoder training item
     # Style-DiT items from speakers without video (synth.voice_bank): face descriptors drawn
-    # near the training faces', voices by the corpus's face -> voice rule, espeak-ng speech
+    # near the training faces', voices by the corpus's face -> voice rule, espeak-ng speech;
+    # with a bank, training clips also take their units from a bank voice. Off in every preset
+    # (it did not raise similarity on the demo corpus); `train dit --voice-bank N` turns it on
     voice_only_speakers: int = 0
     voice_only_utterances: int = 0
 
@@ -81,8 +83,6 @@ def _tiny() -> AcousticPreset:
         dit_train=quick,
         sampler=SamplerSettings(steps=4),
         vocoder_seconds=0.4,
-        voice_only_speakers=2,
-        voice_only_utterances=3,
     )
 
 
@@ -141,8 +141,6 @@ def _demo() -> AcousticPreset:
         ),
         sampler=SamplerSettings(),
         vocoder_seconds=0.64,
-        voice_only_speakers=300,  # 20 training faces cannot teach how an unseen face sounds
-        voice_only_utterances=2400,
     )
 
 
@@ -183,8 +181,6 @@ def _paper() -> AcousticPreset:
             steps=200_000, batch_size=64, lr=2e-4, warmup=5000, eval_every=5000, save_every=5000
         ),
         sampler=SamplerSettings(),
-        voice_only_speakers=2000,
-        voice_only_utterances=20_000,
     )
 
 

@@ -9,8 +9,10 @@ RUN/dit/         face-style adapter + Style-DiT           (train dit: needs unit
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.nn.acoustic_presets import AcousticPreset
 from imagintalk_plugin.nn.checkpoint import save_model
@@ -193,6 +195,17 @@ def _voice_only(
     )
 
 
+def with_voice_bank(preset: AcousticPreset, stage: str, speakers: int | None) -> AcousticPreset:
+    """The preset with `speakers` speakers without video, 8 utterances each (`--voice-bank`)."""
+    if speakers is None:
+        return preset
+    if stage != "dit":
+        raise UsageError(f"--voice-bank applies to dit, not to '{stage}'")
+    if speakers == 1 or speakers < 0:
+        raise UsageError(f"--voice-bank needs 0 or at least 2 speakers, not {speakers}")
+    return replace(preset, voice_only_speakers=speakers, voice_only_utterances=8 * speakers)
+
+
 def run_acoustic_stage(
     request: TrainRequest, corpus: SemanticCorpus, ctx: DistributedContext
 ) -> Job[dict[str, Any]]:
@@ -207,4 +220,5 @@ def run_acoustic_stage(
         "evaluate-voice": evaluate_voice,
     }
     preset = with_steps(acoustic_preset(request.preset), request.stage, request.steps)
+    preset = with_voice_bank(preset, request.stage, request.voice_bank)
     return (yield from runners[request.stage](request, preset, corpus, ctx))

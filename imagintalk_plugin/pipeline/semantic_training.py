@@ -59,6 +59,7 @@ class TrainRequest:
     limit: int | None = None
     hubert: Path | None = None  # a local HuBERT checkpoint folder: units from its layer 6
     steps: int | None = None  # overrides the preset's step count for this stage (--steps)
+    voice_bank: int | None = None  # dit: speakers without video (--voice-bank)
 
 
 def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str, Any]]:
@@ -68,11 +69,15 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
     preset = semantic_preset(request.preset)
     if request.stage in SEMANTIC_STAGES:  # fails before the corpus loads, like a bad preset
         preset = with_steps(preset, request.stage, request.steps)
+    if request.voice_bank is not None and request.stage != "dit":
+        raise UsageError(f"--voice-bank applies to dit, not to '{request.stage}'")
     if request.stage in ACOUSTIC_STAGES:
         from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
+        from imagintalk_plugin.pipeline.acoustic_stages import with_voice_bank
 
-        # an unknown preset or a stage without a schedule fails before the corpus loads
-        with_steps(acoustic_preset(request.preset), request.stage, request.steps)
+        # an unknown preset, a stage without a schedule or a bad bank fail before the corpus loads
+        checked = with_steps(acoustic_preset(request.preset), request.stage, request.steps)
+        with_voice_bank(checked, request.stage, request.voice_bank)
     if not ctx.is_main:
         barrier(ctx)  # rank 0 runs the front-end into the cache first
     load = yield from load_semantic_corpus(request.data, jobs=request.jobs, limit=request.limit)

@@ -26,6 +26,7 @@ def run_train_command(args: argparse.Namespace) -> str:
         limit=args.limit,
         hubert=args.hubert,
         steps=args.steps,
+        voice_bank=args.voice_bank,
     )
     ctx = setup_distributed(None if args.device == "auto" else args.device)
     try:

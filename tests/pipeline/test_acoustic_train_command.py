@@ -31,6 +31,8 @@ VERSIONS = ("vocoder", "codec", "dit")
 
 def _train(stage: str, manifest: Path, out: Path) -> int:
     args = ["train", stage, "--preset", "tiny", "--data", str(manifest), "--out", str(out)]
+    if stage == "dit":  # the DiT also learns from 2 speakers without video, 8 utterances each
+        args += ["--voice-bank", "2"]
     return main([*args, "--quiet"])
 
 
@@ -91,8 +93,7 @@ def test_each_stage_leaves_its_model_tied_to_the_codec(run: Path) -> None:
     assert meta["aligner_id"] == weights_digest(load_aligner(run, units, "cpu"))
     assert len(meta["expression_mean"]) == len(meta["expression_std"]) > 0
     assert min(meta["expression_std"]) > 0
-    # the tiny preset adds 3 utterances of 2 speakers without video to the DiT's training
-    assert (meta["voice_only_speakers"], meta["voice_only_utterances"]) == (2, 3)
+    assert (meta["voice_only_speakers"], meta["voice_only_utterances"]) == (2, 16)
 
     for stage in ("codec", "vocoder_gan", "dit"):
         metrics = json.loads((run / stage / "metrics.json").read_text())
@@ -150,3 +151,16 @@ def test_acoustic_stages_need_their_inputs(manifest: Path, tmp_path: Path, capsy
     assert "run `imagintalk train codec` first" in capsys.readouterr().err
     assert _train("dit", manifest, tmp_path) == 2
     assert "run `imagintalk train units` first" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("stage", "bank", "message"),
+    [("aligner", "4", "applies to dit"), ("codec", "4", "applies to dit"), ("dit", "1", "0 or")],
+)
+def test_a_voice_bank_outside_dit_or_of_one_speaker_is_refused(
+    stage: str, bank: str, message: str, tmp_path: Path, capsys
+) -> None:
+    missing = tmp_path / "no_manifest.jsonl"  # refused before the corpus would be read
+    args = ["train", stage, "--preset", "tiny", "--data", str(missing), "--out", str(tmp_path)]
+    assert main([*args, "--voice-bank", bank, "--quiet"]) == 2
+    assert message in capsys.readouterr().err

@@ -15,48 +15,21 @@ speaker, over the swapped takes: near 0 or below means the identity is ignored.
 
 from __future__ import annotations
 
-import argparse
-import json
-from collections import defaultdict
-from pathlib import Path
-
 import numpy as np
+from dit_probe import load_probe, probe_arguments
 
-from imagintalk_plugin.core.progress import drive
 from imagintalk_plugin.evaluation.speaker import SpeakerEncoder, cosine
-from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
-from imagintalk_plugin.pipeline.acoustic_data import content_conditions
-from imagintalk_plugin.pipeline.acoustic_models import load_voice_models
-from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_units
-from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
-from imagintalk_plugin.pipeline.voice_generation import (
-    VoiceConditions,
-    VoiceOverrides,
-    synthesize_voice,
-)
+from imagintalk_plugin.pipeline.voice_generation import VoiceOverrides
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
-    parser.add_argument("--data", type=Path, required=True, help="the run's manifest.jsonl")
-    parser.add_argument("--per-speaker", type=int, default=4, metavar="N")
-    args = parser.parse_args()
-    corpus = drive(load_semantic_corpus(args.data)).corpus
-    units = load_units(args.run)
-    aligner = load_aligner(args.run, units, "cpu")
-    voice_models = load_voice_models(args.run, device="cpu")
-    voice_models.check_aligner(aligner, args.run / "dit")
-    meta = json.loads((args.run / "dit" / "config.json").read_text(encoding="utf-8"))["meta"]
-    settings = acoustic_preset(meta["preset"]).sampler
+    args = probe_arguments(__doc__.splitlines()[0], per_speaker=4)
+    probe = load_probe(args.run, args.data)
     encoder = SpeakerEncoder()
-    by_speaker = defaultdict(list)
-    for utt in corpus.split("test"):
-        by_speaker[utt.speaker].append(utt)
-    speakers = sorted(by_speaker)
+    speakers = list(probe.by_speaker)
     centroid = {}
-    for speaker in speakers:
-        mean = np.mean([encoder.embed(u.audio) for u in by_speaker[speaker]], axis=0)
+    for speaker, utts in probe.by_speaker.items():
+        mean = np.mean([encoder.embed(u.audio) for u in utts], axis=0)
         centroid[speaker] = (mean / np.linalg.norm(mean)).astype(np.float32)
     print("clip \\ voice asked " + "".join(s.rjust(8) for s in speakers))
     follow = []
@@ -64,14 +37,9 @@ def main() -> None:
         cells = []
         for target in speakers:
             to_target, to_source = [], []
-            for utt in by_speaker[source][: args.per_speaker]:
-                ids, lip = content_conditions(utt, units, aligner)
-                assert utt.face_embedding is not None
-                assert utt.expressions is not None
-                conditions = VoiceConditions(ids, lip, utt.face_embedding, utt.expressions)
+            for utt in probe.by_speaker[source][: args.per_speaker]:
                 overrides = VoiceOverrides(reference_voice=centroid[target])
-                samples, _ = synthesize_voice(voice_models, conditions, overrides, settings)
-                made = encoder.embed(samples)
+                made = encoder.embed(probe.speak(utt, overrides))
                 to_target.append(cosine(made, centroid[target]))
                 to_source.append(cosine(made, centroid[source]))
             cells.append(float(np.mean(to_target)))

@@ -104,11 +104,12 @@ def respoken(
     seed: int,
     length: int,
     spell_letters: bool = True,
+    intensity: float = 1.0,
 ) -> np.ndarray:
-    """The words said in `voice` (with the emotion) at `speed`: the timing espeak-ng gives
-    any voice at that speed, so a corpus clip's words come out in step with its own audio.
-    Padded like a corpus clip, then cut or zero-padded to `length` samples."""
-    spoken_in = replace(emotional_voice(voice, emotion), speed=speed)
+    """The words said in `voice` (with the emotion at `intensity`) at `speed`: the timing
+    espeak-ng gives any voice at that speed, so a clip's words come out in step with its own
+    audio. Padded like a corpus clip, then cut or zero-padded to `length` samples."""
+    spoken_in = replace(emotional_voice(voice, emotion, intensity), speed=speed)
     spoken = say(list(words), spoken_in, seed=seed, spell_letters=spell_letters)
     samples, _, _, _ = pad_speech(spoken)
     out = np.zeros(length, np.float32)
@@ -139,14 +140,18 @@ def voice_only_utterances(
         intensity = 1.0 if emotion == "neutral" else float(rng.uniform(0.7, 1.0))
         other = (speaker + 1 + int(rng.integers(speakers - 1))) % speakers
         voice = emotional_voice(voices[speaker], emotion, intensity)
-        content_voice = replace(
-            emotional_voice(voices[other], emotion, intensity), speed=voice.speed
-        )
         said = int(rng.integers(2**31 - 1))
         spoken = say(words, voice, seed=said)
         samples, _, _, _ = pad_speech(spoken)
-        content, _, _, _ = pad_speech(say(words, content_voice, seed=said))
-        length = min(len(samples), len(content))
+        content = respoken(
+            tuple(words),
+            voices[other],
+            speed=voice.speed,
+            emotion=emotion,
+            seed=said,
+            length=len(samples),
+            intensity=intensity,
+        )
         out.append(
             VoiceOnlyUtterance(
                 speaker=speaker,
@@ -154,8 +159,8 @@ def voice_only_utterances(
                 voice=voice,
                 emotion=emotion,
                 words=tuple(words),
-                audio=samples[:length],
-                content_audio=content[:length],
+                audio=samples,
+                content_audio=content,
                 content_speaker=other,
                 sample_rate=spoken.sample_rate,
             )

@@ -6,7 +6,7 @@ each clip's speaker embedding of the true audio from Resemblyzer (the judges' vo
 Expression features are normalised by the training split's mean and spread, which the DiT
 stores so inference normalises the same way. Speakers without video (`synth.voice_bank`) give
 items with zero lips and neutral (zero) expressions, whose units come from the same words said
-by another voice: the DiT learns to take the voice from the identity, not from the units.
+by another voice, so the units do not tell the DiT whose voice to make.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ and no expressions; the DiT sees those as absent (zeros) and learns from it the 
 Each utterance is also spoken, with the same words, seed and speed (so the same timing), by
 another speaker of the bank: its content audio. The DiT's units come from that audio and its
 target tokens from the speaker's own. Units of MFCC k-means carry the voice they were taken
-from, and a DiT that only ever saw units and tokens of one voice learns to take the voice from
-the units and to ignore the identity it is given (measured: swapping the identity of a test
-clip did not move its similarity to any speaker). With content and voice from two speakers,
-the identity is the only place the voice can come from.
+from, so this takes one source of the voice away from them. Measured on the demo corpus
+(`scripts/identity_swap.py`): it was not enough, the corpus clips' lip features still carry
+their speaker's voice and the DiT follows them, not its identity input; with the lips zeroed
+it does follow the identity. See the model card's known limits.
 
 Only training-split descriptors are fitted, so no held-out face or voice is ever read. The
 distribution is a Gaussian: the descriptors' mean, and their covariance shrunk half-way to its

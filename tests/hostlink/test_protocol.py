@@ -240,6 +240,7 @@ def test_host_gone_fires_when_no_host_connects_in_time(make_server) -> None:
 def test_close_says_bye(make_server) -> None:
     link, _seen = make_server()
     host = protocol.connect(link.port, TOKEN, "Blender")
+    wait_for(lambda: link.connected)  # `send` drops messages until the server has the host
     link.send({"type": "finished", "clip_id": "V1-001", "status": "done", "reason": ""})
     link.close()
     assert host.wait("finished", 5)["clip_id"] == "V1-001"  # what was queued still goes out

@@ -83,9 +83,14 @@ def diagnose(run: Path, manifest: Path) -> dict[str, dict[str, float]]:
         "test": split_outputs(models, corpus, "test"),
     }
     settings = {
-        "refiner_calibrated": (models.refiner, calibration["threshold"], calibration["lm_weight"]),
-        "refiner_preset": (models.refiner, preset.threshold, 1.0),
-        "lm_fused": (lm, 0.5, 0.25),  # the LM's best on validation over a small grid
+        "refiner_calibrated": (
+            models.refiner,
+            calibration["threshold"],
+            calibration["lm_weight"],
+            calibration.get("masking", "all"),
+        ),
+        "refiner_preset": (models.refiner, preset.threshold, 1.0, "all"),
+        "lm_fused": (lm, 0.5, 0.25, "all"),  # the LM's best on validation over a small grid
     }
     report: dict[str, dict[str, float]] = {}
     for name, out in splits.items():
@@ -93,10 +98,10 @@ def diagnose(run: Path, manifest: Path) -> dict[str, dict[str, float]]:
             continue
         row = {**top_k_coverage(out.predictions, out.units)}
         row["lm_clean_acc"] = lm_clean_accuracy(lm, out.units)
-        for label, (model, threshold, weight) in settings.items():
+        for label, (model, threshold, weight, masking) in settings.items():
             flags = [p >= threshold for p in out.wrong_probs]
             scores = refinement_scores(
-                model, out.predictions, flags, out.units, preset.passes, weight
+                model, out.predictions, flags, out.units, preset.passes, weight, masking
             )
             row["before"] = scores["unit_acc_before"]
             row[f"{label}_after"] = scores["unit_acc_after"]

@@ -37,7 +37,13 @@ from imagintalk_plugin.core.signals import LipTrack, Waveform
 from imagintalk_plugin.frontend.cache import LipTrackCache
 from imagintalk_plugin.frontend.prepare import prepare_clip
 from imagintalk_plugin.pipeline.dub_models import DubModels
-from imagintalk_plugin.pipeline.speech import ClipSpeech, SpeechSettings, TakeInfo, speak_tracks
+from imagintalk_plugin.pipeline.speech import (
+    ClipSpeech,
+    SpeechSettings,
+    TakeInfo,
+    speak_tracks,
+    take_info,
+)
 from imagintalk_plugin.runtime.stages import Stages
 from imagintalk_plugin.timeline.clips import list_clips
 from imagintalk_plugin.timeline.placement import place_dialogue, safe_name, write_placed_audio
@@ -247,7 +253,7 @@ class _Run:
             seed = request.seed + take - 1
             overrides = replace(request.settings.overrides, seed=seed)
             settings = replace(request.settings, overrides=overrides)
-            info = TakeInfo(models.name, seed, stages.backend, settings.describe())
+            info = take_info(models, settings, stages.backend)
             record = take_record(clip, take, info)
             wav = take_path(self.media_dir, clip, take)
             if _reusable(wav, record, request.force):

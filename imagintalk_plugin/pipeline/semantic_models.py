@@ -14,7 +14,7 @@ from imagintalk_plugin.core.errors import ModelLoadError, UsageError
 from imagintalk_plugin.nn.checkpoint import load_module
 from imagintalk_plugin.nn.error_detector import DetectorConfig, ErrorDetector
 from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
-from imagintalk_plugin.nn.refiner import RefinerConfig, UnitRefiner
+from imagintalk_plugin.nn.refiner import MASKINGS, Masking, RefinerConfig, UnitRefiner
 from imagintalk_plugin.nn.training.aligner_training import ALIGNER_KIND
 from imagintalk_plugin.nn.training.detector_training import DETECTOR_KIND
 from imagintalk_plugin.nn.training.distributed import pick_device
@@ -84,12 +84,14 @@ DEFAULT_THRESHOLD = 0.5  # detector threshold when a checkpoint has no calibrati
 @dataclass(frozen=True)
 class Calibration:
     """How the refiner is applied, fitted on validation clips: which refiner serves (the
-    fine-tuned one, or its pretrained LM when fine-tuning did not beat it), the flag threshold
-    and the lips-vs-language-model weight."""
+    fine-tuned one, or its pretrained LM when fine-tuning did not beat it), the flag threshold,
+    the lips-vs-language-model weight and the masking (`nn.refiner.MASKINGS`; calibrations
+    written before "runs" existed masked all flagged steps at once)."""
 
     threshold: float = DEFAULT_THRESHOLD
     lm_weight: float = 1.0
     model: str = "refiner"
+    masking: Masking = "all"
 
     @staticmethod
     def read(folder: Path) -> Calibration:
@@ -103,9 +105,14 @@ class Calibration:
                 float(data["threshold"]),
                 float(data["lm_weight"]),
                 str(data.get("model", "refiner")),
+                data.get("masking", "all"),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise ModelLoadError(path, f"unreadable calibration ({err})") from err
+        if calibration.masking not in MASKINGS:
+            raise ModelLoadError(
+                path, f"unknown masking '{calibration.masking}' (one of {MASKINGS})"
+            )
         if calibration.model not in REFINER_FOLDERS:
             raise ModelLoadError(
                 path, f"unknown refiner '{calibration.model}' (one of {REFINER_FOLDERS})"

@@ -124,9 +124,9 @@ class SplitOutputs:
 def evaluate_run(out: Path, preset: SemanticPreset, corpus: SemanticCorpus) -> dict[str, Any]:
     """Scores of every stage on the valid and test splits, with baselines.
 
-    The refiner (fine-tuned, or the LM it started from), its detector threshold and its fusion
-    weight are chosen on the validation split (saved as RUN/refiner/calibration.json) and then
-    applied unchanged to the test speakers.
+    The refiner (fine-tuned, or the LM it started from), its masking, detector threshold and
+    fusion weight are chosen on the validation split (saved as RUN/refiner/calibration.json)
+    and then applied unchanged to the test speakers.
     """
     loaded = chosen_refiner(out)
     models = load_models(out, device=None)
@@ -141,6 +141,7 @@ def evaluate_run(out: Path, preset: SemanticPreset, corpus: SemanticCorpus) -> d
         for split, split_output in outputs.items()
     }
     scores["refiner_model"] = calibration.get("model", "refiner")
+    scores["refiner_masking"] = calibration.get("masking", "all")
     return scores
 
 
@@ -223,8 +224,10 @@ def models_scores(
     )
     scores.update({f"refiner_preset_{k}": v for k, v in plain.items()})
     threshold, weight = calibration["threshold"], calibration["lm_weight"]
+    flags = [p >= threshold for p in probs]
+    masking = calibration.get("masking", "all")  # calibrations before "runs" masked all
     fused = refinement_scores(
-        models.refiner, predictions, [p >= threshold for p in probs], units, preset.passes, weight
+        models.refiner, predictions, flags, units, preset.passes, weight, masking
     )
     scores.update({f"refiner_{k}": v for k, v in fused.items()})
     scores.update(refiner_threshold=threshold, refiner_lm_weight=weight)

@@ -94,6 +94,14 @@ class TakeInfo:
     settings: dict[str, Any]
 
 
+def take_info(models: DubModels, settings: SpeechSettings, backend: str) -> TakeInfo:
+    """A take's metadata: the settings, plus the refinement the checkpoint's calibration
+    resolves them to, so a take made before a recalibration is never taken for a new one."""
+    refinement = asdict(_refine_settings(models, settings)) | {"model": models.calibration.model}
+    described = settings.describe() | {"refinement": refinement}
+    return TakeInfo(models.name, settings.overrides.seed, backend, described)
+
+
 @dataclass(frozen=True, eq=False)
 class ClipSpeech:
     """One clip's generated take and what the panel draws about it."""
@@ -187,11 +195,12 @@ def _windows(track: LipTrack, settings: SpeechSettings) -> list[WindowInput]:
 
 
 def _refine_settings(models: DubModels, settings: SpeechSettings) -> RefineSettings:
-    """The detector threshold and fusion weight, the checkpoint's calibration where unset."""
+    """The detector threshold and fusion weight, the checkpoint's calibration where unset, and
+    the calibration's masking."""
     calibration = models.calibration
     threshold = settings.threshold if settings.threshold is not None else calibration.threshold
     lm_weight = settings.lm_weight if settings.lm_weight is not None else calibration.lm_weight
-    return RefineSettings(threshold, lm_weight, settings.refine_passes)
+    return RefineSettings(threshold, lm_weight, settings.refine_passes, calibration.masking)
 
 
 def _batch_key(models: DubModels, settings: SpeechSettings) -> tuple:
@@ -311,5 +320,5 @@ def _assemble(
             codebook_id=models.voice.codec_id,
             codebook_version=CODEC_VERSION,
         ),
-        take=TakeInfo(models.name, settings.overrides.seed, stages.backend, settings.describe()),
+        take=take_info(models, settings, stages.backend),
     )

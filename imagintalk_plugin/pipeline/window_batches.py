@@ -19,7 +19,7 @@ from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.nn.lip_aligner import center_crop, crops_to_unit_range
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
-from imagintalk_plugin.nn.refiner import RefinerForward, refine_tokens
+from imagintalk_plugin.nn.refiner import Masking, RefinerForward, refine_tokens
 from imagintalk_plugin.nn.training.corpus import pad_sequences
 from imagintalk_plugin.pipeline.dub_models import DubModels
 from imagintalk_plugin.pipeline.voice_generation import (
@@ -62,6 +62,7 @@ class RefineSettings:
     threshold: float
     lm_weight: float
     passes: int
+    masking: Masking = "all"
 
 
 def read_windows(
@@ -108,6 +109,7 @@ def read_windows(
             log_probs[b, :n],
             refine.passes,
             refine.lm_weight,
+            refine.masking,
         )
         readings.append(
             WindowReading(

@@ -222,3 +222,20 @@ def test_lip_batch_random_crop_stays_inside_and_is_seeded() -> None:
             if np.array_equal(frame, window) or np.array_equal(frame, window[:, ::-1]):
                 found = True
     assert found
+
+
+def test_paired_gain_interval_covers_a_steady_gain_and_straddles_noise() -> None:
+    from imagintalk_plugin.nn.training.metrics import paired_gain_interval
+
+    counts = np.full(200, 100)
+    steady = np.full(200, 2)  # every clip +2 of 100 steps: +0.02, whatever the draw
+    assert paired_gain_interval(steady, counts) == pytest.approx((0.02, 0.02))
+    noise = np.random.default_rng(0).choice([-3, 3], 200)  # as many clips better as worse
+    low, high = paired_gain_interval(noise, counts)
+    assert low < 0 < high
+    assert high - low == pytest.approx(2 * 1.96 * 0.03 / np.sqrt(200), rel=0.2)  # the SE
+    shifted = paired_gain_interval(noise + 1, counts)  # +1 per clip: the interval moves up
+    assert shifted[0] > 0
+    assert paired_gain_interval(noise, counts, seed=1) != (low, high)  # resampled, seeded
+    assert paired_gain_interval(noise, counts) == (low, high)
+    assert np.isnan(paired_gain_interval(np.array([]), np.array([]))[0])

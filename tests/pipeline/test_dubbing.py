@@ -25,7 +25,12 @@ from imagintalk_plugin.frontend.expressions import EXPRESSION_FEATURES
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
 from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
 from imagintalk_plugin.pipeline.dubbing import DubRequest, dub_timeline
-from imagintalk_plugin.pipeline.speech import SpeechSettings, speak_track, window_starts
+from imagintalk_plugin.pipeline.speech import (
+    SpeechSettings,
+    speak_track,
+    take_info,
+    window_starts,
+)
 from imagintalk_plugin.timeline.bwf import read_bwf_time_reference, read_wav
 from imagintalk_plugin.timeline.reading import read_timeline
 
@@ -96,6 +101,30 @@ def test_dub_places_takes_under_their_pictures_and_resumes(
     assert "reused" in capsys.readouterr().out
     after = {p: p.stat().st_mtime_ns for p in output.parent.glob("scene_dubbed_dialogue/*")}
     assert after == before
+
+
+def test_a_take_records_the_refinement_its_checkpoint_resolves(checkpoint: Path) -> None:
+    models = load_dub_models(checkpoint, "cpu")
+    settings = SpeechSettings()
+    refinement = take_info(models, settings, "torch").settings["refinement"]
+    calibration = models.calibration
+    assert refinement == {
+        "threshold": calibration.threshold,
+        "lm_weight": calibration.lm_weight,
+        "passes": 1,
+        "masking": calibration.masking,
+        "model": calibration.model,
+    }
+    # a recalibrated checkpoint (same weights, same name) makes other takes: never reused
+    recalibrated = replace(models, calibration=replace(calibration, masking="runs", lm_weight=0.25))
+    assert take_info(recalibrated, settings, "torch") != take_info(models, settings, "torch")
+    # an explicit threshold is the editor's, whatever the calibration says
+    assert (
+        take_info(models, replace(settings, threshold=0.9), "torch").settings["refinement"][
+            "threshold"
+        ]
+        == 0.9
+    )
 
 
 def test_a_cancelled_dub_leaves_only_whole_takes(

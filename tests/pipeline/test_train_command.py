@@ -59,13 +59,16 @@ def test_every_stage_leaves_a_model_and_metrics(run: Path) -> None:
 
 def test_calibration_chooses_the_refiner_and_loading_follows_it(run: Path, tmp_path: Path) -> None:
     from imagintalk_plugin.core.errors import ModelLoadError
+    from imagintalk_plugin.nn.refiner import MASKINGS
     from imagintalk_plugin.pipeline.acoustic_models import weights_digest
     from imagintalk_plugin.pipeline.semantic_models import REFINER_FOLDERS, load_models
 
     calibration = json.loads((run / "refiner" / "calibration.json").read_text())
     assert calibration["model"] in REFINER_FOLDERS  # picked on validation, saved with it
+    assert calibration["masking"] in MASKINGS
     summary = json.loads((run / "metrics.json").read_text())
     assert summary["refiner_model"] == calibration["model"]
+    assert summary["refiner_masking"] == calibration["masking"]
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     digests = {}

@@ -91,3 +91,21 @@ def detector_scores(probs: np.ndarray, wrong: np.ndarray, threshold: float) -> d
         "error_rate": float(wrong.mean()) if len(wrong) else float("nan"),
         "flagged_rate": float(flagged.mean()) if len(flagged) else float("nan"),
     }
+
+
+def paired_gain_interval(
+    gains: np.ndarray, counts: np.ndarray, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95% interval of a pooled accuracy gain, by a paired bootstrap over clips.
+
+    `gains[i]` is clip i's correct steps after minus before, `counts[i]` its steps; clips are
+    resampled with replacement (seeded), so the interval says whether a gain would survive
+    another draw of clips from the same speakers.
+    """
+    gains, counts = np.asarray(gains, np.float64), np.asarray(counts, np.float64)
+    if len(gains) == 0 or counts.sum() == 0:
+        return float("nan"), float("nan")
+    picks = np.random.default_rng(seed).integers(0, len(gains), (resamples, len(gains)))
+    pooled = gains[picks].sum(1) / np.maximum(counts[picks].sum(1), 1.0)
+    low, high = np.percentile(pooled, [2.5, 97.5])
+    return float(low), float(high)

@@ -12,11 +12,20 @@ what the lips already say.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
 
-from imagintalk_plugin.nn.refiner import RefinerConfig, UnitRefiner
+from imagintalk_plugin.nn.refiner import (
+    MASKINGS,
+    Masking,
+    RefinerConfig,
+    UnitRefiner,
+    fuse_runs,
+    run_log_probs,
+)
 from imagintalk_plugin.nn.training.aligner_training import Predictions
 from imagintalk_plugin.nn.training.corpus import (
     IGNORE,
@@ -26,7 +35,7 @@ from imagintalk_plugin.nn.training.corpus import (
     unit_targets,
 )
 from imagintalk_plugin.nn.training.loop import Stage
-from imagintalk_plugin.nn.training.metrics import unit_scores
+from imagintalk_plugin.nn.training.metrics import paired_gain_interval, unit_scores
 from imagintalk_plugin.nn.training.settings import TrainConfig
 from imagintalk_plugin.nn.training.unit_noise import corrupt_runs, noise_rate
 
@@ -192,22 +201,40 @@ def refinement_scores(
     units: list[np.ndarray],
     passes: int,
     lm_weight: float | None = None,
+    masking: Masking = "all",
 ) -> dict[str, float]:
     """Unit accuracy and edit distance before and after refining the flagged tokens."""
     if not predictions.tokens:
         return {}
     refined = [
-        model.refine(t, f, lp.astype(np.float32), passes=passes, lm_weight=lm_weight)
+        model.refine(t, f, lp.astype(np.float32), passes, lm_weight, masking)
         for t, f, lp in zip(predictions.tokens, flags, predictions.log_probs, strict=True)
     ]
+    return refined_scores(predictions, refined, flags, units)
+
+
+def refined_scores(
+    predictions: Predictions,
+    refined: list[np.ndarray],
+    flags: list[np.ndarray],
+    units: list[np.ndarray],
+) -> dict[str, float]:
+    """`refinement_scores` for tokens already refined."""
     refs = [u[: len(t)] for t, u in zip(predictions.tokens, units, strict=True)]
     before = unit_scores(predictions.tokens, refs)
     after = unit_scores(refined, refs)
+    gains = [
+        int((r[: len(u)] == u).sum()) - int((t[: len(u)] == u).sum())
+        for r, t, u in zip(refined, predictions.tokens, refs, strict=True)
+    ]
+    low, high = paired_gain_interval(np.array(gains), np.array([len(u) for u in refs]))
     changed = sum(int((r != t).sum()) for r, t in zip(refined, predictions.tokens, strict=True))
     steps = sum(len(t) for t in predictions.tokens)
     return {
         "unit_acc_before": before["unit_acc"],
         "unit_acc_after": after["unit_acc"],
+        "unit_acc_gain_low": low,  # paired bootstrap 95% interval of after - before
+        "unit_acc_gain_high": high,
         "unit_edit_before": before["unit_edit"],
         "unit_edit_after": after["unit_edit"],
         "changed_share": changed / max(1, steps),
@@ -215,7 +242,7 @@ def refinement_scores(
     }
 
 
-THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 LM_WEIGHTS = (0.25, 0.5, 1.0, 1.5)
 
 
@@ -225,14 +252,30 @@ def calibrate(
     wrong_probs: list[np.ndarray],
     units: list[np.ndarray],
     passes: int,
-) -> dict[str, float]:
-    """The detector threshold and fusion weight with the best validation accuracy after
-    refinement (the held-out test speakers never take part in this choice)."""
-    best = {"threshold": 1.0, "lm_weight": 0.0, "unit_acc_after": -1.0}
-    for threshold in THRESHOLDS:
-        flags = [p >= threshold for p in wrong_probs]
-        for weight in LM_WEIGHTS:
-            acc = refinement_scores(model, predictions, flags, units, passes, weight)
-            if acc["unit_acc_after"] > best["unit_acc_after"]:
-                best = {"threshold": threshold, "lm_weight": weight, **acc}
+) -> dict[str, Any]:
+    """The masking, detector threshold and fusion weight with the best validation accuracy
+    after refinement (the held-out test speakers never take part in this choice)."""
+    best: dict[str, Any] = {"threshold": 1.0, "lm_weight": 0.0, "unit_acc_after": -1.0}
+    model.eval()
+    device = next(model.parameters()).device
+    lips = [lp.astype(np.float32) for lp in predictions.log_probs]
+    runs = [  # "runs" masking: each run's log-probs once, for every threshold and weight
+        run_log_probs(model, model.config, device, t, lp)
+        for t, lp in zip(predictions.tokens, lips, strict=True)
+    ]
+    for masking in MASKINGS:
+        for threshold in THRESHOLDS:
+            flags = [p >= threshold for p in wrong_probs]
+            for weight in LM_WEIGHTS:
+                if masking == "runs":
+                    refined = [
+                        fuse_runs(t, f, lp, r, weight)
+                        for t, f, lp, r in zip(predictions.tokens, flags, lips, runs, strict=True)
+                    ]
+                    acc = refined_scores(predictions, refined, flags, units)
+                else:
+                    acc = refinement_scores(model, predictions, flags, units, passes, weight)
+                if acc["unit_acc_after"] > best["unit_acc_after"]:
+                    best = {"threshold": threshold, "lm_weight": weight, "masking": masking}
+                    best.update(acc)
     return best

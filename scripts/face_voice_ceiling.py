@@ -1,0 +1,88 @@
+"""How much of a speaker's voice can the face in the video tell, on an ImaginTalk-Synth corpus?
+
+Usage: .venv/bin/python scripts/face_voice_ceiling.py --data MANIFEST [--per-speaker N]
+
+The corpus gives each speaker the voice its rule (`synth.voices.voice_from_face`) computes from
+the speaker's still face. A model sees the face only as the front-end reads it from the
+rendered video: the clip's dlib descriptor. For the first N test clips of each held-out speaker
+this says the clip's words again through espeak-ng (same speed, emotion and intensity, so the
+same timing) in three voices:
+- true: the speaker's own voice (speakers.jsonl): what a perfect model could reach;
+- rule, clip face: the voice the rule gives the clip's front-end descriptor: what a model that
+  learned the rule exactly, from one clip's face, would say;
+- rule, speaker face: the rule on the mean of the speaker's clip descriptors.
+Each is scored like the judges (Resemblyzer cosine with the mean of the speaker's other true
+clips), before any codec or vocoder: a ceiling for the face path, no model involved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from imagintalk_plugin.core.progress import drive
+from imagintalk_plugin.evaluation.speaker import SpeakerEncoder, cosine
+from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
+from imagintalk_plugin.synth.espeak import EspeakVoice
+from imagintalk_plugin.synth.voice_bank import respoken
+from imagintalk_plugin.synth.voices import voice_from_face
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="the corpus's manifest.jsonl")
+    parser.add_argument("--per-speaker", type=int, default=12, metavar="N")
+    args = parser.parse_args()
+    speakers_file = args.data.parent / "speakers.jsonl"
+    lines = speakers_file.read_text(encoding="utf-8").splitlines()
+    voices = {r["speaker"]: EspeakVoice(**r["voice"]) for r in map(json.loads, lines)}
+    entries = map(json.loads, args.data.read_text(encoding="utf-8").splitlines())
+    intensity = {r["id"]: float(r.get("intensity") or 1.0) for r in entries}
+    by_speaker = defaultdict(list)
+    for utt in drive(load_semantic_corpus(args.data)).corpus.split("test"):
+        by_speaker[utt.speaker].append(utt)
+    encoder = SpeakerEncoder()
+    rows = []
+    for speaker, utts in sorted(by_speaker.items()):
+        truth = {u.id: encoder.embed(u.audio) for u in utts}
+        assert all(u.face_embedding is not None for u in utts)
+        mean_face = np.mean([u.face_embedding for u in utts], axis=0)
+        scores: dict[str, list[float]] = defaultdict(list)
+        for utt in utts[: args.per_speaker]:
+            assert utt.speed is not None
+            assert utt.face_embedding is not None
+            reference = np.mean([truth[o.id] for o in utts if o.id != utt.id], axis=0)
+            rule = voice_from_face(utt.face_embedding)
+            for name, voice in (
+                ("true", voices[speaker]),
+                ("rule, clip face", rule),
+                ("rule, speaker face", voice_from_face(mean_face)),
+            ):
+                audio = respoken(
+                    utt.words,
+                    voice,
+                    speed=utt.speed,
+                    emotion=utt.emotion,
+                    seed=0,
+                    length=len(utt.audio),
+                    spell_letters=utt.spell_letters,
+                    intensity=intensity[utt.id],
+                )
+                scores[name].append(cosine(encoder.embed(audio), reference))
+            scores["clip variant right"].append(float(rule.variant == voices[speaker].variant))
+        row = {name: float(np.mean(v)) for name, v in scores.items()}
+        rows.append(row)
+        print(f"{speaker} ({voices[speaker].variant}): {_fmt(row)}", flush=True)
+    print(f"mean: {_fmt({k: float(np.mean([r[k] for r in rows])) for k in rows[0]})}")
+
+
+def _fmt(row: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3f}" for k, v in row.items())
+
+
+if __name__ == "__main__":
+    main()

@@ -14,9 +14,10 @@ aligner used at inference are interchangeable.
 Inference re-predicts the flagged tokens in one of two ways (`MASKINGS`):
 - "all": every flagged token masked at once; with several passes it keeps the surest predictions
   and re-masks the least sure (mask-predict, Ghazvininejad et al. 2019);
-- "runs": each run of equal aligner tokens that holds a flagged step is masked alone, with the
-  rest of the window as context (the runs of a window in batches), in one round (passes apply
-  to "all" only); only the flagged steps take the new units. On a new voice the detector
+- "runs": each run of equal aligner tokens that holds a flagged step is masked in one of
+  `RUN_GROUPS` copies of the window, copy g masking flagged runs g, g + 8, ..., so the runs
+  around each masked run stay as context; one round (passes apply to "all" only), and only the
+  flagged steps take the new units. On a new voice the detector
   flags about half of the steps, so masking them all at once leaves the language model
   little context (measured on the demo corpus: README, semantic branch).
 """
@@ -33,7 +34,7 @@ from torch import nn
 
 Masking = Literal["all", "runs"]
 MASKINGS: tuple[Masking, ...] = ("all", "runs")
-RUN_BATCH = 32  # masked copies of a window per forward pass in "runs" masking
+RUN_GROUPS = 8  # "runs" masking: copy g of a window masks flagged runs g, g + 8, g + 16, ...
 
 
 @dataclass(frozen=True)
@@ -206,34 +207,32 @@ def run_log_probs(
     config: RefinerConfig,
     device: torch.device,
     tokens: np.ndarray,
-    lip_log_probs: np.ndarray | None = None,
-    flagged: np.ndarray | None = None,
+    lip_log_probs: np.ndarray | None,
+    flagged: np.ndarray,
 ) -> np.ndarray:
-    """(T, K) float32: at the steps of each run of equal tokens (each flagged run, when
-    `flagged` is given), the refiner's log-probabilities with that run alone masked, the rest
-    of its window as context; zero elsewhere. A run's values do not depend on which other runs
-    are flagged, so calibration computes them once for every threshold and weight."""
+    """(T, K) float32: at the steps of each flagged run of equal tokens, the refiner's
+    log-probabilities from a copy of its window where that run is masked together with only
+    every `RUN_GROUPS`-th other flagged run, so the runs around it stay as context; zero
+    elsewhere. One forward pass of at most `RUN_GROUPS` copies per window."""
     out = np.zeros((len(tokens), config.num_units), np.float32)
     mask_id = config.num_units + 1
     for start in range(0, len(tokens), config.max_positions):
         stop = min(len(tokens), start + config.max_positions)
         part = tokens[start:stop].astype(np.int64)
-        spans = flagged_runs(
-            part, np.ones(len(part), bool) if flagged is None else flagged[start:stop]
-        )
-        context = torch.from_numpy(part)[None].to(device)  # (1, T)
+        spans = flagged_runs(part, flagged[start:stop])
+        if not spans:
+            continue
+        groups = min(RUN_GROUPS, len(spans))
+        ids = torch.from_numpy(part)[None].repeat(groups, 1)  # (G, T)
+        for index, (a, b) in enumerate(spans):
+            ids[index % groups, a:b] = mask_id
         lip = None
         if lip_log_probs is not None:
-            lip = torch.from_numpy(lip_log_probs[start:stop].astype(np.float32))[None].to(device)
-        for first in range(0, len(spans), RUN_BATCH):
-            chunk = spans[first : first + RUN_BATCH]
-            ids = context.repeat(len(chunk), 1)
-            for row, (a, b) in enumerate(chunk):
-                ids[row, a:b] = mask_id
-            lip_in = None if lip is None else lip.expand(len(chunk), -1, -1)
-            log_probs = forward(ids, lip_in).float().log_softmax(-1).cpu().numpy()  # (B, T, K)
-            for row, (a, b) in enumerate(chunk):
-                out[start + a : start + b] = log_probs[row, a:b]
+            lip = torch.from_numpy(lip_log_probs[start:stop].astype(np.float32))[None]
+            lip = lip.expand(groups, -1, -1).to(device)
+        log_probs = forward(ids.to(device), lip).float().log_softmax(-1).cpu().numpy()
+        for index, (a, b) in enumerate(spans):
+            out[start + a : start + b] = log_probs[index % groups, a:b]
     return out
 
 

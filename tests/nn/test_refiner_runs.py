@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-import imagintalk_plugin.nn.refiner as refiner_module
 from imagintalk_plugin.core.errors import ModelLoadError
 from imagintalk_plugin.nn.presets import semantic_preset
 from imagintalk_plugin.nn.refiner import (
+    RUN_GROUPS,
     UnitRefiner,
     flagged_runs,
     fuse_runs,
@@ -51,7 +51,7 @@ def test_flagged_runs_are_the_runs_holding_a_flag() -> None:
     assert flagged_runs(tokens, np.zeros(8, dtype=bool)) == []
 
 
-def test_runs_masking_masks_one_whole_run_per_row_and_changes_only_flagged_steps() -> None:
+def test_runs_masking_masks_each_flagged_run_whole_in_one_copy_and_changes_only_flags() -> None:
     refiner = _refiner()
     tokens, flagged = _runs_tokens(60, 1)
     lips = _lips(60)
@@ -61,46 +61,40 @@ def test_runs_masking_masks_one_whole_run_per_row_and_changes_only_flagged_steps
         seen.append(ids.clone())
         return refiner(ids, lip)
 
-    out = refine_tokens(
-        forward, TINY.refiner, torch.device("cpu"), tokens, flagged, lips, 1, 0.5, "runs"
-    )
+    cpu = torch.device("cpu")
+    out = refine_tokens(forward, TINY.refiner, cpu, tokens, flagged, lips, 1, 0.5, "runs")
     spans = flagged_runs(tokens, flagged)
-    rows = torch.cat(seen)
-    assert len(rows) == len(spans)
-    for row, (a, b) in zip(rows, spans, strict=True):
-        masked = np.flatnonzero(row.numpy() == refiner.mask_id)
-        np.testing.assert_array_equal(masked, np.arange(a, b))  # exactly its run, whole
+    assert len(seen) == 1  # one forward pass for the window
+    rows = seen[0].numpy()
+    assert len(rows) == RUN_GROUPS < len(spans)
+    for index, (a, b) in enumerate(spans):  # copy index % G masks it whole, no other copy does
+        masked = rows[:, a:b] == refiner.mask_id
+        assert masked[index % RUN_GROUPS].all()
+        assert masked.sum() == b - a
+    assert (
+        rows[:, ~np.isin(np.arange(60), [i for a, b in spans for i in range(a, b)])]
+        != refiner.mask_id
+    ).all()
     np.testing.assert_array_equal(out[~flagged], tokens[~flagged])
-    for a, b in spans:  # each run: argmax of lips + 0.5 x the LM with only that run masked
-        ids = torch.from_numpy(tokens.copy())[None]
-        ids[0, a:b] = refiner.mask_id
+    for index, (a, b) in enumerate(spans):  # argmax of lips + 0.5 x the LM read from its copy
+        ids = torch.from_numpy(rows[index % RUN_GROUPS])[None]
         lip = torch.from_numpy(lips)[None]
         with torch.no_grad():
             best = (lip + 0.5 * refiner(ids, lip).log_softmax(-1))[0].argmax(-1).numpy()
         np.testing.assert_array_equal(out[a:b][flagged[a:b]], best[a:b][flagged[a:b]])
 
 
-def test_runs_masking_gives_the_same_tokens_in_any_batch_size(monkeypatch) -> None:
+def test_runs_masking_refines_long_clips_window_by_window() -> None:
     refiner = _refiner()
-    tokens, flagged = _runs_tokens(80, 2)
-    lips = _lips(80, 1)
-    whole = refiner.refine(tokens, flagged, lips, passes=2, lm_weight=1.0, masking="runs")
-    monkeypatch.setattr(refiner_module, "RUN_BATCH", 3)
-    split = refiner.refine(tokens, flagged, lips, passes=2, lm_weight=1.0, masking="runs")
-    np.testing.assert_array_equal(whole, split)
-    assert len(flagged_runs(tokens, flagged)) > 3
-
-
-def test_every_runs_log_probs_once_give_what_refining_the_flagged_runs_gives() -> None:
-    refiner = _refiner()  # calibration computes every run once and reuses it for each setting
-    tokens, _ = _runs_tokens(TINY.refiner.max_positions + 30, 4)  # two windows
+    window = TINY.refiner.max_positions
+    tokens, flagged = _runs_tokens(window + 30, 4)
     lips = _lips(len(tokens), 2)
-    every = run_log_probs(refiner, TINY.refiner, torch.device("cpu"), tokens, lips)
-    assert (every != 0).any(axis=1).all()  # every step belongs to a run
-    for seed, weight in ((0, 0.25), (1, 1.0), (2, 5.0)):
-        flagged = np.random.default_rng(seed).random(len(tokens)) < 0.4
-        direct = refiner.refine(tokens, flagged, lips, lm_weight=weight, masking="runs")
-        np.testing.assert_array_equal(fuse_runs(tokens, flagged, lips, every, weight), direct)
+    whole = refiner.refine(tokens, flagged, lips, lm_weight=1.0, masking="runs")
+    first = refiner.refine(tokens[:window], flagged[:window], lips[:window], 1, 1.0, "runs")
+    np.testing.assert_array_equal(whole[:window], first)
+    every = run_log_probs(refiner, TINY.refiner, torch.device("cpu"), tokens, lips, flagged)
+    np.testing.assert_array_equal(fuse_runs(tokens, flagged, lips, every, 1.0), whole)
+    assert (every[flagged] != 0).any(axis=1).all()  # every flagged step was read
 
 
 def test_an_unknown_masking_is_refused() -> None:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from imagintalk_plugin.nn.refiner import (
+    MASKINGS,
     Masking,
     RefinerConfig,
     UnitRefiner,
@@ -242,9 +243,7 @@ def refined_scores(
 
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-# "runs" raised the demo corpus's held-out accuracy more (README) but costs the refiner 24x
-# (3 s) to 80x (10 s window) the time of "all" on CPU: not chosen until its context is local
-CALIBRATED_MASKINGS: tuple[Masking, ...] = ("all",)
+CALIBRATED_MASKINGS: tuple[Masking, ...] = MASKINGS
 LM_WEIGHTS = (0.25, 0.5, 1.0, 1.5)
 
 
@@ -262,13 +261,17 @@ def calibrate(
     model.eval()
     device = next(model.parameters()).device
     lips = [lp.astype(np.float32) for lp in predictions.log_probs]
-    runs = [  # "runs" masking: each run's log-probs once, for every threshold and weight
-        run_log_probs(model, model.config, device, t, lp) if "runs" in maskings else lp
-        for t, lp in zip(predictions.tokens, lips, strict=True)
-    ]
     for masking in maskings:
         for threshold in THRESHOLDS:
             flags = [p >= threshold for p in wrong_probs]
+            runs = (
+                [  # "runs" masking: the log-probs once per threshold, for every weight
+                    run_log_probs(model, model.config, device, t, lp, f)
+                    for t, lp, f in zip(predictions.tokens, lips, flags, strict=True)
+                ]
+                if masking == "runs"
+                else []
+            )
             for weight in LM_WEIGHTS:
                 if masking == "runs":
                     refined = [

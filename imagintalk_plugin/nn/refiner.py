@@ -17,9 +17,9 @@ Inference re-predicts the flagged tokens in one of two ways (`MASKINGS`):
 - "runs": each run of equal aligner tokens that holds a flagged step is masked in one of
   `RUN_GROUPS` copies of the window, copy g masking flagged runs g, g + 8, ..., so the runs
   around each masked run stay as context; one round (passes apply to "all" only), and only the
-  flagged steps take the new units. On a new voice the detector
-  flags about half of the steps, so masking them all at once leaves the language model
-  little context (measured on the demo corpus: README, semantic branch).
+  flagged steps take the new units. On a new voice the detector flags about half of the
+  steps, so masking them all at once leaves the language model little context (measured on
+  the demo corpus: README, semantic branch).
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def fuse_runs(
     runs: np.ndarray,
     lm_weight: float | None = None,
 ) -> np.ndarray:
-    """ "runs" masking's result from `run_log_probs`: each flagged step takes the unit that
+    """The "runs" masking's result from `run_log_probs`: each flagged step takes the unit that
     maximises lip log-posterior + `lm_weight` (default 1) x the refiner's (the refiner alone
     without lips); every other step keeps its token."""
     weight = 1.0 if lm_weight is None else lm_weight

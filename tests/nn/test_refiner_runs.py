@@ -118,3 +118,22 @@ def test_calibration_reads_its_masking_and_old_files_mask_all(tmp_path: Path) ->
     bad = _write_calibration(tmp_path / "bad", base | {"masking": "spans"})
     with pytest.raises(ModelLoadError, match="unknown masking 'spans'"):
         Calibration.read(bad)
+
+
+def test_calibration_scores_runs_masking_as_refining_with_it_does() -> None:
+    from imagintalk_plugin.nn.training.aligner_training import Predictions
+    from imagintalk_plugin.nn.training.refiner_training import calibrate, refinement_scores
+
+    refiner = _refiner()
+    rng = np.random.default_rng(5)
+    clips = [_runs_tokens(40 + 7 * i, i) for i in range(4)]
+    lips = [_lips(len(t), i).astype(np.float16) for i, (t, _) in enumerate(clips)]
+    predictions = Predictions([t for t, _ in clips], [np.ones(len(t)) for t, _ in clips], lips)
+    units = [np.where(rng.random(len(t)) < 0.5, t, rng.integers(0, K, len(t))) for t, _ in clips]
+    wrong = [rng.random(len(t)) for t, _ in clips]
+    best = calibrate(refiner, predictions, wrong, units, passes=1, maskings=("runs",))
+    assert best["masking"] == "runs"
+    flags = [p >= best["threshold"] for p in wrong]
+    direct = refinement_scores(refiner, predictions, flags, units, 1, best["lm_weight"], "runs")
+    assert best["unit_acc_after"] == direct["unit_acc_after"]
+    assert best["unit_acc_gain_low"] <= best["unit_acc_after"] - best["unit_acc_before"]

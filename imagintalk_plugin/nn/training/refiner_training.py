@@ -12,6 +12,7 @@ what the lips already say.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -258,30 +259,37 @@ def calibrate(
     """The masking (of `maskings`), detector threshold and fusion weight with the best
     validation accuracy after refinement (the held-out test speakers never take part)."""
     best: dict[str, Any] = {"threshold": 1.0, "lm_weight": 0.0, "unit_acc_after": -1.0}
-    model.eval()
-    device = next(model.parameters()).device
     lips = [lp.astype(np.float32) for lp in predictions.log_probs]
     for masking in maskings:
         for threshold in THRESHOLDS:
             flags = [p >= threshold for p in wrong_probs]
-            runs = (
-                [  # "runs" masking: the log-probs once per threshold, for every weight
-                    run_log_probs(model, model.config, device, t, lp, f)
-                    for t, lp, f in zip(predictions.tokens, lips, flags, strict=True)
-                ]
-                if masking == "runs"
-                else []
-            )
+            refine = _refiner_at(model, predictions.tokens, lips, flags, passes, masking)
             for weight in LM_WEIGHTS:
-                if masking == "runs":
-                    refined = [
-                        fuse_runs(t, f, lp, r, weight)
-                        for t, f, lp, r in zip(predictions.tokens, flags, lips, runs, strict=True)
-                    ]
-                    acc = refined_scores(predictions, refined, flags, units)
-                else:
-                    acc = refinement_scores(model, predictions, flags, units, passes, weight)
+                acc = refined_scores(predictions, refine(weight), flags, units)
                 if acc["unit_acc_after"] > best["unit_acc_after"]:
                     best = {"threshold": threshold, "lm_weight": weight, "masking": masking}
                     best.update(acc)
     return best
+
+
+def _refiner_at(
+    model: UnitRefiner,
+    tokens: list[np.ndarray],
+    lips: list[np.ndarray],
+    flags: list[np.ndarray],
+    passes: int,
+    masking: Masking,
+) -> Callable[[float], list[np.ndarray]]:
+    """weight -> every clip refined with these flags; "runs" reads the refiner once for all
+    weights (its log-probs do not depend on the weight)."""
+    clips = list(zip(tokens, lips, flags, strict=True))
+    if masking != "runs":
+        return lambda weight: [
+            model.refine(t, f, lp, passes, weight, masking) for t, lp, f in clips
+        ]
+    model.eval()
+    device = next(model.parameters()).device
+    runs = [run_log_probs(model, model.config, device, t, lp, f) for t, lp, f in clips]
+    return lambda weight: [
+        fuse_runs(t, f, lp, r, weight) for (t, lp, f), r in zip(clips, runs, strict=True)
+    ]

@@ -146,6 +146,13 @@ def _add_synth_command(commands: argparse._SubParsersAction) -> None:
     )
     synth.add_argument("--text", choices=["grid", "free"], default="grid", help="sentence set")
     synth.add_argument("--jobs", type=int, default=0, metavar="J", help="workers (default: cores)")
+    synth.add_argument(
+        "--voice-rule",
+        choices=["still", "rendered"],
+        default="still",
+        help="voice from the still face (default) or from the face as rendered in video "
+        "(synth/rendered_voice_rule.py: one clip tells it far more often)",
+    )
     synth.add_argument("--force", action="store_true", help="overwrite an existing corpus")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -381,6 +388,7 @@ def _synth(args: argparse.Namespace) -> int:
         text_set=args.text,
         jobs=args.jobs,
         force=args.force,
+        voice_rule=args.voice_rule,
     )
     with ProgressBars(enabled=not args.quiet) as bars:
         manifest = drive(synth_corpus(settings), bars)

@@ -2,8 +2,9 @@
 
 Usage: .venv/bin/python scripts/face_voice_ceiling.py --data MANIFEST [--per-speaker N]
 
-The corpus gives each speaker the voice its rule (`synth.voices.voice_from_face`) computes from
-the speaker's still face. A model sees the face only as the front-end reads it from the
+The corpus gives each speaker the voice its rule (`synth.voices.voice_from_face`, the rule its
+speakers.jsonl records) computes from the speaker's still face ("still") or from its face as
+rendered ("rendered"). A model sees the face only as the front-end reads it from the
 rendered video: the clip's dlib descriptor. For the first N test clips of each held-out speaker
 this says the clip's words again through espeak-ng (same speed, emotion and intensity, so the
 same timing) in three voices:
@@ -29,7 +30,7 @@ from imagintalk_plugin.evaluation.speaker import SpeakerEncoder, cosine
 from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
 from imagintalk_plugin.synth.espeak import EspeakVoice
 from imagintalk_plugin.synth.voice_bank import respoken
-from imagintalk_plugin.synth.voices import voice_from_face
+from imagintalk_plugin.synth.voices import corpus_voice_rule, voice_from_face
 
 
 def main() -> None:
@@ -38,6 +39,7 @@ def main() -> None:
     parser.add_argument("--per-speaker", type=int, default=12, metavar="N")
     args = parser.parse_args()
     speakers_file = args.data.parent / "speakers.jsonl"
+    voice_rule = corpus_voice_rule(args.data)
     lines = speakers_file.read_text(encoding="utf-8").splitlines()
     voices = {r["speaker"]: EspeakVoice(**r["voice"]) for r in map(json.loads, lines)}
     entries = map(json.loads, args.data.read_text(encoding="utf-8").splitlines())
@@ -56,11 +58,11 @@ def main() -> None:
             assert utt.speed is not None
             assert utt.face_embedding is not None
             reference = np.mean([truth[o.id] for o in utts if o.id != utt.id], axis=0)
-            rule = voice_from_face(utt.face_embedding)
+            rule = voice_from_face(utt.face_embedding, voice_rule)
             for name, voice in (
                 ("true", voices[speaker]),
                 ("rule, clip face", rule),
-                ("rule, speaker face", voice_from_face(mean_face)),
+                ("rule, speaker face", voice_from_face(mean_face, voice_rule)),
             ):
                 audio = respoken(
                     utt.words,

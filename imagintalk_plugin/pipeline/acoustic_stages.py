@@ -26,6 +26,7 @@ from imagintalk_plugin.pipeline.semantic_training import (
     with_steps,
     write_metrics,
 )
+from imagintalk_plugin.synth.voices import VoiceRule, corpus_voice_rule
 
 
 def _audio(corpus: SemanticCorpus, split: str) -> list:
@@ -122,7 +123,7 @@ def train_dit(
     stats = ExpressionStats.fit(train)
     encoder = SpeakerEncoder()
     splits = {}
-    bank = _voice_bank(preset, train)
+    bank = _voice_bank(preset, train, corpus_voice_rule(request.data))
     seed = preset.dit_train.seed
     for split in ("train", "valid", "test"):
         utts = corpus.split(split)
@@ -159,9 +160,9 @@ def train_dit(
     return {"history": result["history"], "test": test}
 
 
-def _voice_bank(preset: AcousticPreset, train: list) -> Any:
-    """The preset's speakers without video, their faces drawn near the training faces (None
-    when the preset has none)."""
+def _voice_bank(preset: AcousticPreset, train: list, rule: VoiceRule) -> Any:
+    """The preset's speakers without video, their faces drawn near the training faces and
+    voiced by the corpus's rule (None when the preset has none)."""
     import numpy as np
 
     from imagintalk_plugin.synth.voice_bank import FaceDistribution, VoiceBank
@@ -169,7 +170,7 @@ def _voice_bank(preset: AcousticPreset, train: list) -> Any:
     if preset.voice_only_speakers < 2:
         return None
     faces = FaceDistribution.fit(np.stack([u.face_embedding for u in train]))
-    return VoiceBank.draw(faces, preset.voice_only_speakers, preset.dit_train.seed)
+    return VoiceBank.draw(faces, preset.voice_only_speakers, preset.dit_train.seed, rule)
 
 
 def _voice_only(

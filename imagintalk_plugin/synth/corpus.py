@@ -4,7 +4,8 @@ Writes into the output folder:
   video/<id>.mp4      25 fps H.264, FRAME_SIZE square, silent (the take to dub)
   audio/<id>.wav      16 kHz 16-bit mono, the ground-truth speech, starting with the video
   manifest.jsonl      one line per utterance (see core/manifest.py)
-  speakers.jsonl      per speaker: source face, variant, voice, split, face embedding
+  speakers.jsonl      per speaker: source face, variant, voice, split, face embedding, the
+                      voice rule (and, with the "rendered" rule, the rendered descriptor)
   faces/<speaker>.png each speaker's aligned neutral face
 Utterances are rendered in worker processes, each independent of the others, so the same
 arguments give the same bytes however many workers run. An existing corpus is never
@@ -16,9 +17,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -35,7 +38,15 @@ from imagintalk_plugin.synth.media import VIDEO_FPS, write_mp4, write_wav
 from imagintalk_plugin.synth.performance import perform
 from imagintalk_plugin.synth.sentences import say
 from imagintalk_plugin.synth.speakers import Speaker, make_speakers
-from imagintalk_plugin.synth.voices import emotional_voice, manifest_voice
+from imagintalk_plugin.synth.voices import (
+    VoiceRule,
+    emotional_voice,
+    manifest_voice,
+    voice_from_face,
+)
+
+if TYPE_CHECKING:
+    from imagintalk_plugin.frontend.face_models import FaceModels
 
 LEAD_S, TAIL_S = 0.3, 0.3  # silence around the speech (the face at rest)
 
@@ -53,6 +64,7 @@ class CorpusSettings:
     text_set: str = "grid"
     jobs: int = 0  # 0 = one per CPU core
     force: bool = False
+    voice_rule: VoiceRule = "still"  # "rendered": voices from the face as rendered (probe.py)
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,18 +137,42 @@ def _work(plan: UtterancePlan) -> tuple[int, str]:
     return plan.index, render_utterance(plan, actor, _WORKER["ids"][plan.speaker], _WORKER["out"])
 
 
-def _speaker_line(speaker: Speaker, split: str) -> str:
-    return json.dumps(
-        {
-            "speaker": speaker.id,
-            "source": speaker.source,
-            "variant": speaker.variant,
-            "voice": manifest_voice(speaker.voice).__dict__,
-            "split": split,
-            "face": f"faces/{speaker.id}.png",
-            "embedding": [round(float(v), 5) for v in speaker.embedding],
-        }
-    )
+def _speaker_line(
+    speaker: Speaker, split: str, rule: VoiceRule, rendered: np.ndarray | None
+) -> str:
+    line = {
+        "speaker": speaker.id,
+        "source": speaker.source,
+        "variant": speaker.variant,
+        "voice": manifest_voice(speaker.voice).__dict__,
+        "split": split,
+        "face": f"faces/{speaker.id}.png",
+        "embedding": [round(float(v), 5) for v in speaker.embedding],
+        "voice_rule": rule,
+    }
+    if rendered is not None:
+        line["rendered_embedding"] = [round(float(v), 5) for v in rendered]
+    return json.dumps(line)
+
+
+def _rendered_voices(
+    speakers: list[Speaker], models: FaceModels, scratch: Path
+) -> Job[tuple[list[Speaker], list[np.ndarray]]]:
+    """The speakers with voices by the "rendered" rule, and their rendered descriptors."""
+    from imagintalk_plugin.synth.probe import rendered_descriptor
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    voiced, descriptors = [], []
+    try:
+        for i, speaker in enumerate(speakers):
+            yield Progress("probe faces", i, len(speakers), unit="speaker")
+            descriptor = rendered_descriptor(speaker.face, models, scratch)
+            descriptors.append(descriptor)
+            voiced.append(replace(speaker, voice=voice_from_face(descriptor, "rendered")))
+        yield Progress("probe faces", len(speakers), len(speakers), unit="speaker")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return voiced, descriptors
 
 
 def _write_text(path: Path, lines: Sequence[str]) -> None:
@@ -161,13 +197,20 @@ def synth_corpus(settings: CorpusSettings) -> Job[Path]:
     faces = list(load_faces(settings.faces, models))
     speakers = make_speakers(faces, settings.speakers, settings.seed, models)
     yield Progress("faces", settings.speakers, settings.speakers, unit="speaker")
+    rendered: list[np.ndarray | None] = [None] * len(speakers)
+    if settings.voice_rule == "rendered":
+        speakers, found = yield from _rendered_voices(speakers, models, out / ".probes")
+        rendered = list(found)
     for sub in ("video", "audio", "faces"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     splits = speaker_splits(settings.speakers, settings.seed)
     for s in speakers:
         with atomic_path(out / "faces" / f"{s.id}.png") as tmp:
             cv2.imwrite(str(tmp), cv2.cvtColor(s.face.image, cv2.COLOR_RGB2BGR))
-    speaker_lines = [_speaker_line(s, split) for s, split in zip(speakers, splits, strict=True)]
+    speaker_lines = [
+        _speaker_line(s, split, settings.voice_rule, r)
+        for s, split, r in zip(speakers, splits, rendered, strict=True)
+    ]
     _write_text(out / "speakers.jsonl", speaker_lines)
     actors = [_Actor(s.face.image, s.face.landmarks, s.voice) for s in speakers]
     ids = [s.id for s in speakers]

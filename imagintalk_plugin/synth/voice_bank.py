@@ -5,8 +5,9 @@ corpus, from 12 real faces), far too few for a model to learn how a face implies
 has never heard. The Style-DiT reads a face only through its 128-d identity descriptor, so a
 speaker it trains on needs no rendered video: a descriptor drawn from the distribution of the
 training speakers' descriptors, the voice the corpus's own rule gives that descriptor
-(`voices.voice_from_face`), and espeak-ng speech in that voice. Such an utterance has no lips
-and no expressions; the DiT sees those as absent (zeros) and learns from it the voice alone.
+(`voices.voice_from_face`, with the rule its speakers.jsonl records), and espeak-ng speech
+in that voice. Such an utterance has no lips and no expressions; the DiT sees those as
+absent (zeros) and learns from it the voice alone.
 
 Each utterance is also spoken, with the same words, seed and speed (so the same timing), by
 another speaker of the bank: its content audio. The DiT's units come from that audio and its
@@ -33,7 +34,7 @@ from imagintalk_plugin.core.signals import EMOTIONS
 from imagintalk_plugin.synth.corpus import pad_speech
 from imagintalk_plugin.synth.espeak import EspeakVoice
 from imagintalk_plugin.synth.sentences import grid_sentence, say
-from imagintalk_plugin.synth.voices import emotional_voice, voice_from_face
+from imagintalk_plugin.synth.voices import VoiceRule, emotional_voice, voice_from_face
 
 SHRINKAGE = 0.5  # share of the covariance's off-diagonal part removed
 
@@ -86,13 +87,16 @@ class VoiceBank:
     voices: list[EspeakVoice]
 
     @staticmethod
-    def draw(distribution: FaceDistribution, speakers: int, seed: int) -> VoiceBank:
-        """`speakers` (>= 2) faces from the distribution, each with its voice by the rule."""
+    def draw(
+        distribution: FaceDistribution, speakers: int, seed: int, rule: VoiceRule = "still"
+    ) -> VoiceBank:
+        """`speakers` (>= 2) faces from the distribution, each with its voice by the corpus's
+        rule (`corpus_voice_rule`)."""
         if speakers < 2:
             raise ValueError("need at least two speakers")
         rngs = [np.random.default_rng([seed, s, 7]) for s in range(speakers)]
         faces = [distribution.sample(rng) for rng in rngs]
-        return VoiceBank(faces, [voice_from_face(face) for face in faces])
+        return VoiceBank(faces, [voice_from_face(face, rule) for face in faces])
 
 
 def respoken(

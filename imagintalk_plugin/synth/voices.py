@@ -7,19 +7,25 @@ a mean and spread measured once on 19 real faces (scikit-image's astronaut and t
 the shared GRID and LivePortrait clips), and squashed with tanh into each parameter's range.
 The variant is the direction with the largest standardised projection. So similar faces get
 similar voices, a face never seen before still gets a voice, and a model can learn timbre
-from faces.
+from faces. That is the "still" rule; the "rendered" rule (`synth.rendered_voice_rule`) maps
+the same way from projections built to be told from the face as rendered in video.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from functools import cache
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from imagintalk_plugin.core.manifest import Voice
 from imagintalk_plugin.synth.espeak import EspeakVoice
 
+VoiceRule = Literal["still", "rendered"]
+VOICE_RULES: tuple[VoiceRule, ...] = ("still", "rendered")
 # one variant of each group resemblyzer's speaker encoder tells apart at equal pitch (m1~m3,
 # m2~m5~m6 and f1~f2~f5 sound alike to it)
 VARIANTS = ("m1", "m2", "m4", "m7", "m8", "f1", "f3", "f4")
@@ -58,9 +64,22 @@ def face_projections(embedding: np.ndarray) -> np.ndarray:
     return (raw - np.array(_CALIBRATION_MEAN)) / np.array(_CALIBRATION_SPREAD)
 
 
-def voice_from_face(embedding: np.ndarray) -> EspeakVoice:
-    """The speaker's neutral voice, a deterministic smooth function of its face embedding."""
-    z = face_projections(embedding)
+def voice_from_face(embedding: np.ndarray, rule: VoiceRule = "still") -> EspeakVoice:
+    """The speaker's neutral voice, a deterministic smooth function of its face embedding.
+
+    "still": projections of the still face's embedding (module doc); "rendered": of the
+    descriptor the front-end reads from the rendered video (`synth.rendered_voice_rule`)."""
+    if rule not in VOICE_RULES:
+        raise ValueError(f"unknown voice rule '{rule}' (one of {VOICE_RULES})")
+    if rule == "rendered":
+        from imagintalk_plugin.synth.rendered_voice_rule import rendered_rule
+
+        return voice_from_projections(rendered_rule().project(embedding))
+    return voice_from_projections(face_projections(embedding))
+
+
+def voice_from_projections(z: np.ndarray) -> EspeakVoice:
+    """The voice for standardised projections: pitch, range, speed, then one per variant."""
     pitch = round(float(50 + 24 * np.tanh(z[0] / 1.5)))
     pitch_range = round(float(50 + 16 * np.tanh(z[1] / 1.5)))
     speed = round(float(165 + 22 * np.tanh(z[2] / 1.5)))
@@ -82,3 +101,17 @@ def emotional_voice(voice: EspeakVoice, emotion: str, intensity: float = 1.0) ->
 def manifest_voice(voice: EspeakVoice) -> Voice:
     """The manifest's record of an espeak-ng voice."""
     return Voice(voice.variant, voice.pitch, voice.pitch_range, voice.speed)
+
+
+def corpus_voice_rule(manifest: Path) -> VoiceRule:
+    """The voice rule a corpus was made with, from the speakers.jsonl beside its manifest
+    ("still" when the file or the field is absent: corpora from before the choice)."""
+    speakers = manifest.parent / "speakers.jsonl"
+    if not speakers.exists():
+        return "still"
+    for line in speakers.read_text(encoding="utf-8").splitlines():
+        rule = json.loads(line).get("voice_rule", "still") if line.strip() else "still"
+        if rule not in VOICE_RULES:
+            raise ValueError(f"{speakers}: unknown voice rule '{rule}'")
+        return rule
+    return "still"

@@ -129,6 +129,10 @@ def test_existing_corpus_is_not_overwritten_and_bad_options_fail_cleanly(corpus,
     assert main(["synth", "--out", "x", "--utterances", "1", "--emotions", "glad"]) == 2
     assert "unknown emotion 'glad'" in capsys.readouterr().err
     assert main(["synth", "--out", "x", "--utterances", "0"]) == 2
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own choices check
+        main(["synth", "--out", "x", "--utterances", "1", "--voice-rule", "loud"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'loud'" in capsys.readouterr().err
 
 
 @pytest.mark.realdata

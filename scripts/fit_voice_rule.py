@@ -20,7 +20,7 @@ import numpy as np
 from imagintalk_plugin.core.progress import drive
 from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
 from imagintalk_plugin.synth.rendered_voice_rule import RULE_FILE, ProjectionRule
-from imagintalk_plugin.synth.voices import _PROJECTION_SEED, VARIANTS, face_projections
+from imagintalk_plugin.synth.voices import PROJECTION_SEED, VARIANTS, face_projections
 
 
 def main() -> None:
@@ -39,12 +39,12 @@ def main() -> None:
             assert utt.face_embedding is not None
             clips[split][utt.speaker].append(utt.face_embedding.astype(np.float64))
     train = {s: np.array(x) for s, x in clips["train"].items()}
-    rule = ProjectionRule.fit(train, 3 + len(VARIANTS), _PROJECTION_SEED)
+    rule = ProjectionRule.fit(train, 3 + len(VARIANTS), PROJECTION_SEED)
     provenance = {
         "fitted_on": str(args.data),
         "training_speakers": len(train),
         "training_clips": int(sum(len(x) for x in train.values())),
-        "seed": _PROJECTION_SEED,
+        "seed": PROJECTION_SEED,
     }
     rule.save(args.out, provenance)
     print(f"wrote {args.out} ({len(train)} speakers)")

@@ -29,7 +29,7 @@ VOICE_RULES: tuple[VoiceRule, ...] = ("still", "rendered")
 # one variant of each group resemblyzer's speaker encoder tells apart at equal pitch (m1~m3,
 # m2~m5~m6 and f1~f2~f5 sound alike to it)
 VARIANTS = ("m1", "m2", "m4", "m7", "m8", "f1", "f3", "f4")
-_PROJECTION_SEED = 20261121
+PROJECTION_SEED = 20261121
 # mean and spread of each projection over the 19 calibration faces (see module doc)
 _CALIBRATION_MEAN = (
     -0.0803, -0.0762, 0.0231, -0.0689, -0.0231, 0.0984, 0.0090, -0.1099, -0.0542, 0.0366,
@@ -53,7 +53,7 @@ EMOTION_VOICE = {
 @cache
 def _directions() -> np.ndarray:
     """(3 + len(VARIANTS), 128) fixed unit directions: pitch, range, speed, then one per variant."""
-    rng = np.random.default_rng(_PROJECTION_SEED)
+    rng = np.random.default_rng(PROJECTION_SEED)
     d = rng.standard_normal((3 + len(VARIANTS), 128))
     return d / np.linalg.norm(d, axis=1, keepdims=True)
 
@@ -109,9 +109,8 @@ def corpus_voice_rule(manifest: Path) -> VoiceRule:
     speakers = manifest.parent / "speakers.jsonl"
     if not speakers.exists():
         return "still"
-    for line in speakers.read_text(encoding="utf-8").splitlines():
-        rule = json.loads(line).get("voice_rule", "still") if line.strip() else "still"
-        if rule not in VOICE_RULES:
-            raise ValueError(f"{speakers}: unknown voice rule '{rule}'")
-        return rule
-    return "still"
+    lines = [line for line in speakers.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rule = json.loads(lines[0]).get("voice_rule", "still") if lines else "still"
+    if rule not in VOICE_RULES:
+        raise ValueError(f"{speakers}: unknown voice rule '{rule}'")
+    return rule

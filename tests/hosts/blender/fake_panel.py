@@ -95,7 +95,10 @@ def main() -> int:
         elif kind == "place_request":
             server.send({"type": "place", "placements": placements})
         elif kind == "placed" and os.environ.get("FAKE_PANEL_REPORT"):
-            Path(os.environ["FAKE_PANEL_REPORT"]).write_text(json.dumps(message), encoding="utf-8")
+            report = Path(os.environ["FAKE_PANEL_REPORT"])
+            partial = report.with_suffix(".partial")  # renamed whole: the test never reads half
+            partial.write_text(json.dumps(message), encoding="utf-8")
+            partial.replace(report)
     server.close()
     return 0
 

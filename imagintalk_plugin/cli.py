@@ -216,6 +216,13 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         help="dit: add N speakers without video (8 utterances each) and take every training "
         "clip's units from their voices (an experiment; see synth/voice_bank.py)",
     )
+    train.add_argument(
+        "--lip-drop",
+        type=float,
+        metavar="P",
+        help="dit: train a share P of the items with their lip features zeroed, so the "
+        "identity (face, or a reference voice) carries the voice (default: the preset's, 0)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -41,10 +41,13 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 
 
 def config_from_dict(cls: type[C], data: Mapping[str, Any], where: Path) -> C:
-    """Build `cls` from `data`, refusing missing or unknown keys (strict, like the weights)."""
+    """Build `cls` from `data`, refusing missing or unknown keys (strict, like the weights).
+
+    The one exception: keys the class lists in `ADDED_KEYS` (fields added after checkpoints
+    were saved, whose defaults are how those checkpoints were trained) may be absent."""
     names = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(names))
-    missing = sorted(set(names) - set(data))
+    missing = sorted(set(names) - set(data) - set(getattr(cls, "ADDED_KEYS", ())))
     if unknown or missing:
         parts = []
         if unknown:

@@ -10,6 +10,7 @@ voice, emotion label given or not) from its own seeded RNG using the rates store
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -23,6 +24,10 @@ from imagintalk_plugin.nn.style_dit import DiTConfig, StyleDiT
 class GeneratorConfig:
     """The adapter, the DiT and the per-item training rates (drawn by the training loop)."""
 
+    # fields added after checkpoints were shipped: absent from an older config.json, they load
+    # with their defaults, which is how that checkpoint was trained
+    ADDED_KEYS: ClassVar[tuple[str, ...]] = ("lip_drop",)
+
     dit: DiTConfig = field(default_factory=DiTConfig)
     adapter: AdapterConfig = field(default_factory=AdapterConfig)
     content_drop: float = 0.1  # items trained without units and lips (guidance's uncond branch)
@@ -31,13 +36,16 @@ class GeneratorConfig:
     # trains the "reference voice" override and anchors the identity space to real voices
     emotion_share: float = 0.5  # items given their emotion label; the rest learn it from the face
     speaker_loss_weight: float = 1.0  # cosine loss of the predicted vs true speaker embedding
+    lip_drop: float = 0.0  # items trained with their lip features zeroed (units kept): the
+    # identity must then carry the voice, so a reference voice or another face can replace it
+    # (inference zeroes the lips for those overrides when this is > 0)
 
     def __post_init__(self) -> None:
         if self.dit.style_dim != self.adapter.style_dim:
             raise ValueError(
                 f"dit.style_dim {self.dit.style_dim} != adapter.style_dim {self.adapter.style_dim}"
             )
-        for name in ("content_drop", "style_drop", "voice_share", "emotion_share"):
+        for name in ("content_drop", "style_drop", "voice_share", "emotion_share", "lip_drop"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
 

@@ -207,6 +207,25 @@ def with_voice_bank(preset: AcousticPreset, stage: str, speakers: int | None) ->
     return replace(preset, voice_only_speakers=speakers, voice_only_utterances=8 * speakers)
 
 
+def with_lip_drop(preset: AcousticPreset, stage: str, share: float | None) -> AcousticPreset:
+    """The preset whose DiT trains `share` of its items with the lip features zeroed
+    (`--lip-drop`; `GeneratorConfig.lip_drop`)."""
+    if share is None:
+        return preset
+    if stage != "dit":
+        raise UsageError(f"--lip-drop applies to dit, not to '{stage}'")
+    if not 0.0 <= share <= 1.0:
+        raise UsageError(f"--lip-drop must be between 0 and 1, not {share}")
+    return replace(preset, generator=replace(preset.generator, lip_drop=share))
+
+
+def with_dit_options(preset: AcousticPreset, request: TrainRequest) -> AcousticPreset:
+    """The preset with the request's DiT options (`--voice-bank`, `--lip-drop`) applied;
+    a usage error for either on another stage or out of range."""
+    preset = with_voice_bank(preset, request.stage, request.voice_bank)
+    return with_lip_drop(preset, request.stage, request.lip_drop)
+
+
 def run_acoustic_stage(
     request: TrainRequest, corpus: SemanticCorpus, ctx: DistributedContext
 ) -> Job[dict[str, Any]]:
@@ -221,5 +240,5 @@ def run_acoustic_stage(
         "evaluate-voice": evaluate_voice,
     }
     preset = with_steps(acoustic_preset(request.preset), request.stage, request.steps)
-    preset = with_voice_bank(preset, request.stage, request.voice_bank)
+    preset = with_dit_options(preset, request)
     return (yield from runners[request.stage](request, preset, corpus, ctx))

@@ -60,6 +60,7 @@ class TrainRequest:
     hubert: Path | None = None  # a local HuBERT checkpoint folder: units from its layer 6
     steps: int | None = None  # overrides the preset's step count for this stage (--steps)
     voice_bank: int | None = None  # dit: speakers without video (--voice-bank)
+    lip_drop: float | None = None  # dit: share of items trained without lips (--lip-drop)
 
 
 def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str, Any]]:
@@ -69,15 +70,16 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
     preset = semantic_preset(request.preset)
     if request.stage in SEMANTIC_STAGES:  # fails before the corpus loads, like a bad preset
         preset = with_steps(preset, request.stage, request.steps)
-    if request.voice_bank is not None and request.stage != "dit":
-        raise UsageError(f"--voice-bank applies to dit, not to '{request.stage}'")
+    for option, value in (("--voice-bank", request.voice_bank), ("--lip-drop", request.lip_drop)):
+        if value is not None and request.stage != "dit":
+            raise UsageError(f"{option} applies to dit, not to '{request.stage}'")
     if request.stage in ACOUSTIC_STAGES:
         from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
-        from imagintalk_plugin.pipeline.acoustic_stages import with_voice_bank
+        from imagintalk_plugin.pipeline.acoustic_stages import with_dit_options
 
         # an unknown preset, a stage without a schedule or a bad bank fail before the corpus loads
         checked = with_steps(acoustic_preset(request.preset), request.stage, request.steps)
-        with_voice_bank(checked, request.stage, request.voice_bank)
+        with_dit_options(checked, request)
     if not ctx.is_main:
         barrier(ctx)  # rank 0 runs the front-end into the cache first
     load = yield from load_semantic_corpus(request.data, jobs=request.jobs, limit=request.limit)

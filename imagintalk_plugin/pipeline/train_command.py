@@ -27,6 +27,7 @@ def run_train_command(args: argparse.Namespace) -> str:
         hubert=args.hubert,
         steps=args.steps,
         voice_bank=args.voice_bank,
+        lip_drop=args.lip_drop,
     )
     ctx = setup_distributed(None if args.device == "auto" else args.device)
     try:

@@ -1,7 +1,8 @@
 """Speech from conditions: units + lip features + face -> codec tokens -> waveform + prosody.
 
 The Style-DiT samples codec tokens frame by frame under the units and lip features (so the
-speech keeps the picture's timing), the codec decodes them to a log-mel and the vocoder to
+speech keeps the picture's timing; under an identity override a DiT trained with lip dropout
+gets the units alone, see `withholds_lips`), the codec decodes them to a log-mel and the vocoder to
 16 kHz audio. Editors' overrides:
 
 - reference voice: a speaker embedding (from an audio file) replaces the face as the identity;
@@ -216,17 +217,28 @@ def synthesize_voices(
     return out
 
 
+def withholds_lips(models: VoiceModels, overrides: VoiceOverrides) -> bool:
+    """Whether this take's lip features are withheld from the DiT: when the editor replaces the
+    identity (a reference voice or another face) and the DiT learned to speak without lips
+    (`GeneratorConfig.lip_drop` > 0). The aligner's lip features of a face carry that face's
+    voice, so with them the DiT keeps the clip's own voice whatever identity it is given;
+    without them the units still carry the words and their timing."""
+    replaced = overrides.reference_voice is not None or overrides.face is not None
+    return replaced and models.generator.config.lip_drop > 0
+
+
 def _prepare(
     models: VoiceModels, conditions: VoiceConditions, overrides: VoiceOverrides, speaker_dim: int
 ) -> dict[str, np.ndarray]:
     """One clip's DiT inputs at its output length (the speed override resamples time)."""
     length = max(1, round(len(conditions.units) / overrides.speed_factor))
     voice = overrides.reference_voice
+    lip = np.zeros_like(conditions.lip) if withholds_lips(models, overrides) else conditions.lip
     emotion = EMOTIONS.index(overrides.emotion) if overrides.emotion else len(EMOTIONS)
     expressions = np.repeat(models.expressions.apply(conditions.expressions), 2, axis=0)
     return {
         "units": stretch(conditions.units, length, nearest=True),
-        "lip": stretch(conditions.lip, length),
+        "lip": stretch(lip, length),
         "expressions": stretch(expressions, length),
         "face": overrides.face if overrides.face is not None else conditions.face,
         "voice": voice if voice is not None else np.zeros(speaker_dim, np.float32),

@@ -222,6 +222,45 @@ def test_draw_is_a_pure_function_of_the_rng() -> None:
     assert np.mean([d.drop_content for d in many]) == pytest.approx(GEN.content_drop, abs=0.05)
 
 
+def test_lip_dropout_zeroes_the_lips_of_its_share_and_leaves_other_runs_alone() -> None:
+    item = toy_voice_items(GEN, 1, seed=3)[0]
+    length = item.codes.shape[1]
+    dropping = replace(GEN, lip_drop=0.5)
+    plain = [draw(item, GEN, SIZE, np.random.default_rng(s)) for s in range(300)]
+    dropped = [draw(item, dropping, SIZE, np.random.default_rng(s)) for s in range(300)]
+    assert not any(d.drop_lips for d in plain)
+    assert np.mean([d.drop_lips for d in dropped]) == pytest.approx(0.5, abs=0.08)
+    # drawn last: every other choice is the one a run without lip dropout makes
+    for a, b in zip(plain, dropped, strict=True):
+        assert (a.window, a.ratio, a.use_voice, a.give_emotion) == (
+            b.window,
+            b.ratio,
+            b.use_voice,
+            b.give_emotion,
+        )
+    items = toy_voice_items(GEN, 2, seed=5)
+    draws = [draw(it, dropping, length, np.random.default_rng(0)) for it in items]
+    draws = [replace(draws[0], drop_lips=True), replace(draws[1], drop_lips=False)]
+    inputs, _, _ = generator_batch(items, draws, dropping, torch.device("cpu"))
+    assert not inputs.lip[0].any()
+    n = draws[1].window.stop - draws[1].window.start
+    assert torch.equal(inputs.lip[1, :n], torch.from_numpy(items[1].lip[draws[1].window]))
+    assert inputs.units[0].any()  # the units still say the words
+
+
+def test_generator_config_without_lip_drop_loads_as_trained_without_it(tmp_path: Path) -> None:
+    from imagintalk_plugin.nn.checkpoint import config_from_dict, config_to_dict
+
+    data = config_to_dict(GEN)
+    del data["lip_drop"]  # a config.json saved before the field existed
+    assert config_from_dict(GeneratorConfig, data, tmp_path).lip_drop == 0.0
+    del data["voice_share"]  # any other missing key is still refused
+    with pytest.raises(ModelLoadError, match="missing config keys \\['voice_share'\\]"):
+        config_from_dict(GeneratorConfig, data, tmp_path)
+    with pytest.raises(ValueError, match="lip_drop"):
+        replace(GEN, lip_drop=1.5)
+
+
 def test_generator_batch_never_masks_padding() -> None:
     items = toy_voice_items(GEN, 3, seed=4)
     lengths = [it.codes.shape[1] for it in items]

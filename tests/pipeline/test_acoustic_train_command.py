@@ -31,8 +31,8 @@ VERSIONS = ("vocoder", "codec", "dit")
 
 def _train(stage: str, manifest: Path, out: Path) -> int:
     args = ["train", stage, "--preset", "tiny", "--data", str(manifest), "--out", str(out)]
-    if stage == "dit":  # the DiT also learns from 2 speakers without video, 8 utterances each
-        args += ["--voice-bank", "2"]
+    if stage == "dit":  # the DiT also learns from 2 speakers without video, 8 utterances each,
+        args += ["--voice-bank", "2", "--lip-drop", "0.5"]  # and half its items without lips
     return main([*args, "--quiet"])
 
 
@@ -94,6 +94,7 @@ def test_each_stage_leaves_its_model_tied_to_the_codec(run: Path) -> None:
     assert len(meta["expression_mean"]) == len(meta["expression_std"]) > 0
     assert min(meta["expression_std"]) > 0
     assert (meta["voice_only_speakers"], meta["voice_only_utterances"]) == (2, 16)
+    assert _config(run / "dit")["config"]["lip_drop"] == 0.5
 
     for stage in ("codec", "vocoder_gan", "dit"):
         metrics = json.loads((run / stage / "metrics.json").read_text())
@@ -163,4 +164,18 @@ def test_a_voice_bank_outside_dit_or_of_one_speaker_is_refused(
     missing = tmp_path / "no_manifest.jsonl"  # refused before the corpus would be read
     args = ["train", stage, "--preset", "tiny", "--data", str(missing), "--out", str(tmp_path)]
     assert main([*args, "--voice-bank", bank, "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("stage", "share", "message"),
+    [("aligner", "0.5", "applies to dit"), ("vocoder", "0.5", "applies to dit"),
+     ("dit", "1.5", "between 0 and 1"), ("dit", "-0.1", "between 0 and 1")],
+)  # fmt: skip
+def test_lip_drop_outside_dit_or_out_of_range_is_refused(
+    stage: str, share: str, message: str, tmp_path: Path, capsys
+) -> None:
+    missing = tmp_path / "no_manifest.jsonl"  # refused before the corpus would be read
+    args = ["train", stage, "--preset", "tiny", "--data", str(missing), "--out", str(tmp_path)]
+    assert main([*args, "--lip-drop", share, "--quiet"]) == 2
     assert message in capsys.readouterr().err

@@ -27,6 +27,7 @@ from imagintalk_plugin.pipeline.voice_generation import (
     generate_voice,
     shift_pitch,
     stretch,
+    withholds_lips,
 )
 
 PRESET = acoustic_preset("tiny")
@@ -148,6 +149,32 @@ def test_identity_overrides_change_the_output(models, conditions) -> None:
     assert not np.array_equal(_voice(models, conditions, face=face).codes.tokens, plain)
     for emotion in EMOTIONS:
         assert _voice(models, conditions, emotion=emotion).codes.tokens.shape == plain.shape
+
+
+def test_identity_overrides_withhold_the_lips_only_from_a_dit_trained_without_them(
+    models, conditions
+) -> None:
+    """With lip dropout in training, a reference voice or another face is given no lip
+    features (they would tell the clip's own voice): other lips change nothing then, while
+    the clip's own identity still reads them."""
+    rng = np.random.default_rng(2)
+    other_lips = replace(conditions, lip=rng.standard_normal(conditions.lip.shape, np.float32))
+    reference = rng.standard_normal(ADAPTER.speaker_dim).astype(np.float32)
+    face = rng.standard_normal(ADAPTER.face_dim).astype(np.float32)
+    dropping = replace(models, generator=SpeechGenerator(replace(PRESET.generator, lip_drop=0.5)))
+    dropping.generator.load_state_dict(models.generator.state_dict())
+    dropping.generator.eval()
+    for override in ({"reference_voice": reference}, {"face": face}):
+        assert withholds_lips(dropping, VoiceOverrides(**override))
+        assert not withholds_lips(models, VoiceOverrides(**override))
+        own = _voice(dropping, conditions, **override).codes.tokens
+        assert np.array_equal(own, _voice(dropping, other_lips, **override).codes.tokens)
+        plain = _voice(models, conditions, **override).codes.tokens
+        assert not np.array_equal(plain, _voice(models, other_lips, **override).codes.tokens)
+    assert not withholds_lips(dropping, VoiceOverrides(emotion="sad", seed=3))
+    assert not np.array_equal(
+        _voice(dropping, conditions).codes.tokens, _voice(dropping, other_lips).codes.tokens
+    )
 
 
 def test_bad_overrides_and_conditions_are_value_errors(conditions) -> None:

@@ -4,8 +4,9 @@ Each item is one clip's codec tokens with the conditions inference will have: sp
 lip features frame by frame (50 Hz), the face's identity embedding, per-frame expressions, and
 (for the voice override and the auxiliary loss) the true voice's speaker embedding. Every random
 choice of an item (time window, mask ratio and positions, which conditions are dropped for
-classifier-free guidance, face or voice as the identity source, emotion label given or not) is
-drawn from `item_rng(seed, step, item)`, so N processes train exactly like one.
+classifier-free guidance, face or voice as the identity source, emotion label given or not,
+lips zeroed or not under `lip_drop`) is drawn from `item_rng(seed, step, item)`, so N processes
+train exactly like one.
 
 Loss: cross-entropy on the masked tokens, plus `speaker_loss_weight` x (1 - cosine) between the
 identity path's predicted speaker embedding and the true voice's (face-sourced items only: that
@@ -60,6 +61,7 @@ class ItemDraws:
     drop_style: bool
     use_voice: bool
     give_emotion: bool
+    drop_lips: bool = False
 
 
 def draw(
@@ -76,6 +78,8 @@ def draw(
         drop_style=bool(rng.random() < config.style_drop),
         use_voice=bool(rng.random() < config.voice_share),
         give_emotion=bool(rng.random() < config.emotion_share),
+        # drawn last and only when used, so runs without lip dropout keep their random streams
+        drop_lips=config.lip_drop > 0 and bool(rng.random() < config.lip_drop),
     )
 
 
@@ -96,6 +100,7 @@ def generator_batch(
     noise = noise.permute(0, 2, 1).contiguous().to(device)  # (B, L, T)
     units, pad = pad_sequences([it.units[d.window] for it, d in zip(items, draws, strict=True)], 0)
     lip, _ = pad_sequences([it.lip[d.window] for it, d in zip(items, draws, strict=True)], 0.0)
+    lip[torch.tensor([d.drop_lips for d in draws], dtype=torch.bool)] = 0.0  # (B, T, F)
     expr, _ = pad_sequences(
         [it.expressions[d.window] for it, d in zip(items, draws, strict=True)], 0.0
     )

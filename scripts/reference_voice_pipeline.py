@@ -1,0 +1,64 @@
+"""The whole pipeline with the editor's reference-voice override, on each test speaker's own voice.
+
+Usage: .venv/bin/python scripts/reference_voice_pipeline.py RUN --data MANIFEST --out DIR
+
+For each held-out test speaker, the first neutral test clip is the reference recording
+(`--voice`, as an editor would give a clean take of the actor), and every other test clip of
+that speaker is voiced from its silent video with `imagintalk voice-corpus --voice REF`. Then
+`imagintalk eval` judges them all (DIR.json). Does the reference voice reach the speech, or
+does the clip's own face and lip video decide the voice? Compare with the run's plain
+`voice-corpus` figures on the same clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from imagintalk_plugin.cli import main as imagintalk
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--data", type=Path, required=True, help="the corpus's manifest.jsonl")
+    parser.add_argument("--out", type=Path, required=True, help="folder for <id>.wav")
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines()]
+    test = [r for r in rows if r.get("split") == "test"]
+    references: dict[str, dict] = {}
+    for row in test:
+        if row["emotion"] == "neutral":
+            references.setdefault(row["speaker"], row)
+    voiced = [r for r in test if r["speaker"] in references and r not in references.values()]
+    args.out.mkdir(parents=True, exist_ok=True)
+    # manifests beside the corpus's, so their relative media paths still resolve
+    union = args.data.parent / f"{args.out.name}_reference_voice.jsonl"
+    union.write_text("".join(json.dumps(r) + "\n" for r in voiced), encoding="utf-8")
+    for speaker, reference in sorted(references.items()):
+        print(f"{speaker}: reference {reference['id']}", flush=True)
+        own = args.data.parent / f"{args.out.name}_reference_voice_{speaker}.jsonl"
+        own.write_text(
+            "".join(json.dumps(r) + "\n" for r in voiced if r["speaker"] == speaker),
+            encoding="utf-8",
+        )
+        voice = args.data.parent / reference["audio"]
+        status = imagintalk(
+            ["voice-corpus", str(own), "--out", str(args.out), "--checkpoint", str(args.run),
+             "--voice", str(voice), "--quiet"]
+        )  # fmt: skip
+        own.unlink()
+        if status:
+            raise SystemExit(status)
+    report = args.out.with_suffix(".json")
+    status = imagintalk(
+        ["eval", "--manifest", str(union), "--generated", str(args.out), "--split", "test",
+         "--out", str(report), "--force", "--quiet"]
+    )  # fmt: skip
+    union.unlink()
+    raise SystemExit(status)
+
+
+if __name__ == "__main__":
+    main()

@@ -155,27 +155,19 @@ def test_acoustic_stages_need_their_inputs(manifest: Path, tmp_path: Path, capsy
 
 
 @pytest.mark.parametrize(
-    ("stage", "bank", "message"),
-    [("aligner", "4", "applies to dit"), ("codec", "4", "applies to dit"), ("dit", "1", "0 or")],
-)
-def test_a_voice_bank_outside_dit_or_of_one_speaker_is_refused(
-    stage: str, bank: str, message: str, tmp_path: Path, capsys
-) -> None:
-    missing = tmp_path / "no_manifest.jsonl"  # refused before the corpus would be read
-    args = ["train", stage, "--preset", "tiny", "--data", str(missing), "--out", str(tmp_path)]
-    assert main([*args, "--voice-bank", bank, "--quiet"]) == 2
-    assert message in capsys.readouterr().err
-
-
-@pytest.mark.parametrize(
-    ("stage", "share", "message"),
-    [("aligner", "0.5", "applies to dit"), ("vocoder", "0.5", "applies to dit"),
-     ("dit", "1.5", "between 0 and 1"), ("dit", "-0.1", "between 0 and 1")],
+    ("option", "value", "stage", "message"),
+    [("--voice-bank", "4", "aligner", "applies to dit"),
+     ("--voice-bank", "4", "codec", "applies to dit"),
+     ("--voice-bank", "1", "dit", "0 or"),
+     ("--lip-drop", "0.5", "aligner", "applies to dit"),
+     ("--lip-drop", "0.5", "vocoder", "applies to dit"),
+     ("--lip-drop", "1.5", "dit", "between 0 and 1"),
+     ("--lip-drop", "-0.1", "dit", "between 0 and 1")],
 )  # fmt: skip
-def test_lip_drop_outside_dit_or_out_of_range_is_refused(
-    stage: str, share: str, message: str, tmp_path: Path, capsys
+def test_a_dit_option_on_another_stage_or_out_of_range_is_refused(
+    option: str, value: str, stage: str, message: str, tmp_path: Path, capsys
 ) -> None:
     missing = tmp_path / "no_manifest.jsonl"  # refused before the corpus would be read
     args = ["train", stage, "--preset", "tiny", "--data", str(missing), "--out", str(tmp_path)]
-    assert main([*args, "--lip-drop", share, "--quiet"]) == 2
+    assert main([*args, option, value, "--quiet"]) == 2
     assert message in capsys.readouterr().err

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 from semantic_fixtures import toy_corpus
 
 from imagintalk_plugin.core.progress import drive
@@ -36,6 +37,9 @@ def main() -> None:
         meta={"world_size": ctx.world_size},
     )
     out = Path(sys.argv[1])
+    probe_crops = corpus.split("test")[0].crops
+    initial = stage.model.predict(probe_crops).log_probs  # what training moves the probe from
+    start = {k: v.detach().clone() for k, v in stage.model.state_dict().items()}
     losses: list[float] = []
     drive(
         run_stage(stage, out, ctx),
@@ -43,8 +47,9 @@ def main() -> None:
     )
     if ctx.is_main:  # the global loss of each step, and the trained model's output on a probe
         (out / "losses.json").write_text(json.dumps(losses))
-        probe = stage.model.predict(corpus.split("test")[0].crops)
-        np.save(out / "probe.npy", probe.log_probs)
+        np.save(out / "probe.npy", stage.model.predict(probe_crops).log_probs)
+        np.save(out / "initial_probe.npy", initial)
+        save_file(start, str(out / "initial.safetensors"))
     teardown_distributed()
 
 

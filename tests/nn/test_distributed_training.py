@@ -31,14 +31,25 @@ def test_two_gloo_processes_equal_one(tmp_path: Path) -> None:
     assert len(losses_one) == 4
     assert losses_one == losses_two  # the same global loss at every step (3 decimals)
     # the trained models answer alike (parameters themselves may differ by float noise that
-    # Adam amplifies where a gradient is exactly zero in theory, e.g. attention key biases)
+    # Adam amplifies where a gradient is exactly zero in theory, e.g. attention key biases):
+    # the two runs differ by under 0.1% of how far training moved the probe's log-probs (the
+    # summation order of 2 x 2 items against 4 differs by CPU kernel: up to 5e-4 of a move of
+    # 2.0 on an AMD EPYC; a run whose gradients were not averaged differs by the move itself)
     probe_one, probe_two = np.load(one / "probe.npy"), np.load(two / "probe.npy")
-    assert np.allclose(probe_one, probe_two, atol=1e-4)
+    initial = np.load(one / "initial_probe.npy")
+    assert np.array_equal(initial, np.load(two / "initial_probe.npy"))  # the same start
+    moved = np.abs(probe_one - initial).max()
+    assert moved > 0.1
+    assert np.abs(probe_one - probe_two).max() < 1e-3 * moved
     weights_one = load_file(str(one / "model.safetensors"))
     weights_two = load_file(str(two / "model.safetensors"))
-    assert weights_one.keys() == weights_two.keys()
-    close = [torch.allclose(w, weights_two[k], atol=1e-5) for k, w in weights_one.items()]
-    assert np.mean(close) > 0.9
+    start = load_file(str(one / "initial.safetensors"))
+    assert weights_one.keys() == weights_two.keys() == start.keys()
+    floats = [k for k, w in weights_one.items() if w.is_floating_point()]
+    apart = sum(float(((weights_one[k] - weights_two[k]) ** 2).sum()) for k in floats) ** 0.5
+    moved_weights = sum(float(((weights_one[k] - start[k]) ** 2).sum()) for k in floats) ** 0.5
+    assert moved_weights > 0
+    assert apart < 0.01 * moved_weights  # measured 0.08% on an AMD EPYC
     assert '"world_size": 2' in (two / "config.json").read_text()
 
 

@@ -33,31 +33,41 @@ def main() -> None:
             references.setdefault(row["speaker"], row)
     voiced = [r for r in test if r["speaker"] in references and r not in references.values()]
     args.out.mkdir(parents=True, exist_ok=True)
-    # manifests beside the corpus's, so their relative media paths still resolve
+    # manifests beside the corpus's, so their relative media paths still resolve; removed after
     union = args.data.parent / f"{args.out.name}_reference_voice.jsonl"
+    own = {s: args.data.parent / f"{args.out.name}_reference_voice_{s}.jsonl" for s in references}
+    try:
+        status = _voice_and_judge(args, references, voiced, union, own)
+    finally:
+        for path in (union, *own.values()):
+            path.unlink(missing_ok=True)
+    raise SystemExit(status)
+
+
+def _voice_and_judge(
+    args: argparse.Namespace,
+    references: dict[str, dict],
+    voiced: list[dict],
+    union: Path,
+    own: dict[str, Path],
+) -> int:
+    """Voice each speaker's clips with its reference, then judge them all; the exit status."""
     union.write_text("".join(json.dumps(r) + "\n" for r in voiced), encoding="utf-8")
     for speaker, reference in sorted(references.items()):
         print(f"{speaker}: reference {reference['id']}", flush=True)
-        own = args.data.parent / f"{args.out.name}_reference_voice_{speaker}.jsonl"
-        own.write_text(
-            "".join(json.dumps(r) + "\n" for r in voiced if r["speaker"] == speaker),
-            encoding="utf-8",
-        )
+        rows = [r for r in voiced if r["speaker"] == speaker]
+        own[speaker].write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         voice = args.data.parent / reference["audio"]
         status = imagintalk(
-            ["voice-corpus", str(own), "--out", str(args.out), "--checkpoint", str(args.run),
-             "--voice", str(voice), "--quiet"]
+            ["voice-corpus", str(own[speaker]), "--out", str(args.out), "--checkpoint",
+             str(args.run), "--voice", str(voice), "--quiet"]
         )  # fmt: skip
-        own.unlink()
         if status:
-            raise SystemExit(status)
-    report = args.out.with_suffix(".json")
-    status = imagintalk(
+            return status
+    return imagintalk(
         ["eval", "--manifest", str(union), "--generated", str(args.out), "--split", "test",
-         "--out", str(report), "--force", "--quiet"]
+         "--out", str(args.out.with_suffix(".json")), "--force", "--quiet"]
     )  # fmt: skip
-    union.unlink()
-    raise SystemExit(status)
 
 
 if __name__ == "__main__":

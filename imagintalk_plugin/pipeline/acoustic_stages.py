@@ -196,34 +196,29 @@ def _voice_only(
     )
 
 
-def with_voice_bank(preset: AcousticPreset, stage: str, speakers: int | None) -> AcousticPreset:
+def with_voice_bank(preset: AcousticPreset, speakers: int | None) -> AcousticPreset:
     """The preset with `speakers` speakers without video, 8 utterances each (`--voice-bank`)."""
     if speakers is None:
         return preset
-    if stage != "dit":
-        raise UsageError(f"--voice-bank applies to dit, not to '{stage}'")
     if speakers == 1 or speakers < 0:
         raise UsageError(f"--voice-bank needs 0 or at least 2 speakers, not {speakers}")
     return replace(preset, voice_only_speakers=speakers, voice_only_utterances=8 * speakers)
 
 
-def with_lip_drop(preset: AcousticPreset, stage: str, share: float | None) -> AcousticPreset:
+def with_lip_drop(preset: AcousticPreset, share: float | None) -> AcousticPreset:
     """The preset whose DiT trains `share` of its items with the lip features zeroed
     (`--lip-drop`; `GeneratorConfig.lip_drop`)."""
     if share is None:
         return preset
-    if stage != "dit":
-        raise UsageError(f"--lip-drop applies to dit, not to '{stage}'")
     if not 0.0 <= share <= 1.0:
         raise UsageError(f"--lip-drop must be between 0 and 1, not {share}")
     return replace(preset, generator=replace(preset.generator, lip_drop=share))
 
 
 def with_dit_options(preset: AcousticPreset, request: TrainRequest) -> AcousticPreset:
-    """The preset with the request's DiT options (`--voice-bank`, `--lip-drop`) applied;
-    a usage error for either on another stage or out of range."""
-    preset = with_voice_bank(preset, request.stage, request.voice_bank)
-    return with_lip_drop(preset, request.stage, request.lip_drop)
+    """The preset with the request's DiT options (`--voice-bank`, `--lip-drop`) applied; a
+    usage error for a value out of range (`run_training` refuses them on other stages)."""
+    return with_lip_drop(with_voice_bank(preset, request.voice_bank), request.lip_drop)
 
 
 def run_acoustic_stage(

@@ -164,7 +164,16 @@ class FaceModels:
         return FaceBox(float(left), float(top), float(left + size), float(top + size))
 
     def embed(self, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """The 128-d identity embedding (unit-ish length) of the face with these landmarks."""
+        """The 128-d identity embedding (unit-ish length) of the face with these landmarks
+        (in a helper process after `face_embedding_process.embed_in_helper_process()`)."""
+        from imagintalk_plugin.frontend import face_embedding_process as helper
+
+        if helper.helper_enabled():
+            return helper.embed_in_helper(self.folder, np.ascontiguousarray(rgb), points)
+        return self.compute_descriptor(rgb, points)
+
+    def compute_descriptor(self, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """`embed` in this process: dlib's face ResNet, holding the GIL throughout."""
         if self._recognizer is None:
             path = self.folder / RECOGNITION_FILE
             try:

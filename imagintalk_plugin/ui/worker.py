@@ -55,6 +55,10 @@ class DubWorker(QObject):
 
     def __init__(self, cache: Any = None) -> None:
         super().__init__()
+        from imagintalk_plugin.frontend.face_embedding_process import embed_in_helper_process
+
+        # dlib's face descriptor holds the GIL ~100 ms a face: out of the GUI's process
+        embed_in_helper_process()
         self._cache = cache
         self._config: ModelConfig | None = None
         self._loaded: tuple[Any, Any] | None = None

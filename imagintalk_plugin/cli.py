@@ -174,7 +174,7 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train",
         help="train stage by stage: semantic (units, aligner, detector, refiner), "
-        "acoustic (codec, vocoder, dit)",
+        "acoustic (codec, vocoder, dit, dit-voice)",
         description="Train one stage into the run folder --out; later stages find earlier "
         "ones there. Ctrl-C stops after the current step and keeps a checkpoint for --resume. "
         "Multi-GPU / multi-node: launch with `torchrun ... -m imagintalk_plugin train ...`.",
@@ -183,7 +183,7 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         "stage",
         choices=[
             *("units", "aligner", "detector", "refiner", "evaluate"),
-            *("codec", "vocoder", "dit", "evaluate-voice"),
+            *("codec", "vocoder", "dit", "dit-voice", "evaluate-voice"),
         ],
     )
     train.add_argument("--preset", default="demo", help="tiny | demo | paper (default demo)")
@@ -206,22 +206,25 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         "--steps",
         type=int,
         metavar="N",
-        help="aligner/detector/codec/vocoder/dit: train N steps instead of the preset's; "
+        help="aligner/detector/codec/vocoder/dit/dit-voice: train N steps instead of the "
+        "preset's; "
         "with --resume, extends a finished stage",
     )
     train.add_argument(
         "--voice-bank",
         type=int,
         metavar="N",
-        help="dit: add N speakers without video (8 utterances each) and take every training "
-        "clip's units from their voices (an experiment; see synth/voice_bank.py)",
+        help="dit, dit-voice: add N speakers without video (8 utterances each) and take every "
+        "training clip's units from their voices (default: none for dit, the preset's for "
+        "dit-voice; see synth/voice_bank.py)",
     )
     train.add_argument(
         "--lip-drop",
         type=float,
         metavar="P",
-        help="dit: train a share P of the items with their lip features zeroed, so the "
-        "identity (face, or a reference voice) carries the voice (default: the preset's, 0)",
+        help="dit, dit-voice: train a share P of the items with their lip features zeroed, so "
+        "the identity (face, or a reference voice) carries the voice (default: 0 for dit, the "
+        "preset's for dit-voice)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 

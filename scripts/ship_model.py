@@ -38,6 +38,7 @@ KINDS = {
     "codec": CODEC_KIND,
     "vocoder": VOCODER_KIND,
     "dit": DIT_KIND,
+    "dit_voice": DIT_KIND,  # the Style-DiT for identity overrides, when the run has one
 }
 
 
@@ -66,11 +67,15 @@ def main() -> None:
         "vocoder": v.vocoder,
         "dit": v.generator,
     }
+    if v.override_generator is not None:
+        modules["dit_voice"] = v.override_generator
     weights = {name: _half(module) for name, module in modules.items()}
     codec_id = codec_identity(v.codec)
     aligner_id = weights_digest(s.aligner)
     if dest.exists():
         shutil.rmtree(dest / "onnx", ignore_errors=True)
+        if "dit_voice" not in modules:  # a previous shipment's, not this run's
+            shutil.rmtree(dest / "dit_voice", ignore_errors=True)
     shutil.copytree(args.run / "units", dest / "units", dirs_exist_ok=True)
     chosen = {"refiner": chosen_refiner(args.run)}  # the fine-tuned refiner or its LM
     for name, module in modules.items():
@@ -78,7 +83,7 @@ def main() -> None:
         meta["weights_dtype"] = "float16"
         if "codec_id" in meta:
             meta["codec_id"] = codec_id
-        if name == "dit":
+        if name in ("dit", "dit_voice"):
             meta["aligner_id"] = aligner_id
         save_model(dest / name, KINDS[name], module.config, weights[name], meta)
         (dest / name / "metrics.json").unlink(missing_ok=True)
@@ -96,6 +101,7 @@ def main() -> None:
     shipped = load_dub_models(dest, "cpu")  # refuses any broken tie
     assert shipped.voice.codec_id == codec_id
     assert all((dest / part / "model.safetensors").is_file() for part in PARTS)
+    assert (shipped.voice.override is None) == ("dit_voice" not in modules)
     assert load_codec(dest, "cpu")[1] == codec_id
     size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
     print(f"shipped {args.run} as {dest}: {size / 1e6:.1f} MB")

@@ -7,6 +7,7 @@ agree with each other (codebook, codec, aligner identities) and run, not one tha
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +32,15 @@ from imagintalk_plugin.nn.vocoder import Vocoder
 from imagintalk_plugin.pipeline.acoustic_models import codec_identity, weights_digest
 
 
-def write_tiny_checkpoint(folder: Path, seed: int = 0, open_style: bool = False) -> Path:
+def write_tiny_checkpoint(
+    folder: Path, seed: int = 0, open_style: bool = False, dit_voice: bool = False
+) -> Path:
     """Every stage of the `tiny` presets under `folder`, random but consistent; returns it.
 
     The Style-DiT's style paths start at zero (adaLN-Zero), so an untrained generator ignores
     the face and any timbre; `open_style` fills its zero weights with noise so they matter.
+    `dit_voice` adds a second Style-DiT of other weights (with lip dropout, as `train
+    dit-voice` makes it) for takes whose identity the editor replaces.
     """
     torch.manual_seed(seed)
     semantic, acoustic = semantic_preset("tiny"), acoustic_preset("tiny")
@@ -66,24 +71,27 @@ def write_tiny_checkpoint(folder: Path, seed: int = 0, open_style: bool = False)
         vocoder.state_dict(),
         {"codec_id": codec_id},
     )
-    generator = SpeechGenerator(acoustic.generator)
-    if open_style:
-        with torch.no_grad():
-            for param in generator.parameters():
-                if not param.any():
-                    param.normal_(0.0, 1.0)
-    dim = acoustic.generator.adapter.expression_dim
-    save_model(
-        folder / "dit",
-        DIT_KIND,
-        generator.config,
-        generator.state_dict(),
-        {
-            "codec_id": codec_id,
-            **tied,
-            "aligner_id": weights_digest(aligner),
-            "expression_mean": np.zeros(dim).tolist(),
-            "expression_std": np.ones(dim).tolist(),
-        },
-    )
+    names = ("dit", "dit_voice") if dit_voice else ("dit",)
+    for name in names:
+        lip_drop = 0.5 if name == "dit_voice" else 0.0
+        generator = SpeechGenerator(replace(acoustic.generator, lip_drop=lip_drop))
+        if open_style:
+            with torch.no_grad():
+                for param in generator.parameters():
+                    if not param.any():
+                        param.normal_(0.0, 1.0)
+        dim = acoustic.generator.adapter.expression_dim
+        save_model(
+            folder / name,
+            DIT_KIND,
+            generator.config,
+            generator.state_dict(),
+            {
+                "codec_id": codec_id,
+                **tied,
+                "aligner_id": weights_digest(aligner),
+                "expression_mean": np.zeros(dim).tolist(),
+                "expression_std": np.ones(dim).tolist(),
+            },
+        )
     return folder

@@ -47,6 +47,11 @@ class AcousticPreset:
     # (it did not raise similarity on the demo corpus); `train dit --voice-bank N` turns it on
     voice_only_speakers: int = 0
     voice_only_utterances: int = 0
+    # `train dit-voice`: the Style-DiT for identity overrides (a reference voice, another face)
+    # learns to follow its identity input: this many bank speakers, and this share of items
+    # without lip features (with them the DiT keeps the voice the lips carry)
+    voice_dit_speakers: int = 300
+    voice_dit_lip_drop: float = 0.5
 
 
 def _tiny() -> AcousticPreset:
@@ -83,6 +88,7 @@ def _tiny() -> AcousticPreset:
         dit_train=quick,
         sampler=SamplerSettings(steps=4),
         vocoder_seconds=0.4,
+        voice_dit_speakers=2,
     )
 
 

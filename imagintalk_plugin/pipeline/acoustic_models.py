@@ -4,6 +4,11 @@ Codec tokens only mean something to the codec that made them, so the codec's ide
 (`codec_id`: levels x codes + a digest of its quantiser and decoder weights) is stored in the
 vocoder's and the DiT's metadata, and loading refuses a mismatch. The DiT also stores the unit
 codebook and the digest of the lip aligner whose features it was trained on.
+
+A run may hold a second Style-DiT, `dit_voice/` (`train dit-voice`): trained to follow the
+identity it is given rather than the voice the lip features carry, it speaks the takes whose
+identity the editor replaces (a reference voice, another face). It must share the first DiT's
+codec, unit codebook and aligner.
 """
 
 from __future__ import annotations
@@ -67,6 +72,17 @@ def load_vocoder(out: Path, codec_id: str, device: str | None = None) -> Vocoder
     return vocoder.to(pick_device(device))
 
 
+OVERRIDE_DIT = "dit_voice"  # the folder of the Style-DiT for identity overrides
+
+
+@dataclass(frozen=True, eq=False)
+class StyleGenerator:
+    """A Style-DiT with the expression normalisation it was trained with."""
+
+    generator: SpeechGenerator
+    expressions: ExpressionStats
+
+
 @dataclass(frozen=True, eq=False)
 class VoiceModels:
     """The trained acoustic branch, ready to generate."""
@@ -77,6 +93,19 @@ class VoiceModels:
     codec_id: str
     expressions: ExpressionStats  # the normalisation the DiT was trained with
     aligner_id: str | None = None  # digest of the aligner whose lip features the DiT learned
+    override: StyleGenerator | None = None  # RUN/dit_voice: speaks takes with another identity
+
+    @property
+    def override_generator(self) -> SpeechGenerator | None:
+        """The `dit_voice` Style-DiT alone (None when the run has none)."""
+        return None if self.override is None else self.override.generator
+
+    def style_generator(self, identity_replaced: bool) -> StyleGenerator:
+        """The DiT (and its expression normalisation) for a take: `dit_voice` when the editor
+        replaced the identity and the run has one, the main DiT otherwise."""
+        if identity_replaced and self.override is not None:
+            return self.override
+        return StyleGenerator(self.generator, self.expressions)
 
     def check_aligner(self, aligner: torch.nn.Module, folder: Path) -> None:
         """Refuse an aligner other than the one the DiT was trained on."""
@@ -84,10 +113,11 @@ class VoiceModels:
 
 
 def load_generator(
-    out: Path, codec_id: str, device: str | None = None
+    out: Path, codec_id: str, device: str | None = None, name: str = "dit"
 ) -> tuple[SpeechGenerator, dict]:
-    """RUN/dit (face-style adapter + Style-DiT) and its metadata, checked against the codec."""
-    folder = require_stage(out, "dit", "dit")
+    """RUN/<name> (face-style adapter + Style-DiT; `dit` or `dit_voice`) and its metadata,
+    checked against the codec."""
+    folder = require_stage(out, name, name.replace("_", "-"))
     generator, meta = load_module(folder, DIT_KIND, GeneratorConfig, SpeechGenerator)
     check_meta(folder, meta, "codec_id", codec_id)
     for key in ("expression_mean", "expression_std", "codebook_id", "aligner_id"):
@@ -96,8 +126,29 @@ def load_generator(
     return generator.to(pick_device(device)), meta
 
 
+def _expression_stats(meta: dict) -> ExpressionStats:
+    return ExpressionStats(
+        np.asarray(meta["expression_mean"], np.float32),
+        np.asarray(meta["expression_std"], np.float32),
+    )
+
+
+def load_override_generator(
+    out: Path, codec_id: str, main_meta: dict, device: str | None = None
+) -> StyleGenerator | None:
+    """RUN/dit_voice when the run has one (None otherwise), refused unless it was trained on
+    the main DiT's unit codebook and aligner."""
+    if not (out / OVERRIDE_DIT / "config.json").exists():
+        return None
+    generator, meta = load_generator(out, codec_id, device, OVERRIDE_DIT)
+    for key in ("codebook_id", "aligner_id"):
+        check_meta(out / OVERRIDE_DIT, meta, key, main_meta[key])
+    return StyleGenerator(generator, _expression_stats(meta))
+
+
 def load_voice_models(out: Path, device: str | None = None) -> VoiceModels:
-    """Codec, vocoder and DiT from a run folder, checked against each other."""
+    """Codec, vocoder and DiT (and `dit_voice` if any) from a run folder, checked against
+    each other."""
     codec, codec_id = load_codec(out, device)
     generator, meta = load_generator(out, codec_id, device)
     return VoiceModels(
@@ -105,9 +156,7 @@ def load_voice_models(out: Path, device: str | None = None) -> VoiceModels:
         vocoder=load_vocoder(out, codec_id, device),
         generator=generator,
         codec_id=codec_id,
-        expressions=ExpressionStats(
-            np.asarray(meta["expression_mean"], np.float32),
-            np.asarray(meta["expression_std"], np.float32),
-        ),
+        expressions=_expression_stats(meta),
         aligner_id=meta["aligner_id"],
+        override=load_override_generator(out, codec_id, meta, device),
     )

@@ -5,11 +5,14 @@ RUN/vocoder_gan/ vocoder + discriminator, for --resume    (train vocoder: needs 
 RUN/vocoder/     the vocoder alone, what inference loads
 RUN/dit/         face-style adapter + Style-DiT           (train dit: needs units, aligner,
                                                            codec)
+RUN/dit_voice/   the same, for identity overrides         (train dit-voice: as dit, with the
+                 (a reference voice, another face)         preset's voice bank and lip drop)
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from imagintalk_plugin.core.errors import UsageError
@@ -19,7 +22,7 @@ from imagintalk_plugin.nn.checkpoint import save_model
 from imagintalk_plugin.nn.training.corpus import SemanticCorpus
 from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
 from imagintalk_plugin.nn.training.loop import run_stage
-from imagintalk_plugin.pipeline.acoustic_models import load_codec, weights_digest
+from imagintalk_plugin.pipeline.acoustic_models import OVERRIDE_DIT, load_codec, weights_digest
 from imagintalk_plugin.pipeline.semantic_training import (
     TrainRequest,
     check_fresh,
@@ -106,15 +109,21 @@ def train_vocoder(
 
 
 def train_dit(
-    request: TrainRequest, preset: AcousticPreset, corpus: SemanticCorpus, ctx: DistributedContext
+    request: TrainRequest,
+    preset: AcousticPreset,
+    corpus: SemanticCorpus,
+    ctx: DistributedContext,
+    name: str = "dit",
 ) -> Job[dict[str, Any]]:
-    """Train the face-style adapter + Style-DiT on codec tokens under units and lip features."""
+    """Train the face-style adapter + Style-DiT on codec tokens under units and lip features,
+    into RUN/<name> (`dit`, or `dit_voice` for identity overrides)."""
     from imagintalk_plugin.evaluation.speaker import SpeakerEncoder
     from imagintalk_plugin.nn.training.dit_training import dit_scores, dit_stage
     from imagintalk_plugin.pipeline.acoustic_data import ExpressionStats, voice_items
     from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_units, require_stage
 
-    check_fresh(request.out / "dit", request)  # before the slow inputs, as train_vocoder does
+    folder = request.out / name
+    check_fresh(folder, request)  # before the slow inputs, as train_vocoder does
     units = load_units(request.out)
     require_stage(request.out, "aligner", "aligner")
     aligner = load_aligner(request.out, units, str(ctx.device))
@@ -149,7 +158,6 @@ def train_dit(
         voice_only_utterances=preset.voice_only_utterances,
     )
     stage = dit_stage(preset.generator, preset.dit_train, splits["train"], splits["valid"], meta)
-    folder = request.out / "dit"
     result = yield from run_stage(stage, folder, ctx, resume=request.resume, force=request.force)
     test: dict[str, float] = {}
     if ctx.is_main:
@@ -217,8 +225,13 @@ def with_lip_drop(preset: AcousticPreset, share: float | None) -> AcousticPreset
 
 def with_dit_options(preset: AcousticPreset, request: TrainRequest) -> AcousticPreset:
     """The preset with the request's DiT options (`--voice-bank`, `--lip-drop`) applied; a
-    usage error for a value out of range (`run_training` refuses them on other stages)."""
-    return with_lip_drop(with_voice_bank(preset, request.voice_bank), request.lip_drop)
+    usage error for a value out of range (`run_training` refuses them on other stages).
+    `dit-voice` takes the preset's `voice_dit_*` values for the options not given."""
+    bank, lip_drop = request.voice_bank, request.lip_drop
+    if request.stage == "dit-voice":
+        bank = preset.voice_dit_speakers if bank is None else bank
+        lip_drop = preset.voice_dit_lip_drop if lip_drop is None else lip_drop
+    return with_lip_drop(with_voice_bank(preset, bank), lip_drop)
 
 
 def run_acoustic_stage(
@@ -232,6 +245,7 @@ def run_acoustic_stage(
         "codec": train_codec,
         "vocoder": train_vocoder,
         "dit": train_dit,
+        "dit-voice": partial(train_dit, name=OVERRIDE_DIT),
         "evaluate-voice": evaluate_voice,
     }
     preset = with_steps(acoustic_preset(request.preset), request.stage, request.steps)

@@ -272,7 +272,9 @@ def run_export_command(args: argparse.Namespace) -> tuple[int, str]:
     folder = checkpoint_of(args)
     models = load_dub_models(folder, "cpu")
     s, v = models.semantic, models.voice
-    modules = stage_modules(s.aligner, s.detector, s.refiner, v.generator, v.codec, v.vocoder)
+    modules = stage_modules(
+        s.aligner, s.detector, s.refiner, v.generator, v.codec, v.vocoder, v.override_generator
+    )
     out = args.out or folder / "onnx"
     written = export_onnx(modules, out, source=source_identity(models), force=args.force)
     return 0, f"wrote {len(written)} file(s) to {out}"

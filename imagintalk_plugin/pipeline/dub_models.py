@@ -3,7 +3,8 @@
 A checkpoint is a run folder (or the shipped `models/demo`): `units/`, `aligner/`,
 `detector/`, `refiner/` (with `calibration.json`, the detector threshold and fusion weight
 fitted on validation clips), `codec/`, `vocoder/`, `dit/`, each a safetensors file plus a
-versioned JSON config (never pickles), and optionally `onnx/` from `imagintalk export-onnx`.
+versioned JSON config (never pickles), optionally `dit_voice/` (the Style-DiT for takes whose
+identity the editor replaces) and `onnx/` from `imagintalk export-onnx`.
 Loading checks that every part agrees: one unit codebook, one codec, the aligner the DiT was
 trained on.
 """
@@ -66,7 +67,7 @@ def load_dub_models(folder: Path, device: str | None = None) -> DubModels:
 def source_identity(models: DubModels) -> dict[str, str]:
     """What an ONNX export must have been made from: the codebook and every stage's weights."""
     s, v = models.semantic, models.voice
-    return {
+    identity = {
         "codebook_id": s.units.codebook_id,
         "codec_id": v.codec_id,
         "aligner_id": weights_digest(s.aligner),
@@ -75,6 +76,9 @@ def source_identity(models: DubModels) -> dict[str, str]:
         "dit_id": weights_digest(v.generator),
         "vocoder_id": weights_digest(v.vocoder),
     }
+    if v.override_generator is not None:  # an export without it is refused: export again
+        identity["dit_voice_id"] = weights_digest(v.override_generator)
+    return identity
 
 
 def make_stages(
@@ -90,7 +94,9 @@ def make_stages(
             torch.set_num_threads(threads)
         s = models.semantic
         v = models.voice
-        return torch_stages(s.aligner, s.detector, s.refiner, v.generator, v.codec, v.vocoder)
+        return torch_stages(
+            s.aligner, s.detector, s.refiner, v.generator, v.codec, v.vocoder, v.override_generator
+        )
     folder = models.folder / "onnx"
     if not (folder / "onnx.json").exists():
         raise UsageError(

@@ -41,7 +41,9 @@ from imagintalk_plugin.pipeline.semantic_models import (
 from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
 
 SEMANTIC_STAGES = ("units", "aligner", "detector", "refiner", "evaluate")
-ACOUSTIC_STAGES = ("codec", "vocoder", "dit", "evaluate-voice")  # pipeline/acoustic_stages.py
+# pipeline/acoustic_stages.py; dit-voice: the Style-DiT for identity overrides (RUN/dit_voice)
+ACOUSTIC_STAGES = ("codec", "vocoder", "dit", "dit-voice", "evaluate-voice")
+DIT_STAGES = ("dit", "dit-voice")
 STAGES = SEMANTIC_STAGES + ACOUSTIC_STAGES
 
 
@@ -59,8 +61,8 @@ class TrainRequest:
     limit: int | None = None
     hubert: Path | None = None  # a local HuBERT checkpoint folder: units from its layer 6
     steps: int | None = None  # overrides the preset's step count for this stage (--steps)
-    voice_bank: int | None = None  # dit: speakers without video (--voice-bank)
-    lip_drop: float | None = None  # dit: share of items trained without lips (--lip-drop)
+    voice_bank: int | None = None  # dit(-voice): speakers without video (--voice-bank)
+    lip_drop: float | None = None  # dit(-voice): share of items trained without lips (--lip-drop)
 
 
 def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str, Any]]:
@@ -71,8 +73,8 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
     if request.stage in SEMANTIC_STAGES:  # fails before the corpus loads, like a bad preset
         preset = with_steps(preset, request.stage, request.steps)
     for option, value in (("--voice-bank", request.voice_bank), ("--lip-drop", request.lip_drop)):
-        if value is not None and request.stage != "dit":
-            raise UsageError(f"{option} applies to dit, not to '{request.stage}'")
+        if value is not None and request.stage not in DIT_STAGES:
+            raise UsageError(f"{option} applies to dit and dit-voice, not to '{request.stage}'")
     if request.stage in ACOUSTIC_STAGES:
         from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
         from imagintalk_plugin.pipeline.acoustic_stages import with_dit_options
@@ -246,10 +248,11 @@ def with_steps(preset: PresetT, stage: str, steps: int | None) -> PresetT:
     extends a finished stage, its learning-rate schedule stretched to the new length)."""
     if steps is None:
         return preset
-    field = f"{stage}_train"
+    field = "dit_train" if stage == "dit-voice" else f"{stage}_train"  # both DiTs: one schedule
     if not hasattr(preset, field):
         raise UsageError(
-            f"--steps applies to aligner, detector, codec, vocoder and dit, not to '{stage}'"
+            "--steps applies to aligner, detector, codec, vocoder, dit and dit-voice, "
+            f"not to '{stage}'"
         )
     if steps < 1:
         raise UsageError(f"--steps must be at least 1, not {steps}")

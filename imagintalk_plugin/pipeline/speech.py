@@ -36,6 +36,7 @@ from imagintalk_plugin.pipeline.voice_generation import (
     SAMPLE_RATE,
     VoiceOverrides,
     measure_prosody,
+    uses_override_dit,
 )
 from imagintalk_plugin.pipeline.window_batches import (
     RefineSettings,
@@ -98,7 +99,8 @@ def take_info(models: DubModels, settings: SpeechSettings, backend: str) -> Take
     """A take's metadata: the settings, plus the refinement the checkpoint's calibration
     resolves them to, so a take made before a recalibration is never taken for a new one."""
     refinement = asdict(_refine_settings(models, settings)) | {"model": models.calibration.model}
-    described = settings.describe() | {"refinement": refinement}
+    style_dit = "dit_voice" if uses_override_dit(models.voice, settings.overrides) else "dit"
+    described = settings.describe() | {"refinement": refinement, "style_dit": style_dit}
     return TakeInfo(models.name, settings.overrides.seed, backend, described)
 
 

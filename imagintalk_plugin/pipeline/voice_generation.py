@@ -162,13 +162,51 @@ def synthesize_voices(
 ) -> list[tuple[np.ndarray, TokenSequence]]:
     """`synthesize_voice` for several clips in one padded batch through the style adapter and
     the DiT (the sampler's costly part); each clip keeps its own seed (`overrides.seed`), so it
-    gets the tokens it would get alone. The codec decoder and vocoder run clip by clip."""
-    if not items:
-        return []
+    gets the tokens it would get alone. The codec decoder and vocoder run clip by clip. Clips
+    whose identity the editor replaced go through the run's `dit_voice` when it has one (a
+    batch of their own)."""
     settings = settings or SamplerSettings()
-    path = path or torch_voice_path(models.generator, models.codec, models.vocoder)
+    path = path or torch_voice_path(
+        models.generator, models.codec, models.vocoder, models.override_generator
+    )
+    groups: dict[bool, list[int]] = {}
+    for index, (_, overrides) in enumerate(items):
+        groups.setdefault(uses_override_dit(models, overrides), []).append(index)
+    out: list[tuple[np.ndarray, TokenSequence]] = [None] * len(items)  # type: ignore[list-item]
+    for override, indices in groups.items():
+        results = _synthesize_batch(models, [items[i] for i in indices], settings, path, override)
+        for index, result in zip(indices, results, strict=True):
+            out[index] = result
+    return out
+
+
+def identity_replaced(overrides: VoiceOverrides) -> bool:
+    """Whether the editor replaced the clip's identity (a reference voice or another face)."""
+    return overrides.reference_voice is not None or overrides.face is not None
+
+
+def uses_override_dit(models: VoiceModels, overrides: VoiceOverrides) -> bool:
+    """Whether this take goes through the run's `dit_voice` (the identity is replaced and
+    the run has one)."""
+    return identity_replaced(overrides) and models.override is not None
+
+
+def _synthesize_batch(
+    models: VoiceModels,
+    items: Sequence[tuple[VoiceConditions, VoiceOverrides]],
+    settings: SamplerSettings,
+    path: VoicePath,
+    override: bool,
+) -> list[tuple[np.ndarray, TokenSequence]]:
+    """One padded batch through one DiT: `dit_voice` when `override`, else the main one."""
+    style_fn, dit_fn = path.style, path.dit
+    if override:
+        if path.override_style is None or path.override_dit is None:
+            raise ValueError("the voice path has no dit_voice stages for identity overrides")
+        style_fn, dit_fn = path.override_style, path.override_dit
     device = path.device
-    config = models.generator.config
+    style = models.style_generator(override)
+    config = style.generator.config
     prepared = [_prepare(models, c, o, config.adapter.speaker_dim) for c, o in items]
     lengths = [len(p["units"]) for p in prepared]
     length = max(lengths)
@@ -180,7 +218,7 @@ def synthesize_voices(
             return pad_sequences(arrays, 0)[0].to(device, dtype)
         return torch.as_tensor(np.stack(arrays), dtype=dtype, device=device)
 
-    identity, prosody = path.style(
+    identity, prosody = style_fn(
         stack("face"),
         stack("voice"),
         stack("voice_mask", torch.bool),
@@ -195,7 +233,7 @@ def synthesize_voices(
 
     def logits_fn(codes: torch.Tensor, ratio: torch.Tensor, conditional: bool) -> torch.Tensor:
         branch = keep if conditional else drop
-        return path.dit(codes, units_t, lip_t, identity, prosody, ratio, branch, pad)
+        return dit_fn(codes, units_t, lip_t, identity, prosody, ratio, branch, pad)
 
     dit = config.dit
     seeds = [o.seed for _, o in items]
@@ -219,12 +257,13 @@ def synthesize_voices(
 
 def withholds_lips(models: VoiceModels, overrides: VoiceOverrides) -> bool:
     """Whether this take's lip features are withheld from the DiT: when the editor replaces the
-    identity (a reference voice or another face) and the DiT learned to speak without lips
-    (`GeneratorConfig.lip_drop` > 0). The aligner's lip features of a face carry that face's
-    voice, so with them the DiT keeps the clip's own voice whatever identity it is given;
-    without them the units still carry the words and their timing."""
-    replaced = overrides.reference_voice is not None or overrides.face is not None
-    return replaced and models.generator.config.lip_drop > 0
+    identity (a reference voice or another face) and the DiT that speaks it (`dit_voice` if
+    the run has one) learned to speak without lips (`GeneratorConfig.lip_drop` > 0). The
+    aligner's lip features of a face carry that face's voice, so with them the DiT keeps the
+    clip's own voice whatever identity it is given; without them the units still carry the
+    words and their timing."""
+    replaced = identity_replaced(overrides)
+    return replaced and models.style_generator(replaced).generator.config.lip_drop > 0
 
 
 def _prepare(
@@ -235,7 +274,8 @@ def _prepare(
     voice = overrides.reference_voice
     lip = np.zeros_like(conditions.lip) if withholds_lips(models, overrides) else conditions.lip
     emotion = EMOTIONS.index(overrides.emotion) if overrides.emotion else len(EMOTIONS)
-    expressions = np.repeat(models.expressions.apply(conditions.expressions), 2, axis=0)
+    stats = models.style_generator(uses_override_dit(models, overrides)).expressions
+    expressions = np.repeat(stats.apply(conditions.expressions), 2, axis=0)
     return {
         "units": stretch(conditions.units, length, nearest=True),
         "lip": stretch(lip, length),

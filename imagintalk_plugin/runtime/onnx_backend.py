@@ -19,7 +19,7 @@ import torch
 from imagintalk_plugin.core.errors import ModelLoadError, UsageError
 from imagintalk_plugin.nn.vocoder import inverse_stft
 from imagintalk_plugin.runtime.onnx_export import ONNX_FORMAT, ONNX_FORMAT_VERSION, SIDECAR
-from imagintalk_plugin.runtime.stages import STAGE_NAMES, Stages
+from imagintalk_plugin.runtime.stages import OVERRIDE_STAGE_NAMES, STAGE_NAMES, Stages
 
 # onnxruntime's input types -> the numpy dtype fed to them
 _NUMPY_TYPES = {
@@ -53,7 +53,10 @@ def read_sidecar(folder: Path, expected_source: dict | None = None) -> dict:
             path, "exported from other weights than the checkpoint in use (export again)"
         )
     stages = sidecar.get("stages")
-    for name in STAGE_NAMES:
+    overrides = [n for n in OVERRIDE_STAGE_NAMES if isinstance(stages, dict) and n in stages]
+    if overrides and len(overrides) != len(OVERRIDE_STAGE_NAMES):
+        raise ModelLoadError(path, f"has {overrides[0]} without the other dit_voice stage")
+    for name in (*STAGE_NAMES, *overrides):
         entry = stages.get(name) if isinstance(stages, dict) else None
         if not isinstance(entry, dict) or not {"file", "inputs", "outputs"} <= entry.keys():
             raise ModelLoadError(path, f"no complete entry for the {name} stage")
@@ -129,7 +132,7 @@ def onnx_stages(
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # errors only: no warnings per session on stderr
     calls: dict[str, Callable[..., Any]] = {}
-    for name in STAGE_NAMES:
+    for name in (*STAGE_NAMES, *(n for n in OVERRIDE_STAGE_NAMES if n in sidecar["stages"])):
         entry = sidecar["stages"][name]
         path = folder / entry["file"]
         if not path.is_file():
@@ -164,4 +167,6 @@ def onnx_stages(
         codec_decoder=calls["codec_decoder"],
         vocoder=vocode,
         threads=threads,
+        style_voice=calls.get("style_voice"),
+        dit_voice=calls.get("dit_voice"),
     )

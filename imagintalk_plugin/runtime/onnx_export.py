@@ -24,7 +24,7 @@ from torch.export import Dim
 
 from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.files import atomic_path
-from imagintalk_plugin.runtime.stages import STAGE_NAMES
+from imagintalk_plugin.runtime.stages import OVERRIDE_STAGE_NAMES, STAGE_NAMES
 
 ONNX_FORMAT = "imagintalk/onnx"
 ONNX_FORMAT_VERSION = 2  # 2: every stage with a time axis takes `pad`
@@ -90,6 +90,9 @@ STAGE_SPECS: dict[str, StageSpec] = {
     "codec_decoder": StageSpec(("codes",), ("mel",), {"codes": (0, 2)}),
     "vocoder": StageSpec(("mel",), ("magnitude", "phase"), {"mel": (0, 2)}),
 }
+# a run's `dit_voice` exports as a second style and DiT stage of the same shape
+OVERRIDE_OF = {"style_voice": "style", "dit_voice": "dit"}
+STAGE_SPECS.update({name: STAGE_SPECS[base] for name, base in OVERRIDE_OF.items()})
 
 
 def example_pad(b: int, t: int) -> torch.Tensor:
@@ -169,6 +172,7 @@ EXAMPLES: dict[str, Callable[[torch.nn.Module, int, int, torch.Generator], Examp
     "codec_decoder": _codec_example,
     "vocoder": _vocoder_example,
 }
+EXAMPLES.update({name: EXAMPLES[base] for name, base in OVERRIDE_OF.items()})
 
 
 def example_inputs(
@@ -250,14 +254,20 @@ def export_onnx(
     `out_dir`, each written atomically, the sidecar last (a folder without it is unfinished).
 
     `source` goes into the sidecar as given (JSON-serialisable), so the runtime can refuse an
-    export of other weights. An existing export is only overwritten with `force`. Returns the
+    export of other weights. The `OVERRIDE_STAGE_NAMES` (a run's `dit_voice`) are exported
+    when `modules` has them. An existing export is only overwritten with `force`. Returns the
     paths written, the sidecar last.
     """
     missing = [name for name in STAGE_NAMES if name not in modules]
     if missing:
         raise ValueError(f"no module for stage(s) {', '.join(missing)}")
+    given = [name for name in OVERRIDE_STAGE_NAMES if name in modules]
+    if given and len(given) != len(OVERRIDE_STAGE_NAMES):
+        raise ValueError(f"the override stages come together: {', '.join(OVERRIDE_STAGE_NAMES)}")
+    names = (*STAGE_NAMES, *given)
     out_dir = Path(out_dir)
-    targets = [out_dir / SIDECAR, *(out_dir / f"{name}.onnx" for name in STAGE_NAMES)]
+    every = (*STAGE_NAMES, *OVERRIDE_STAGE_NAMES)
+    targets = [out_dir / SIDECAR, *(out_dir / f"{name}.onnx" for name in every)]
     existing = [path.name for path in targets if path.exists()]
     if existing and not force:
         raise UsageError(
@@ -269,7 +279,11 @@ def export_onnx(
     (out_dir / SIDECAR).unlink(missing_ok=True)  # unloadable until the new export is complete
     stages: dict[str, dict] = {}
     written: list[Path] = []
-    for name in STAGE_NAMES:
+    for name in OVERRIDE_STAGE_NAMES:  # a previous export's, when this one has none
+        if name not in names:
+            (out_dir / f"{name}.onnx").unlink(missing_ok=True)
+            (out_dir / f"{name}.onnx.data").unlink(missing_ok=True)
+    for name in names:
         start = time.perf_counter()
         path = out_dir / f"{name}.onnx"
         (out_dir / f"{name}.onnx.data").unlink(missing_ok=True)  # a previous export's weights

@@ -30,6 +30,8 @@ from imagintalk_plugin.runtime.stage_modules import (
 )
 
 STAGE_NAMES = ("aligner", "detector", "refiner", "style", "dit", "codec_decoder", "vocoder")
+# the Style-DiT for identity overrides (a run's `dit_voice`), present only when the run has one
+OVERRIDE_STAGE_NAMES = ("style_voice", "dit_voice")
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,10 +48,20 @@ class Stages:
     codec_decoder: Callable[[torch.Tensor], torch.Tensor]
     vocoder: Callable[[torch.Tensor], torch.Tensor]  # mel (B, M, T) -> audio (B, T * hop)
     threads: int = 0  # intra-op threads the backend uses (0: its default)
+    style_voice: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None  # dit_voice's
+    dit_voice: Callable[..., torch.Tensor] | None = None
 
     def voice_path(self) -> VoicePath:
-        """The four acoustic stages alone."""
-        return VoicePath(self.device, self.style, self.dit, self.codec_decoder, self.vocoder)
+        """The acoustic stages alone."""
+        return VoicePath(
+            self.device,
+            self.style,
+            self.dit,
+            self.codec_decoder,
+            self.vocoder,
+            self.style_voice,
+            self.dit_voice,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +73,8 @@ class VoicePath:
     dit: Callable[..., torch.Tensor]
     codec_decoder: Callable[[torch.Tensor], torch.Tensor]
     vocoder: Callable[[torch.Tensor], torch.Tensor]
+    override_style: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None  # dit_voice
+    override_dit: Callable[..., torch.Tensor] | None = None
 
 
 def _no_grad(module: torch.nn.Module) -> Callable:
@@ -72,22 +86,34 @@ def _no_grad(module: torch.nn.Module) -> Callable:
 
 
 def voice_stage_modules(
-    generator: SpeechGenerator, codec: MelCodec, vocoder: Vocoder
+    generator: SpeechGenerator,
+    codec: MelCodec,
+    vocoder: Vocoder,
+    override: SpeechGenerator | None = None,
 ) -> dict[str, torch.nn.Module]:
-    """The flat-signature wrappers of the four acoustic stages, in eval mode (the vocoder's
-    entry is its spectrum: the iSTFT runs outside)."""
+    """The flat-signature wrappers of the acoustic stages, in eval mode (the vocoder's entry is
+    its spectrum: the iSTFT runs outside); `style_voice` and `dit_voice` too with an override
+    generator (a run's `dit_voice`)."""
     modules: dict[str, torch.nn.Module] = {
         "style": StyleStage(generator.adapter),
         "dit": DiTStage(generator.dit),
         "codec_decoder": CodecDecoderStage(codec),
         "vocoder": VocoderSpectrumStage(vocoder),
     }
+    if override is not None:
+        modules["style_voice"] = StyleStage(override.adapter)
+        modules["dit_voice"] = DiTStage(override.dit)
     return {name: module.eval() for name, module in modules.items()}
 
 
-def torch_voice_path(generator: SpeechGenerator, codec: MelCodec, vocoder: Vocoder) -> VoicePath:
+def torch_voice_path(
+    generator: SpeechGenerator,
+    codec: MelCodec,
+    vocoder: Vocoder,
+    override: SpeechGenerator | None = None,
+) -> VoicePath:
     """The acoustic stages on torch, where the generator's weights live."""
-    modules = voice_stage_modules(generator, codec, vocoder)
+    modules = voice_stage_modules(generator, codec, vocoder, override)
     spectrum = modules["vocoder"]
 
     def vocode(mel: torch.Tensor) -> torch.Tensor:
@@ -102,6 +128,8 @@ def torch_voice_path(generator: SpeechGenerator, codec: MelCodec, vocoder: Vocod
         dit=_no_grad(modules["dit"]),
         codec_decoder=_no_grad(modules["codec_decoder"]),
         vocoder=vocode,
+        override_style=_no_grad(modules["style_voice"]) if override is not None else None,
+        override_dit=_no_grad(modules["dit_voice"]) if override is not None else None,
     )
 
 
@@ -123,12 +151,14 @@ def stage_modules(
     generator: SpeechGenerator,
     codec: MelCodec,
     vocoder: Vocoder,
+    override: SpeechGenerator | None = None,
 ) -> dict[str, torch.nn.Module]:
-    """The flat-signature wrapper of every stage, in eval mode, keyed by `STAGE_NAMES`
-    (the vocoder's entry is its spectrum: the iSTFT runs outside)."""
+    """The flat-signature wrapper of every stage, in eval mode, keyed by `STAGE_NAMES` (and
+    `OVERRIDE_STAGE_NAMES` with an override generator); the vocoder's entry is its spectrum:
+    the iSTFT runs outside."""
     return {
         **_semantic_stage_modules(aligner, detector, refiner),
-        **voice_stage_modules(generator, codec, vocoder),
+        **voice_stage_modules(generator, codec, vocoder, override),
     }
 
 
@@ -139,10 +169,11 @@ def torch_stages(
     generator: SpeechGenerator,
     codec: MelCodec,
     vocoder: Vocoder,
+    override: SpeechGenerator | None = None,
 ) -> Stages:
     """The torch backend: the wrappers called directly, without gradients."""
     semantic = _semantic_stage_modules(aligner, detector, refiner)
-    voice = torch_voice_path(generator, codec, vocoder)
+    voice = torch_voice_path(generator, codec, vocoder, override)
     return Stages(
         backend="torch",
         device=next(aligner.parameters()).device,
@@ -154,4 +185,6 @@ def torch_stages(
         codec_decoder=voice.codec_decoder,
         vocoder=voice.vocoder,
         threads=torch.get_num_threads(),
+        style_voice=voice.override_style,
+        dit_voice=voice.override_dit,
     )

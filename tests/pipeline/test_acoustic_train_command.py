@@ -1,7 +1,8 @@
-"""`imagintalk train codec|vocoder|dit|evaluate-voice` end to end on a rendered ImaginTalk-Synth
-corpus with the tiny preset: each stage writes its model with the identities that tie it to
-the others, the evaluation voices the test clips and judges them, an existing stage is kept,
-and a DiT made for another codec is refused."""
+"""`imagintalk train codec|vocoder|dit|dit-voice|evaluate-voice` end to end on a rendered
+ImaginTalk-Synth corpus with the tiny preset: each stage writes its model with the identities
+that tie it to the others, the evaluation voices the test clips and judges them, an existing
+stage is kept, a DiT made for another codec is refused, and so is a `dit_voice` made for
+another aligner."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from safetensors.torch import load_file
 
 from imagintalk_plugin.cli import main
+from imagintalk_plugin.core.errors import ModelLoadError
 from imagintalk_plugin.core.progress import drive
 from imagintalk_plugin.nn.units import UnitExtractor
 from imagintalk_plugin.pipeline.acoustic_models import (
@@ -25,14 +27,16 @@ from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
 
 pytestmark = pytest.mark.slow  # renders a corpus and trains six stages: about two minutes
 
-STAGES = ("units", "aligner", "codec", "vocoder", "dit", "evaluate-voice")
+STAGES = ("units", "aligner", "codec", "vocoder", "dit", "dit-voice", "evaluate-voice")
 VERSIONS = ("vocoder", "codec", "dit")
 
 
 def _train(stage: str, manifest: Path, out: Path) -> int:
     args = ["train", stage, "--preset", "tiny", "--data", str(manifest), "--out", str(out)]
-    if stage == "dit":  # the DiT also learns from 2 speakers without video, 8 utterances each,
-        args += ["--voice-bank", "2", "--lip-drop", "0.5"]  # and half its items without lips
+    if stage == "dit":  # a quarter of the DiT's items without lips
+        args += ["--lip-drop", "0.25"]
+    # dit-voice: the tiny preset's 2 speakers without video (8 utterances each), half the
+    # items without lips
     return main([*args, "--quiet"])
 
 
@@ -67,7 +71,7 @@ def run(manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_each_stage_leaves_its_model_tied_to_the_codec(run: Path) -> None:
-    for stage in ("codec", "vocoder_gan", "vocoder", "dit"):
+    for stage in ("codec", "vocoder_gan", "vocoder", "dit", "dit_voice"):
         assert (run / stage / "model.safetensors").is_file(), stage
         assert _config(run / stage)["format_version"] == 1
     _, codec_id = load_codec(run, "cpu")
@@ -85,23 +89,32 @@ def test_each_stage_leaves_its_model_tied_to_the_codec(run: Path) -> None:
         assert (gan[f"generator.{name}"] == tensor).all(), name
     assert _config(run / "vocoder_gan")["meta"]["codec_id"] == codec_id
 
-    meta = _config(run / "dit")["meta"]
-    assert meta["complete"] is True
-    assert meta["codec_id"] == codec_id
     units = UnitExtractor.load(run / "units")
-    assert meta["codebook_id"] == units.codebook_id
-    assert meta["aligner_id"] == weights_digest(load_aligner(run, units, "cpu"))
-    assert len(meta["expression_mean"]) == len(meta["expression_std"]) > 0
-    assert min(meta["expression_std"]) > 0
-    assert (meta["voice_only_speakers"], meta["voice_only_utterances"]) == (2, 16)
-    assert _config(run / "dit")["config"]["lip_drop"] == 0.5
+    for stage in ("dit", "dit_voice"):
+        meta = _config(run / stage)["meta"]
+        assert meta["complete"] is True
+        assert meta["codec_id"] == codec_id
+        assert meta["codebook_id"] == units.codebook_id
+        assert meta["aligner_id"] == weights_digest(load_aligner(run, units, "cpu"))
+        assert len(meta["expression_mean"]) == len(meta["expression_std"]) > 0
+        assert min(meta["expression_std"]) > 0
+    bank = {s: _config(run / s)["meta"]["voice_only_speakers"] for s in ("dit", "dit_voice")}
+    assert bank == {"dit": 0, "dit_voice": 2}
+    assert _config(run / "dit_voice")["meta"]["voice_only_utterances"] == 16
+    assert _config(run / "dit")["config"]["lip_drop"] == 0.25
+    assert _config(run / "dit_voice")["config"]["lip_drop"] == 0.5  # the tiny preset's
 
-    for stage in ("codec", "vocoder_gan", "dit"):
+    for stage in ("codec", "vocoder_gan", "dit", "dit_voice"):
         metrics = json.loads((run / stage / "metrics.json").read_text())
         assert metrics["history"], stage
         assert metrics["test"], stage
     models = load_voice_models(run, "cpu")
     assert models.codec_id == codec_id
+    assert models.override is not None
+    assert weights_digest(models.override_generator) == weights_digest(
+        load_voice_models(run, "cpu").override_generator
+    )
+    assert weights_digest(models.override_generator) != weights_digest(models.generator)
 
 
 def test_evaluation_voices_the_test_clips_and_judges_them(run: Path, splits) -> None:
@@ -147,10 +160,25 @@ def test_a_dit_from_another_codec_is_refused(
     assert not (copy / "voice_metrics.json").exists()
 
 
+def test_a_dit_voice_from_another_aligner_is_refused(run: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("voice_eval", "vocoder_gan"))
+    path = copy / "dit_voice" / "config.json"
+    config = json.loads(path.read_text())
+    config["meta"]["aligner_id"] = "000000000000"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="aligner_id 000000000000"):
+        load_voice_models(copy, "cpu")
+    shutil.rmtree(copy / "dit_voice")  # a run without one speaks every take with its dit
+    assert load_voice_models(copy, "cpu").override is None
+
+
 def test_acoustic_stages_need_their_inputs(manifest: Path, tmp_path: Path, capsys) -> None:
     assert _train("vocoder", manifest, tmp_path) == 2
     assert "run `imagintalk train codec` first" in capsys.readouterr().err
     assert _train("dit", manifest, tmp_path) == 2
+    assert "run `imagintalk train units` first" in capsys.readouterr().err
+    assert _train("dit-voice", manifest, tmp_path) == 2
     assert "run `imagintalk train units` first" in capsys.readouterr().err
 
 
@@ -162,7 +190,9 @@ def test_acoustic_stages_need_their_inputs(manifest: Path, tmp_path: Path, capsy
      ("--lip-drop", "0.5", "aligner", "applies to dit"),
      ("--lip-drop", "0.5", "vocoder", "applies to dit"),
      ("--lip-drop", "1.5", "dit", "between 0 and 1"),
-     ("--lip-drop", "-0.1", "dit", "between 0 and 1")],
+     ("--lip-drop", "-0.1", "dit", "between 0 and 1"),
+     ("--lip-drop", "2", "dit-voice", "between 0 and 1"),
+     ("--voice-bank", "1", "dit-voice", "0 or")],
 )  # fmt: skip
 def test_a_dit_option_on_another_stage_or_out_of_range_is_refused(
     option: str, value: str, stage: str, message: str, tmp_path: Path, capsys

@@ -33,6 +33,17 @@ def test_the_shipped_checkpoint_is_small_and_holds_only_inference_files() -> Non
         assert (folder / part / "model.safetensors").is_file(), part
 
 
+def test_the_shipped_checkpoint_has_a_dit_voice_that_learned_without_lips() -> None:
+    """`dit_voice/` speaks the takes with a replaced identity; withholding their lips is only
+    right for a DiT trained with lip dropout."""
+    from imagintalk_plugin.pipeline.acoustic_models import load_voice_models
+
+    models = load_voice_models(default_checkpoint(), "cpu")
+    assert models.override is not None
+    assert models.override.generator.config.lip_drop == 0.5
+    assert models.generator.config.lip_drop == 0.0
+
+
 @pytest.mark.slow
 def test_dub_on_the_demo_scene_places_dialogue_under_every_picture(tmp_path: Path) -> None:
     output = tmp_path / "demo_dubbed.otio"

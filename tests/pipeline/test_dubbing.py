@@ -23,6 +23,7 @@ from imagintalk_plugin.core.progress import CancelToken, Progress, drive
 from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.frontend.expressions import EXPRESSION_FEATURES
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
+from imagintalk_plugin.pipeline.acoustic_models import StyleGenerator
 from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
 from imagintalk_plugin.pipeline.dubbing import DubRequest, dub_timeline
 from imagintalk_plugin.pipeline.speech import (
@@ -31,6 +32,7 @@ from imagintalk_plugin.pipeline.speech import (
     take_info,
     window_starts,
 )
+from imagintalk_plugin.pipeline.voice_generation import VoiceOverrides
 from imagintalk_plugin.timeline.bwf import read_bwf_time_reference, read_wav
 from imagintalk_plugin.timeline.reading import read_timeline
 
@@ -125,6 +127,30 @@ def test_a_take_records_the_refinement_its_checkpoint_resolves(checkpoint: Path)
         ]
         == 0.9
     )
+
+
+def test_a_take_records_which_style_dit_spoke_it(checkpoint: Path) -> None:
+    """`dit_voice` for a replaced identity when the checkpoint has one, `dit` otherwise; a take
+    of one is never reused for the other."""
+    models = load_dub_models(checkpoint, "cpu")
+    plain = SpeechSettings()
+    voiced = replace(plain, overrides=VoiceOverrides(reference_voice=np.ones(256, np.float32)))
+    voice = models.voice
+    with_dit_voice = replace(
+        models, voice=replace(voice, override=StyleGenerator(voice.generator, voice.expressions))
+    )
+    spoken = {
+        (name, label): take_info(m, s, "torch").settings["style_dit"]
+        for name, m in (("plain", models), ("with", with_dit_voice))
+        for label, s in (("face", plain), ("voice", voiced))
+    }
+    assert spoken == {
+        ("plain", "face"): "dit",
+        ("plain", "voice"): "dit",
+        ("with", "face"): "dit",
+        ("with", "voice"): "dit_voice",
+    }
+    assert take_info(with_dit_voice, voiced, "torch") != take_info(models, voiced, "torch")
 
 
 def test_a_cancelled_dub_leaves_only_whole_takes(

@@ -1,6 +1,6 @@
 """`--voice WAV` / `--face VIDEO` on `speak` and `dub`: the timbre comes from outside the clip,
-changes the speech, is recorded in each take's metadata, and bad files fail in one line before
-any model loads."""
+changes the speech, is recorded in each take's metadata (with the Style-DiT that spoke it: the
+checkpoint's `dit_voice`), and bad files fail in one line before any model loads."""
 
 from __future__ import annotations
 
@@ -21,10 +21,12 @@ from imagintalk_plugin.timeline.bwf import read_wav
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny checkpoint with its style paths opened, so the timbre changes the speech."""
+    """The tiny checkpoint with its style paths opened, so the timbre changes the speech, and
+    a `dit_voice` for the takes with a replaced identity."""
     from tiny_checkpoint import write_tiny_checkpoint
 
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("styled_ckpt"), open_style=True)
+    folder = tmp_path_factory.mktemp("styled_ckpt")
+    return write_tiny_checkpoint(folder, open_style=True, dit_voice=True)
 
 
 def _reference(videos: list[Path]) -> Path:
@@ -98,11 +100,13 @@ def test_dub_records_the_timbre_in_every_take(
         "path": str(reference.resolve()),
     }
     assert take["settings"]["reference_voice"] is True
+    assert take["settings"]["style_dit"] == "dit_voice"
     # the same take with the clip's own face is another take: never silently reused
     assert main([*args, "--force"]) == 0
     take = json.loads(sidecar.read_text())
     assert take["settings"]["timbre"] == {"source": "face"}
     assert take["settings"]["reference_voice"] is False
+    assert take["settings"]["style_dit"] == "dit"
 
 
 def _faceless_video(path: Path) -> Path:

@@ -17,7 +17,12 @@ from imagintalk_plugin.nn.codec import MelCodec
 from imagintalk_plugin.nn.speech_generator import SpeechGenerator
 from imagintalk_plugin.nn.vocoder import Vocoder
 from imagintalk_plugin.pipeline.acoustic_data import ExpressionStats
-from imagintalk_plugin.pipeline.acoustic_models import CODEC_VERSION, VoiceModels, codec_identity
+from imagintalk_plugin.pipeline.acoustic_models import (
+    CODEC_VERSION,
+    StyleGenerator,
+    VoiceModels,
+    codec_identity,
+)
 from imagintalk_plugin.pipeline.voice_generation import (
     PROSODY_RATE_HZ,
     SAMPLE_RATE,
@@ -27,6 +32,8 @@ from imagintalk_plugin.pipeline.voice_generation import (
     generate_voice,
     shift_pitch,
     stretch,
+    synthesize_voices,
+    uses_override_dit,
     withholds_lips,
 )
 
@@ -175,6 +182,69 @@ def test_identity_overrides_withhold_the_lips_only_from_a_dit_trained_without_th
     assert not np.array_equal(
         _voice(dropping, conditions).codes.tokens, _voice(dropping, other_lips).codes.tokens
     )
+
+
+def _override_dit(models: VoiceModels) -> VoiceModels:
+    """`models` with a `dit_voice` of its own weights, trained (as `train dit-voice` does) with
+    lip dropout, and its own expression normalisation."""
+    torch.manual_seed(1)
+    generator = SpeechGenerator(replace(PRESET.generator, lip_drop=0.5)).eval()
+    with torch.no_grad():
+        for param in generator.parameters():
+            if not param.any():
+                param.normal_(0.0, 0.3)
+    dim = ADAPTER.expression_dim
+    stats = ExpressionStats(np.full(dim, 0.5, np.float32), np.full(dim, 2.0, np.float32))
+    return replace(models, override=StyleGenerator(generator, stats))
+
+
+def test_a_dit_voice_speaks_exactly_the_takes_whose_identity_is_replaced(
+    models, conditions
+) -> None:
+    """With a `dit_voice`, a reference voice or another face goes through it (as if it were
+    the only DiT, lips withheld), plain takes through the main DiT; a batch mixing both
+    gives every take what it gets alone, in order."""
+    rng = np.random.default_rng(3)
+    both = _override_dit(models)
+    assert both.override is not None
+    alone = replace(
+        models, generator=both.override.generator, expressions=both.override.expressions
+    )
+    reference = rng.standard_normal(ADAPTER.speaker_dim).astype(np.float32)
+    face = rng.standard_normal(ADAPTER.face_dim).astype(np.float32)
+    plain = VoiceOverrides(seed=2)
+    replaced = [VoiceOverrides(reference_voice=reference, seed=2), VoiceOverrides(face=face)]
+    assert not uses_override_dit(both, plain)
+    assert not uses_override_dit(models, replaced[0])
+    for overrides in replaced:
+        assert uses_override_dit(both, overrides)
+        assert withholds_lips(both, overrides)
+        expected = _voice(alone, conditions, **vars(overrides)).codes.tokens
+        assert np.array_equal(_voice(both, conditions, **vars(overrides)).codes.tokens, expected)
+        assert not np.array_equal(
+            _voice(models, conditions, **vars(overrides)).codes.tokens, expected
+        )
+    assert np.array_equal(
+        _voice(both, conditions, seed=2).codes.tokens,
+        _voice(models, conditions, seed=2).codes.tokens,
+    )
+    shorter = replace(
+        conditions,
+        units=conditions.units[:30],
+        lip=conditions.lip[:30],
+        expressions=conditions.expressions[:15],
+    )
+    items = [
+        (conditions, plain),
+        (shorter, replaced[0]),
+        (shorter, plain),
+        (conditions, replaced[1]),
+    ]
+    batched = synthesize_voices(both, items, PRESET.sampler)
+    for (item_conditions, overrides), (samples, tokens) in zip(items, batched, strict=True):
+        single = _voice(both, item_conditions, **vars(overrides))
+        assert np.array_equal(tokens.tokens, single.codes.tokens)
+        np.testing.assert_allclose(samples, single.waveform.samples, atol=1e-5)
 
 
 def test_bad_overrides_and_conditions_are_value_errors(conditions) -> None:

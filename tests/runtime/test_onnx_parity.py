@@ -1,4 +1,5 @@
-"""ONNX export of every stage and the onnxruntime backend: same outputs as torch at any length."""
+"""ONNX export of every stage (a `dit_voice` too) and the onnxruntime backend: same outputs as
+torch at any length."""
 
 from __future__ import annotations
 
@@ -25,7 +26,13 @@ from imagintalk_plugin.nn.speech_generator import SpeechGenerator
 from imagintalk_plugin.nn.vocoder import Vocoder
 from imagintalk_plugin.runtime.onnx_backend import onnx_stages
 from imagintalk_plugin.runtime.onnx_export import SIDECAR, example_inputs, export_onnx
-from imagintalk_plugin.runtime.stages import STAGE_NAMES, Stages, stage_modules, torch_stages
+from imagintalk_plugin.runtime.stages import (
+    OVERRIDE_STAGE_NAMES,
+    STAGE_NAMES,
+    Stages,
+    stage_modules,
+    torch_stages,
+)
 
 ATOL = 1e-5  # float32 kernels of two runtimes; the largest difference seen is 4e-6 (aligner)
 RTOL = 1e-4
@@ -36,8 +43,9 @@ SHAPES = [(1, 7), (1, 20), (1, 53), (2, 20)]
 
 
 def _tiny_models() -> tuple[torch.nn.Module, ...]:
-    """The tiny presets' six models, every parameter perturbed (seeded) so that paths
-    initialised at zero (adaLN, lip projections, emotion) carry signal too."""
+    """The tiny presets' six models and a second Style-DiT (a run's `dit_voice`), every
+    parameter perturbed (seeded) so that paths initialised at zero (adaLN, lip projections,
+    emotion) carry signal too."""
     torch.manual_seed(0)
     semantic, acoustic = semantic_preset("tiny"), acoustic_preset("tiny")
     models = (
@@ -47,6 +55,7 @@ def _tiny_models() -> tuple[torch.nn.Module, ...]:
         SpeechGenerator(acoustic.generator),
         MelCodec(acoustic.codec),
         Vocoder(acoustic.vocoder.vocoder),
+        SpeechGenerator(acoustic.generator),
     )
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -86,7 +95,7 @@ def _as_tuple(value: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Ten
 
 
 @pytest.mark.parametrize(("batch", "length"), SHAPES)
-@pytest.mark.parametrize("stage", STAGE_NAMES)
+@pytest.mark.parametrize("stage", [*STAGE_NAMES, *OVERRIDE_STAGE_NAMES])
 def test_onnx_stage_matches_torch(exported: Exported, stage: str, batch: int, length: int):
     args = example_inputs(stage, exported.modules[stage], batch, length, seed=length + batch)
     expected = _as_tuple(getattr(exported.torch, stage)(*args))
@@ -110,11 +119,12 @@ def test_vocoder_stage_gives_audio_of_the_frame_contract(exported: Exported):
 
 
 def test_export_writes_every_stage_and_a_sidecar(exported: Exported):
-    assert [path.name for path in exported.files] == [f"{n}.onnx" for n in STAGE_NAMES] + [SIDECAR]
+    names = [*STAGE_NAMES, *OVERRIDE_STAGE_NAMES]
+    assert [path.name for path in exported.files] == [f"{n}.onnx" for n in names] + [SIDECAR]
     sidecar = json.loads((exported.folder / SIDECAR).read_text())
     assert (sidecar["format"], sidecar["format_version"]) == ("imagintalk/onnx", 2)
     assert sidecar["source"] == SOURCE
-    vocoder = exported.models[-1].config
+    vocoder = exported.models[5].config
     assert sidecar["vocoder"] == {"n_fft": vocoder.n_fft, "hop": vocoder.mel.hop}
     aligner = sidecar["stages"]["aligner"]
     assert (aligner["inputs"], aligner["outputs"]) == (["crops", "pad"], ["logits", "features"])
@@ -163,6 +173,28 @@ def test_onnx_backend_refuses_a_folder_missing_a_stage(exported: Exported, tmp_p
     (folder / SIDECAR).unlink()
     with pytest.raises(ModelLoadError, match=SIDECAR):
         onnx_stages(folder, threads=1)
+
+
+def test_an_export_without_dit_voice_loads_and_half_of_one_is_refused(
+    exported: Exported, tmp_path: Path
+):
+    """A checkpoint without `dit_voice` exports without its stages (a previous export's files
+    removed); a sidecar with one of the two override stages is refused."""
+    folder = _copy(exported, tmp_path)
+    plain = {k: v for k, v in exported.modules.items() if k not in OVERRIDE_STAGE_NAMES}
+    written = export_onnx(plain, folder, source=SOURCE, force=True)
+    assert [p.name for p in written] == [f"{n}.onnx" for n in STAGE_NAMES] + [SIDECAR]
+    assert not (folder / "dit_voice.onnx").exists()
+    stages = onnx_stages(folder, threads=1, expected_source=SOURCE)
+    assert stages.dit_voice is None
+    assert stages.style_voice is None
+    assert stages.voice_path().override_dit is None
+    sidecar = json.loads((exported.folder / SIDECAR).read_text())
+    del sidecar["stages"]["style_voice"]
+    half = _copy(exported, tmp_path / "half")
+    (half / SIDECAR).write_text(json.dumps(sidecar))
+    with pytest.raises(ModelLoadError, match="dit_voice"):
+        onnx_stages(half, threads=1)
 
 
 def test_onnx_backend_refuses_cuda_without_its_provider(exported: Exported):

@@ -28,7 +28,7 @@ import torch
 from imagintalk_plugin.core.signals import EMOTIONS, ProsodyCurves, TokenSequence, Waveform
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings, sample
 from imagintalk_plugin.nn.training.corpus import pad_sequences
-from imagintalk_plugin.pipeline.acoustic_models import CODEC_VERSION, VoiceModels
+from imagintalk_plugin.pipeline.acoustic_models import CODEC_VERSION, StyleGenerator, VoiceModels
 from imagintalk_plugin.runtime.stages import VoicePath, torch_voice_path
 
 SAMPLE_RATE = 16000
@@ -201,13 +201,13 @@ def _synthesize_batch(
     """One padded batch through one DiT: `dit_voice` when `override`, else the main one."""
     style_fn, dit_fn = path.style, path.dit
     if override:
-        if path.override_style is None or path.override_dit is None:
+        if path.style_voice is None or path.dit_voice is None:
             raise ValueError("the voice path has no dit_voice stages for identity overrides")
-        style_fn, dit_fn = path.override_style, path.override_dit
+        style_fn, dit_fn = path.style_voice, path.dit_voice
     device = path.device
     style = models.style_generator(override)
     config = style.generator.config
-    prepared = [_prepare(models, c, o, config.adapter.speaker_dim) for c, o in items]
+    prepared = [_prepare(style, c, o) for c, o in items]
     lengths = [len(p["units"]) for p in prepared]
     length = max(lengths)
     pad = pad_sequences([p["units"] for p in prepared], 0)[1].to(device)
@@ -262,20 +262,26 @@ def withholds_lips(models: VoiceModels, overrides: VoiceOverrides) -> bool:
     aligner's lip features of a face carry that face's voice, so with them the DiT keeps the
     clip's own voice whatever identity it is given; without them the units still carry the
     words and their timing."""
-    replaced = identity_replaced(overrides)
-    return replaced and models.style_generator(replaced).generator.config.lip_drop > 0
+    return _withholds_lips(models.style_generator(identity_replaced(overrides)), overrides)
+
+
+def _withholds_lips(style: StyleGenerator, overrides: VoiceOverrides) -> bool:
+    """`withholds_lips` for a take that `style` speaks."""
+    return identity_replaced(overrides) and style.generator.config.lip_drop > 0
 
 
 def _prepare(
-    models: VoiceModels, conditions: VoiceConditions, overrides: VoiceOverrides, speaker_dim: int
+    style: StyleGenerator, conditions: VoiceConditions, overrides: VoiceOverrides
 ) -> dict[str, np.ndarray]:
-    """One clip's DiT inputs at its output length (the speed override resamples time)."""
+    """One clip's DiT inputs, for the DiT `style` that speaks it, at its output length (the
+    speed override resamples time)."""
     length = max(1, round(len(conditions.units) / overrides.speed_factor))
     voice = overrides.reference_voice
-    lip = np.zeros_like(conditions.lip) if withholds_lips(models, overrides) else conditions.lip
+    withheld = _withholds_lips(style, overrides)
+    lip = np.zeros_like(conditions.lip) if withheld else conditions.lip
     emotion = EMOTIONS.index(overrides.emotion) if overrides.emotion else len(EMOTIONS)
-    stats = models.style_generator(uses_override_dit(models, overrides)).expressions
-    expressions = np.repeat(stats.apply(conditions.expressions), 2, axis=0)
+    expressions = np.repeat(style.expressions.apply(conditions.expressions), 2, axis=0)
+    speaker_dim = style.generator.config.adapter.speaker_dim
     return {
         "units": stretch(conditions.units, length, nearest=True),
         "lip": stretch(lip, length),

@@ -73,8 +73,8 @@ class VoicePath:
     dit: Callable[..., torch.Tensor]
     codec_decoder: Callable[[torch.Tensor], torch.Tensor]
     vocoder: Callable[[torch.Tensor], torch.Tensor]
-    override_style: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None  # dit_voice
-    override_dit: Callable[..., torch.Tensor] | None = None
+    style_voice: Callable[..., tuple[torch.Tensor, torch.Tensor]] | None = None  # dit_voice's
+    dit_voice: Callable[..., torch.Tensor] | None = None
 
 
 def _no_grad(module: torch.nn.Module) -> Callable:
@@ -128,8 +128,8 @@ def torch_voice_path(
         dit=_no_grad(modules["dit"]),
         codec_decoder=_no_grad(modules["codec_decoder"]),
         vocoder=vocode,
-        override_style=_no_grad(modules["style_voice"]) if override is not None else None,
-        override_dit=_no_grad(modules["dit_voice"]) if override is not None else None,
+        style_voice=_no_grad(modules["style_voice"]) if override is not None else None,
+        dit_voice=_no_grad(modules["dit_voice"]) if override is not None else None,
     )
 
 
@@ -185,6 +185,6 @@ def torch_stages(
         codec_decoder=voice.codec_decoder,
         vocoder=voice.vocoder,
         threads=torch.get_num_threads(),
-        style_voice=voice.override_style,
-        dit_voice=voice.override_dit,
+        style_voice=voice.style_voice,
+        dit_voice=voice.dit_voice,
     )

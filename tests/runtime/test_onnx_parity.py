@@ -188,7 +188,7 @@ def test_an_export_without_dit_voice_loads_and_half_of_one_is_refused(
     stages = onnx_stages(folder, threads=1, expected_source=SOURCE)
     assert stages.dit_voice is None
     assert stages.style_voice is None
-    assert stages.voice_path().override_dit is None
+    assert stages.voice_path().dit_voice is None
     sidecar = json.loads((exported.folder / SIDECAR).read_text())
     del sidecar["stages"]["style_voice"]
     half = _copy(exported, tmp_path / "half")

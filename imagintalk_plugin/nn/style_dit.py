@@ -61,6 +61,19 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).type_as(x)
 
 
+def padding_key_bias(pad: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """pad (B, T) True on padding -> (B, 1, 1, T) additive attention bias, -inf on padded keys
+    (an all-padding item attends to all, so no row is all -inf).
+
+    Additive rather than a boolean mask: the ONNX exporter spells a boolean mask of
+    scaled_dot_product_attention with a NaN guard (IsNaN + Where over every (B, H, T, T) score
+    map), which made onnxruntime's Style-DiT 10-20% slower than torch's on 500-frame windows;
+    the softmax is the same either way, since no row is ever fully masked."""
+    masked = pad & ~pad.all(dim=1, keepdim=True)
+    bias = torch.zeros(pad.shape, dtype=dtype, device=pad.device)
+    return bias.masked_fill(masked, float("-inf"))[:, None, None, :]
+
+
 def timestep_embedding(ratio: torch.Tensor, dim: int = TIME_FREQUENCIES) -> torch.Tensor:
     """(B,) mask ratio in [0, 1] -> (B, dim) sinusoids, at DiT's 0..1000 timestep scale."""
     half = dim // 2
@@ -75,7 +88,7 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention with rotary positions and a padding key mask."""
+    """Multi-head self-attention with rotary positions and an additive padding key bias."""
 
     def __init__(self, dim: int, heads: int, dropout: float) -> None:
         super().__init__()
@@ -85,14 +98,18 @@ class Attention(nn.Module):
         self.out = nn.Linear(dim, dim)
 
     def forward(
-        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], keep: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor],
+        key_bias: torch.Tensor | None,
     ) -> torch.Tensor:
+        """x (B, T, D), key_bias (B, 1, 1, T) float: 0 on keys to attend, -inf on padding."""
         b, t, d = x.shape
         qkv = self.qkv(x).view(b, t, 3, self.heads, d // self.heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # (B, H, T, hd) each
         q, k = apply_rotary(q, *rope), apply_rotary(k, *rope)
         y = nn.functional.scaled_dot_product_attention(
-            q, k, v, attn_mask=keep, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, attn_mask=key_bias, dropout_p=self.dropout if self.training else 0.0
         )  # (B, H, T, hd)
         return self.out(y.transpose(1, 2).reshape(b, t, d))
 
@@ -124,13 +141,14 @@ class DiTBlock(nn.Module):
         cond: torch.Tensor,
         prosody: torch.Tensor,
         rope: tuple[torch.Tensor, torch.Tensor],
-        keep: torch.Tensor | None,
+        key_bias: torch.Tensor | None,
     ) -> torch.Tensor:
-        """x (B, T, D), cond (B, D), prosody (B, T, style_dim) -> (B, T, D)."""
+        """x (B, T, D), cond (B, D), prosody (B, T, style_dim), key_bias (B, 1, 1, T) ->
+        (B, T, D)."""
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(cond)[:, None].chunk(6, dim=-1)
         frame1, frame2 = self.prosody(prosody).chunk(2, dim=-1)  # (B, T, D) each
         h = modulate(self.norm1(x) * (1 + frame1), shift1, scale1)
-        x = x + gate1 * self.attn(h, rope, keep)
+        x = x + gate1 * self.attn(h, rope, key_bias)
         h = modulate(self.norm2(x) * (1 + frame2), shift2, scale2)
         return x + gate2 * self.mlp(h)
 
@@ -219,11 +237,9 @@ class StyleDiT(nn.Module):
         rope = rotary_tables(
             t, self.config.dim // self.config.heads, self.config.rope_base, x.device
         )
-        keep = None
-        if pad is not None:  # (B, 1, 1, T) keys to attend; an all-padding item attends to all
-            keep = (~pad | pad.all(dim=1, keepdim=True))[:, None, None, :]
+        key_bias = None if pad is None else padding_key_bias(pad, x.dtype)
         for block in self.blocks:
-            x = block(x, cond, prosody, rope, keep)
+            x = block(x, cond, prosody, rope, key_bias)
         shift, scale = self.final_ada(cond)[:, None].chunk(2, dim=-1)  # (B, 1, D) each
         x = modulate(self.final_norm(x), shift, scale)
         logits = self.head(x).view(b, t, self.config.levels, self.config.codebook_size)

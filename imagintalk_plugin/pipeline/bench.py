@@ -1,8 +1,10 @@
 """`imagintalk bench`: time and real-time factor of every stage, torch and onnxruntime side by side.
 
-Each backend runs in its own fresh process (so its model load time and peak memory are its
-own), loads the checkpoint, warms up on a short clip, then generates a 3 s and a 30 s clip
-`repeats` times; stage times are the medians over the repeats. The clips' lip tracks are a
+Each backend runs in its own spawned process (so its model load time and peak memory are its
+own), loads the checkpoint and warms up on a short clip. Then the backends take turns: each
+repeat generates a 3 s and a 30 s clip (and the batched clips) on one backend, then on the
+other, in an order reversed every other repeat, so drift in the machine's speed slows both
+alike; stage times are the medians over the repeats. The clips' lip tracks are a
 real prepared clip (the demo media, or `--video`) tiled to length, so every stage sees real
 faces. The front-end is timed warm (its dlib models loaded once, reported apart) on that video
 looped to each duration, and added to the whole pipeline's time.
@@ -65,86 +67,147 @@ def _timed(fn: Callable, totals: dict[str, float], name: str) -> Callable:
     return call
 
 
-def _measure_backend(request: BenchRequest, backend: str) -> dict[str, Any]:
-    """In a fresh process: load, warm up, time each duration; returns JSON-ready figures."""
-    import torch
+class _BackendRunner:
+    """In a worker process: one backend's models, loaded and warmed up, timing what it's told."""
 
-    from imagintalk_plugin.core.progress import drive
-    from imagintalk_plugin.frontend.lip_track_io import load_lip_track
-    from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
-    from imagintalk_plugin.pipeline.speech import SpeechSettings, speak_track, speak_tracks
+    def __init__(self, request: BenchRequest, backend: str) -> None:
+        import torch
 
-    if request.threads > 0:
-        torch.set_num_threads(request.threads)
-    begin = time.perf_counter()
-    models = load_dub_models(request.checkpoint, request.device)
-    stages = make_stages(models, backend, request.device, request.threads)
-    load_s = time.perf_counter() - begin
-    track = load_lip_track(request.track_path)
-    totals: dict[str, float] = {}
-    timed = replace(stages, **{n: _timed(getattr(stages, n), totals, n) for n in TIMED_STAGES})
-    settings = SpeechSettings()
-    drive(speak_track(models, timed, tile_track(track, 3.0), settings))  # warm-up
-    results: dict[str, Any] = {}
-    for seconds in DURATIONS_S:
-        runs: list[dict[str, float]] = []
-        clip = tile_track(track, seconds)
-        for _ in range(request.repeats):
-            totals.clear()
-            begin = time.perf_counter()
-            drive(speak_track(models, timed, clip, settings))
-            whole = time.perf_counter() - begin
-            runs.append({**totals, "other": whole - sum(totals.values()), "total": whole})
-        results[f"{seconds:g}"] = {
-            key: statistics.median(run.get(key, 0.0) for run in runs) for key in runs[0]
-        }
-    clips = [
-        (
-            tile_track(track, 3.0),
-            replace(settings, overrides=replace(settings.overrides, seed=seed)),
+        from imagintalk_plugin.core.progress import drive
+        from imagintalk_plugin.frontend.lip_track_io import load_lip_track
+        from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
+        from imagintalk_plugin.pipeline.speech import SpeechSettings, speak_track
+
+        if request.threads > 0:
+            torch.set_num_threads(request.threads)
+        begin = time.perf_counter()
+        self.models = load_dub_models(request.checkpoint, request.device)
+        self.stages = make_stages(self.models, backend, request.device, request.threads)
+        self.load_s = time.perf_counter() - begin
+        self.track = load_lip_track(request.track_path)
+        self.totals: dict[str, float] = {}
+        self.timed = replace(
+            self.stages,
+            **{n: _timed(getattr(self.stages, n), self.totals, n) for n in TIMED_STAGES},
         )
-        for seed in range(BATCH_CLIPS)
-    ]
-    batch: dict[str, list[float]] = {"one_by_one_s": [], "batched_s": []}
-    for _ in range(request.repeats):
-        for key, size in (("one_by_one_s", 1), ("batched_s", request.batch_size)):
+        self.settings = SpeechSettings()
+        drive(speak_track(self.models, self.timed, tile_track(self.track, 3.0), self.settings))
+
+    def run(self, job: tuple[str, float]) -> Any:
+        """("clip", seconds) -> stage totals, "other" and "total" of one clip; ("batch", size)
+        -> seconds to speak BATCH_CLIPS 3 s clips `size` at a time."""
+        from imagintalk_plugin.core.progress import drive
+        from imagintalk_plugin.pipeline.speech import speak_track, speak_tracks
+
+        kind, value = job
+        if kind == "clip":
+            self.totals.clear()
+            clip = tile_track(self.track, value)
             begin = time.perf_counter()
-            drive(speak_tracks(models, stages, clips, size))
-            batch[key].append(time.perf_counter() - begin)
-    return {
-        "backend": backend,
-        "load_s": load_s,
-        "batch": {
-            "clips": BATCH_CLIPS,
-            "batch_size": request.batch_size,
-            **{key: statistics.median(values) for key, values in batch.items()},
-        },
-        "threads": stages.threads,
-        "torch_threads": torch.get_num_threads(),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "durations": results,
-    }
+            drive(speak_track(self.models, self.timed, clip, self.settings))
+            whole = time.perf_counter() - begin
+            return {**self.totals, "other": whole - sum(self.totals.values()), "total": whole}
+        seeds = [replace(self.settings.overrides, seed=seed) for seed in range(BATCH_CLIPS)]
+        clips = [(tile_track(self.track, 3.0), replace(self.settings, overrides=o)) for o in seeds]
+        begin = time.perf_counter()
+        drive(speak_tracks(self.models, self.stages, clips, int(value)))
+        return time.perf_counter() - begin
+
+    def summary(self) -> dict[str, Any]:
+        """Threads and this process's peak memory."""
+        import torch
+
+        return {
+            "threads": self.stages.threads,
+            "torch_threads": torch.get_num_threads(),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
 
 
-def _child(request: BenchRequest, backend: str, queue: multiprocessing.Queue) -> None:
+def _worker(request: BenchRequest, backend: str, conn: Any) -> None:
+    """Worker process: load, say so, then run each job the parent sends until None."""
     try:
-        queue.put(_measure_backend(request, backend))
+        runner = _BackendRunner(request, backend)
     except Exception as err:  # reported by the parent as this backend's one-line failure
-        queue.put({"backend": backend, "error": f"{type(err).__name__}: {err}"})
+        conn.send({"error": f"{type(err).__name__}: {err}"})
+        return
+    conn.send({"load_s": runner.load_s})
+    while (job := conn.recv()) is not None:
+        try:
+            conn.send({"value": runner.run(job)})
+        except Exception as err:
+            conn.send({"error": f"{type(err).__name__}: {err}"})
+            return
+    conn.send(runner.summary())
 
 
 def measure(request: BenchRequest) -> list[dict[str, Any]]:
-    """Every backend's figures, each measured in its own spawned process."""
+    """Every backend's figures, each in its own spawned process, all loaded at once.
+
+    The backends load one after another (so each load time is its own), then take turns: every
+    repeat runs each job on each backend in turn, the order reversed every other repeat, so a
+    machine whose speed drifts during the run (a shared cloud CPU does) slows both alike.
+    """
     context = multiprocessing.get_context("spawn")
-    out = []
+    workers: dict[str, tuple[Any, Any]] = {}
+    figures: dict[str, dict[str, Any]] = {}
     for backend in request.backends:
-        queue = context.Queue()
-        process = context.Process(target=_child, args=(request, backend, queue))
+        parent, child = context.Pipe()
+        process = context.Process(target=_worker, args=(request, backend, child))
         process.start()
-        result = queue.get()
+        workers[backend] = (process, parent)
+        figures[backend] = {"backend": backend, **_reply(parent)}
+    jobs = [*(("clip", s) for s in DURATIONS_S), ("batch", 1), ("batch", request.batch_size)]
+    runs: dict[str, dict[tuple[str, float], list[Any]]] = {
+        b: {j: [] for j in jobs} for b in workers
+    }
+    for repeat in range(request.repeats):
+        order = list(request.backends)[:: 1 if repeat % 2 == 0 else -1]
+        for job in jobs:
+            for backend in order:
+                if "error" in figures[backend]:
+                    continue
+                connection = workers[backend][1]
+                connection.send(job)
+                reply = _reply(connection)
+                if "error" in reply:
+                    figures[backend]["error"] = reply["error"]
+                else:
+                    runs[backend][job].append(reply["value"])
+    for backend, (process, connection) in workers.items():
+        if "error" not in figures[backend]:
+            connection.send(None)
+            figures[backend].update(_reply(connection))
+            figures[backend].update(_medians(runs[backend], request.batch_size))
         process.join()
-        out.append(result)
-    return out
+    return [figures[backend] for backend in request.backends]
+
+
+def _reply(connection: Any) -> dict[str, Any]:
+    """The worker's next message, or an error if it died without one."""
+    try:
+        return connection.recv()
+    except EOFError:
+        return {"error": "the benchmark process exited without an answer"}
+
+
+def _medians(runs: dict[tuple[str, float], list[Any]], batch_size: int) -> dict[str, Any]:
+    """The JSON figures of one backend's runs: medians over the repeats."""
+    durations = {}
+    for seconds in DURATIONS_S:
+        clip = runs[("clip", seconds)]
+        durations[f"{seconds:g}"] = {
+            key: statistics.median(run.get(key, 0.0) for run in clip) for key in clip[0]
+        }
+    return {
+        "batch": {
+            "clips": BATCH_CLIPS,
+            "batch_size": batch_size,
+            "one_by_one_s": statistics.median(runs[("batch", 1)]),
+            "batched_s": statistics.median(runs[("batch", batch_size)]),
+        },
+        "durations": durations,
+    }
 
 
 def looped_video(video: Path, seconds: float, out: Path) -> Path:

@@ -138,15 +138,18 @@ def test_export_writes_every_stage_and_a_sidecar(exported: Exported):
     assert not list(exported.folder.glob(".*")), "temporary files left behind"
 
 
-def test_the_dit_graph_has_no_nan_guard_over_the_attention_scores(exported: Exported):
+def test_dit_and_refiner_graphs_have_no_nan_guard_over_the_attention_scores(exported: Exported):
     # a boolean attention mask exports as IsNaN + Where over every (B, H, T, T) score map, which
-    # made onnxruntime's Style-DiT slower than torch's; the additive key bias exports without
+    # made onnxruntime's Style-DiT slower than torch's; the additive key bias (and the refiner's
+    # eager attention) export without
     import onnx
 
-    for name in ("dit", "dit_voice"):
+    for name in ("dit", "dit_voice", "refiner"):
         ops = {node.op_type for node in onnx.load(exported.folder / f"{name}.onnx").graph.node}
         assert "IsNaN" not in ops, name
         assert "Softmax" in ops, name
+    refiner = exported.models[2]  # exported with eager attention, then given its own back
+    assert refiner.bert.config._attn_implementation == "sdpa"
 
 
 def test_export_refuses_an_existing_folder_without_force(exported: Exported):

@@ -119,17 +119,8 @@ class _Noise:
         )
 
 
-LogitsFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def tiled(x: torch.Tensor, rows: int) -> torch.Tensor:
-    """A logits_fn's per-item condition (B, ...) for its `rows` (B or 2B) rows: as it is, or
-    twice over (the guided call's conditional rows, then its unconditional ones)."""
-    return x if rows == x.shape[0] else x.repeat(rows // x.shape[0], *([1] * (x.dim() - 1)))
-
-
 def sample(
-    logits_fn: LogitsFn,
+    logits_fn: Callable[[torch.Tensor, torch.Tensor, bool], torch.Tensor],
     batch: int,
     levels: int,
     length: int,
@@ -141,15 +132,11 @@ def sample(
 ) -> torch.Tensor:
     """Iterative parallel decoding -> codes (B, L, T); padding positions end as 0.
 
-    `logits_fn(codes (R, L, T), ratio (R,), drop (R,) bool)` returns (R, L, T, C) logits;
-    `ratio` is each row's share of masked tokens and `drop` says which rows are the
-    unconditional branch. Without guidance (g = 1) the rows are the B items (drop all False);
-    with guidance g they are the B items and then the same B items again with drop True, in one
-    call (one batch of 2B costs a CPU much less than two of B on short clips), and logits =
-    uncond + g * (cond - uncond). A logits_fn tiles its own per-item conditions (`tiled`).
-    `seeds` (one per item) gives every item its own random stream, so a clip sampled in a
-    batch gets the tokens it gets alone with that seed; without them one stream from
-    `settings.seed` serves the whole batch.
+    `logits_fn(codes (B, L, T), ratio (B,), conditional)` returns (B, L, T, C) logits; `ratio`
+    is each item's share of masked tokens. With guidance g != 1 the unconditional branch is
+    called too and logits = uncond + g * (cond - uncond). `seeds` (one per item) gives every
+    item its own random stream, so a clip sampled in a batch gets the tokens it gets alone
+    with that seed; without them one stream from `settings.seed` serves the whole batch.
     """
     if device is None:
         device = pad.device if pad is not None else torch.device("cpu")
@@ -162,19 +149,13 @@ def sample(
     codes = torch.where(masked, mask_id, 0)  # (B, L, T) long
     noise_source = _Noise(settings.seed, seeds, batch, device)
     positions = torch.arange(levels * length, device=device).expand(batch, -1)  # (B, L*T)
-    guided = settings.guidance != 1.0
-    drop = torch.zeros(batch, dtype=torch.bool, device=device)
-    if guided:
-        drop = torch.cat((drop, torch.ones_like(drop)))
     for step in range(settings.steps):
         ratio = masked.sum(dim=(1, 2)).float() / total.clamp_min(1)  # (B,)
         # Only the masked positions are guided, sampled and ranked (the rest are decided): on
         # average about a third of the tokens, so the per-step cost shrinks with the steps.
-        rows = 2 * batch if guided else batch
-        logits = logits_fn(tiled(codes, rows), tiled(ratio, rows), drop)  # (R, L, T, C)
-        open_logits = logits[:batch][masked].float()  # (N, C)
-        if guided:
-            uncond = logits[batch:][masked].float()
+        open_logits = logits_fn(codes, ratio, True)[masked].float()  # (N, C) of (B, L, T, C)
+        if settings.guidance != 1.0:
+            uncond = logits_fn(codes, ratio, False)[masked].float()
             open_logits = uncond + settings.guidance * (open_logits - uncond)
         if settings.temperature > 0:  # Gumbel-max: argmax(logits / temp + g)
             noise = noise_source.draw(masked, open_logits.shape[-1])

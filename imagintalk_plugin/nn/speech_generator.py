@@ -15,8 +15,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from imagintalk_plugin.nn.face_style import AdapterConfig, FaceStyleAdapter, StyleConditioning
-from imagintalk_plugin.nn.masked_diffusion import SamplerSettings, sample, tiled
+from imagintalk_plugin.nn.face_style import AdapterConfig, FaceStyleAdapter
+from imagintalk_plugin.nn.masked_diffusion import SamplerSettings, sample
 from imagintalk_plugin.nn.style_dit import DiTConfig, StyleDiT
 
 
@@ -130,18 +130,12 @@ class SpeechGenerator(nn.Module):
         if emotion is None:
             emotion = torch.full((batch,), self.config.adapter.num_emotions, device=device)
         style = self.adapter(face, voice, voice_mask, emotion, expressions, pad)
+        drop = torch.ones(batch, dtype=torch.bool, device=device)
 
-        def logits_fn(codes: torch.Tensor, ratio: torch.Tensor, drop: torch.Tensor) -> torch.Tensor:
-            rows = codes.shape[0]
-            tiled_style = StyleConditioning(
-                identity=tiled(style.identity, rows),
-                prosody=None if style.prosody is None else tiled(style.prosody, rows),
-                speaker=tiled(style.speaker, rows),
-            )
-            row_pad = None if pad is None else tiled(pad, rows)
-            return self.dit(
-                codes, tiled(units, rows), tiled(lip, rows), tiled_style, ratio, row_pad, drop, drop
-            )
+        def logits_fn(codes: torch.Tensor, ratio: torch.Tensor, conditional: bool) -> torch.Tensor:
+            if conditional:
+                return self.dit(codes, units, lip, style, ratio, pad)
+            return self.dit(codes, units, lip, style, ratio, pad, drop, drop)
 
         cfg = self.config.dit
         return sample(logits_fn, batch, cfg.levels, length, self.dit.mask_id, settings, pad, device)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from imagintalk_plugin.core.signals import EMOTIONS, ProsodyCurves, TokenSequence, Waveform
-from imagintalk_plugin.nn.masked_diffusion import SamplerSettings, sample, tiled
+from imagintalk_plugin.nn.masked_diffusion import SamplerSettings, sample
 from imagintalk_plugin.nn.training.corpus import pad_sequences
 from imagintalk_plugin.pipeline.acoustic_models import CODEC_VERSION, StyleGenerator, VoiceModels
 from imagintalk_plugin.runtime.stages import VoicePath, torch_voice_path
@@ -228,11 +228,12 @@ def _synthesize_batch(
     )
     units_t, lip_t = stack("units", torch.long), stack("lip")
     batch = len(items)
+    keep = torch.zeros(batch, dtype=torch.bool, device=device)
+    drop = torch.ones(batch, dtype=torch.bool, device=device)
 
-    def logits_fn(codes: torch.Tensor, ratio: torch.Tensor, drop: torch.Tensor) -> torch.Tensor:
-        rows = codes.shape[0]  # the items, twice over when guided (see `sample`)
-        conditions = (tiled(t, rows) for t in (units_t, lip_t, identity, prosody))
-        return dit_fn(codes, *conditions, ratio, drop, tiled(pad, rows))
+    def logits_fn(codes: torch.Tensor, ratio: torch.Tensor, conditional: bool) -> torch.Tensor:
+        branch = keep if conditional else drop
+        return dit_fn(codes, units_t, lip_t, identity, prosody, ratio, branch, pad)
 
     dit = config.dit
     seeds = [o.seed for _, o in items]

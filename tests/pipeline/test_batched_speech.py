@@ -93,7 +93,7 @@ def test_sampler_seeds_per_item_give_each_item_its_tokens_alone() -> None:
     table = torch.randn(4, 9, 6)  # logits depend on the item and the position only
 
     def logits_for(items: list[int], length: int):
-        def fn(codes: torch.Tensor, ratio: torch.Tensor, drop: torch.Tensor) -> torch.Tensor:
+        def fn(codes: torch.Tensor, ratio: torch.Tensor, conditional: bool) -> torch.Tensor:
             return table[items, None, :length].expand(-1, 2, -1, -1) + 0.1 * codes[..., None]
 
         return fn

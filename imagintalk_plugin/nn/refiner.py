@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from imagintalk_plugin.nn.attention_masks import padding_key_bias
+
 Masking = Literal["all", "runs"]
 MASKINGS: tuple[Masking, ...] = ("all", "runs")
 RUN_GROUPS = 8  # "runs" masking: copy g of a window masks flagged runs g, g + 8, g + 16, ...
@@ -87,7 +89,8 @@ class UnitRefiner(nn.Module):
         embeds = self.bert.bert.embeddings.word_embeddings(input_ids)  # (B, T, H)
         if lip_log_probs is not None:
             embeds = embeds + self.lip_proj(lip_log_probs)
-        attention = None if pad is None else (~pad).long()
+        # a ready 4D additive mask, which transformers passes on as is (`attention_masks`)
+        attention = None if pad is None else padding_key_bias(pad, embeds.dtype)
         out = self.bert(inputs_embeds=embeds, attention_mask=attention)
         return out.logits[..., : self.config.num_units]  # specials are never predicted
 

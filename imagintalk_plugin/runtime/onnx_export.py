@@ -15,8 +15,7 @@ import logging
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,24 +205,6 @@ def _device(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
-@contextmanager
-def _exportable(name: str, module: torch.nn.Module) -> Iterator[None]:
-    """The refiner's BERT exports with eager attention (then goes back to its own): under SDPA
-    its boolean padding mask exports with an IsNaN + Where guard over every score map, about
-    9% of onnxruntime's refiner time; eager attention adds a float mask, and gives the same
-    logits (the parity tests)."""
-    if name != "refiner":
-        yield
-        return
-    bert = module.refiner.bert
-    own = bert.config._attn_implementation
-    bert.set_attn_implementation("eager")
-    try:
-        yield
-    finally:
-        bert.set_attn_implementation(own)
-
-
 def _export_stage(name: str, module: torch.nn.Module, path: Path) -> dict:
     """Export one stage to `path`; returns its sidecar entry, read off the exported graph."""
     spec = STAGE_SPECS[name]
@@ -231,7 +212,7 @@ def _export_stage(name: str, module: torch.nn.Module, path: Path) -> dict:
     args = tuple(
         a.to(_device(module)) for a in example_inputs(name, module, EXAMPLE_BATCH, EXAMPLE_TIME)
     )
-    with warnings.catch_warnings(), _exportable(name, module):
+    with warnings.catch_warnings():
         # notes that an axis name is shared by several inputs (one Dim), not problems
         warnings.filterwarnings("ignore", message=".*axis name.*", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)

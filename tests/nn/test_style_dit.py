@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from imagintalk_plugin.nn.attention_masks import padding_key_bias
 from imagintalk_plugin.nn.face_style import AdapterConfig, FaceStyleAdapter, StyleConditioning
 from imagintalk_plugin.nn.masked_diffusion import (
     SamplerSettings,
@@ -18,7 +19,7 @@ from imagintalk_plugin.nn.masked_diffusion import (
     sample,
 )
 from imagintalk_plugin.nn.speech_generator import GeneratorConfig, GeneratorInputs, SpeechGenerator
-from imagintalk_plugin.nn.style_dit import DiTConfig, padding_key_bias
+from imagintalk_plugin.nn.style_dit import DiTConfig
 
 DIT = DiTConfig(
     levels=2,

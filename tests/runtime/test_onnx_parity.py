@@ -140,15 +140,15 @@ def test_export_writes_every_stage_and_a_sidecar(exported: Exported):
 
 def test_dit_and_refiner_graphs_have_no_nan_guard_over_the_attention_scores(exported: Exported):
     # a boolean attention mask exports as IsNaN + Where over every (B, H, T, T) score map, which
-    # made onnxruntime's Style-DiT slower than torch's; the additive key bias (and the refiner's
-    # eager attention) export without
+    # made onnxruntime's Style-DiT slower than torch's; the additive key bias
+    # (nn.attention_masks) exports without
     import onnx
 
     for name in ("dit", "dit_voice", "refiner"):
         ops = {node.op_type for node in onnx.load(exported.folder / f"{name}.onnx").graph.node}
         assert "IsNaN" not in ops, name
         assert "Softmax" in ops, name
-    refiner = exported.models[2]  # exported with eager attention, then given its own back
+    refiner = exported.models[2]  # torch keeps its SDPA attention, given the bias as a mask
     assert refiner.bert.config._attn_implementation == "sdpa"
 
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from imagintalk_plugin.nn.attention_masks import padding_key_bias
 from imagintalk_plugin.nn.face_style import AdapterConfig, FaceStyleAdapter, StyleConditioning
 from imagintalk_plugin.nn.masked_diffusion import (
     SamplerSettings,
@@ -341,22 +340,6 @@ def test_clip_alone_equals_clip_in_padded_batch() -> None:
         batched[:1, :, :short], run(slice(0, 1), short, None), atol=1e-5, rtol=0
     )
     torch.testing.assert_close(batched[1:], run(slice(1, 2), long, None), atol=1e-5, rtol=0)
-
-
-def test_padding_key_bias_attends_like_the_boolean_key_mask() -> None:
-    pad = torch.tensor([[False, False, True, True], [False] * 4, [True] * 4])
-    bias = padding_key_bias(pad, torch.float32)
-    assert bias.shape == (3, 1, 1, 4)
-    assert bias[0, 0, 0].tolist() == [0.0, 0.0, float("-inf"), float("-inf")]
-    assert (bias[1:] == 0).all()  # no padding; all padding attends to all (no NaN rows)
-    q, k, v = (
-        torch.randn(3, 2, 4, 8, generator=torch.Generator().manual_seed(i)) for i in range(3)
-    )
-    keep = (~pad | pad.all(dim=1, keepdim=True))[:, None, None, :]
-    attention = torch.nn.functional.scaled_dot_product_attention
-    torch.testing.assert_close(
-        attention(q, k, v, attn_mask=bias), attention(q, k, v, attn_mask=keep), atol=1e-6, rtol=0
-    )
 
 
 def test_corrupt_masks_about_ratio_and_never_padding() -> None:

@@ -1,6 +1,7 @@
 """How much of a speaker's voice can the face in the video tell, on an ImaginTalk-Synth corpus?
 
 Usage: .venv/bin/python scripts/face_voice_ceiling.py --data MANIFEST [--per-speaker N]
+       [--checkpoint MODEL]
 
 The corpus gives each speaker the voice its rule (`synth.voices.voice_from_face`, the rule its
 speakers.jsonl records) computes from the speaker's still face ("still") or from its face as
@@ -14,6 +15,10 @@ same timing) in three voices:
 - rule, speaker face: the rule on the mean of the speaker's clip descriptors.
 Each is scored like the judges (Resemblyzer cosine with the mean of the speaker's other true
 clips), before any codec or vocoder: a ceiling for the face path, no model involved.
+With `--checkpoint` (a run or shipped model folder) each version is scored again after its
+log-mel went through that model's codec and vocoder ("... + codec"), the token round trip a
+Style-DiT's output takes: the ceiling of a model that learned the rule exactly and rendered
+its voice perfectly in the codec's tokens.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +43,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="the corpus's manifest.jsonl")
     parser.add_argument("--per-speaker", type=int, default=12, metavar="N")
+    parser.add_argument("--checkpoint", type=Path, help="also score after its codec + vocoder")
     args = parser.parse_args()
+    round_trip = _round_trip(args.checkpoint) if args.checkpoint else None
     speakers_file = args.data.parent / "speakers.jsonl"
     voice_rule = corpus_voice_rule(args.data)
     lines = speakers_file.read_text(encoding="utf-8").splitlines()
@@ -75,11 +83,25 @@ def main() -> None:
                     intensity=intensity[utt.id],
                 )
                 scores[name].append(cosine(encoder.embed(audio), reference))
+                if round_trip is not None:
+                    coded = round_trip(audio)
+                    scores[f"{name} + codec"].append(cosine(encoder.embed(coded), reference))
             scores["clip variant right"].append(float(rule.variant == voices[speaker].variant))
         row = {name: float(np.mean(v)) for name, v in scores.items()}
         rows.append(row)
         print(f"{speaker} ({voices[speaker].variant}): {_fmt(row)}", flush=True)
     print(f"mean: {_fmt({k: float(np.mean([r[k] for r in rows])) for k in rows[0]})}")
+
+
+def _round_trip(folder: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """Audio -> the same audio's log-mel through `folder`'s codec tokens and vocoder."""
+    from imagintalk_plugin.nn.mel import LogMel
+    from imagintalk_plugin.pipeline.acoustic_models import load_voice_models
+    from imagintalk_plugin.pipeline.voice_evaluation import copy_synthesis
+
+    models = load_voice_models(folder, "cpu")
+    mel = LogMel(models.codec.config.mel)
+    return lambda audio: copy_synthesis(models, mel, audio)["codec"]
 
 
 def _fmt(row: dict[str, float]) -> str:

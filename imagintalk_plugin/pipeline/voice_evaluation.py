@@ -49,7 +49,8 @@ def _write(path: Path, samples: np.ndarray) -> None:
 
 
 @torch.no_grad()
-def _copy_synthesis(models: VoiceModels, mel: LogMel, audio: np.ndarray) -> dict[str, np.ndarray]:
+def copy_synthesis(models: VoiceModels, mel: LogMel, audio: np.ndarray) -> dict[str, np.ndarray]:
+    """`audio`'s log-mel through the vocoder ("vocoder") and through codec + vocoder ("codec")."""
     mels = clip_mel(mel, audio, next(models.vocoder.parameters()).device)  # (1, M, T)
     recon = models.codec.decode(models.codec.encode(mels))
     return {
@@ -72,7 +73,7 @@ def write_versions(
     mel = LogMel(models.codec.config.mel)
     for index, utt in enumerate(utterances):
         yield Progress("voicing test clips", index, len(utterances), unit="clip", message=utt.id)
-        for name, samples in _copy_synthesis(models, mel, utt.audio).items():
+        for name, samples in copy_synthesis(models, mel, utt.audio).items():
             _write(folder / name / f"{utt.id}.wav", samples)
         assert utt.face_embedding is not None
         assert utt.expressions is not None

@@ -1,7 +1,7 @@
 """How much of a speaker's voice can the face in the video tell, on an ImaginTalk-Synth corpus?
 
 Usage: .venv/bin/python scripts/face_voice_ceiling.py --data MANIFEST [--per-speaker N]
-       [--checkpoint MODEL]
+       [--checkpoint MODEL] [--generated DIR]
 
 The corpus gives each speaker the voice its rule (`synth.voices.voice_from_face`, the rule its
 speakers.jsonl records) computes from the speaker's still face ("still") or from its face as
@@ -18,7 +18,9 @@ clips), before any codec or vocoder: a ceiling for the face path, no model invol
 With `--checkpoint` (a run or shipped model folder) each version is scored again after its
 log-mel went through that model's codec and vocoder ("... + codec"), the token round trip a
 Style-DiT's output takes: the ceiling of a model that learned the rule exactly and rendered
-its voice perfectly in the codec's tokens.
+its voice perfectly in the codec's tokens. `--generated DIR` (`<id>.wav` per clip, as
+`imagintalk voice-corpus` writes) scores a model's takes of the same clips against the same
+references, beside the ceilings.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from imagintalk_plugin.core.progress import drive
+from imagintalk_plugin.evaluation.audio import load_audio
 from imagintalk_plugin.evaluation.speaker import SpeakerEncoder, cosine
 from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
 from imagintalk_plugin.synth.espeak import EspeakVoice
@@ -44,6 +47,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="the corpus's manifest.jsonl")
     parser.add_argument("--per-speaker", type=int, default=12, metavar="N")
     parser.add_argument("--checkpoint", type=Path, help="also score after its codec + vocoder")
+    parser.add_argument("--generated", type=Path, help="also score the takes in this folder")
     args = parser.parse_args()
     round_trip = _round_trip(args.checkpoint) if args.checkpoint else None
     speakers_file = args.data.parent / "speakers.jsonl"
@@ -86,6 +90,9 @@ def main() -> None:
                 if round_trip is not None:
                     coded = round_trip(audio)
                     scores[f"{name} + codec"].append(cosine(encoder.embed(coded), reference))
+            if args.generated is not None:
+                take = load_audio(args.generated / f"{utt.id}.wav")
+                scores["generated"].append(cosine(encoder.embed(take), reference))
             scores["clip variant right"].append(float(rule.variant == voices[speaker].variant))
         row = {name: float(np.mean(v)) for name, v in scores.items()}
         rows.append(row)

@@ -59,6 +59,13 @@ def main() -> None:
     by_speaker = defaultdict(list)
     for utt in drive(load_semantic_corpus(args.data)).corpus.split("test"):
         by_speaker[utt.speaker].append(utt)
+    if args.generated is not None:  # before the long loop: every take it will score is there
+        scored = [u.id for utts in by_speaker.values() for u in utts[: args.per_speaker]]
+        missing = [i for i in scored if not (args.generated / f"{i}.wav").is_file()]
+        if missing:
+            parser.error(
+                f"{len(missing)} take(s) missing from {args.generated}, e.g. {missing[0]}.wav"
+            )
     encoder = SpeakerEncoder()
     rows = []
     for speaker, utts in sorted(by_speaker.items()):

@@ -60,6 +60,20 @@ class OutputExistsError(ImagintalkError):
         super().__init__(f"output '{path}' already exists (use --force to overwrite)")
 
 
+class OutputBusyError(ImagintalkError):
+    """Another run holds the lock of an output (two runs must not write one output)."""
+
+    exit_code = 2
+
+    def __init__(self, lock: str | Path, holder: str = "") -> None:
+        self.path = str(lock)
+        who = f" (pid {holder})" if holder.isdigit() else ""
+        super().__init__(
+            f"another imagintalk run{who} is writing this output (lock '{lock}'); wait for it "
+            "to finish or choose another output"
+        )
+
+
 class UnknownClipError(ImagintalkError):
     """A clip id given by the user is not on the timeline."""
 

@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from imagintalk_plugin.core.errors import OutputBusyError
+
 _TMP_SUFFIX = ".tmp"
 
 
@@ -35,3 +37,58 @@ def remove_stale_temporaries(folder: str | Path) -> None:
     for stale in Path(folder).glob(f".*{_TMP_SUFFIX}"):
         if stale.is_dir():
             shutil.rmtree(stale, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[Path]:
+    """Hold an exclusive lock file at `path` for the block; `OutputBusyError` at once when
+    another process holds it.
+
+    An OS lock (flock), so a killed run never leaves a lock that blocks the next one; the file
+    is removed on exit. After locking, the path is checked to still be the locked file (a
+    holder that finished may have removed it), else the lock is taken again.
+    """
+    import fcntl
+    import os
+
+    path = Path(path)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise OutputBusyError(path, holder) from None
+        try:
+            same = os.fstat(fd).st_ino == path.stat().st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.close(fd)
+
+
+def check_writable_folder(folder: str | Path) -> str | None:
+    """Why files cannot be written into `folder` (None when they can): it is missing, not a
+    folder, or creating a file there fails (read-only, no permission). Tried for real with a
+    hidden temporary file, which is removed; permission bits alone say nothing for root."""
+    folder = Path(folder)
+    if not folder.exists():
+        return f"folder '{folder}' does not exist"
+    if not folder.is_dir():
+        return f"'{folder}' is not a folder"
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".imagintalk-probe-"):
+            pass
+    except OSError as err:
+        return f"cannot write into '{folder}': {err.strerror or err}"
+    return None

@@ -5,6 +5,10 @@ drives it (a progress bar, a Qt worker) decides how to show progress and when to
 checks a `CancelToken` between steps and closes the generator, so the job's `finally` blocks run
 and nothing partial is left behind. This follows superqt's generator worker: the job knows
 nothing about the UI.
+
+A step can be long (a batch through the Style-DiT's diffusion steps): code deep inside one
+calls `cancel_point()`, which raises `CancelledError` when the token of the `drive` running it
+on this thread was cancelled, so a cancel lands within one inner step, not one whole stage.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any, TypeVar
 from imagintalk_plugin.core.errors import CancelledError
 
 T = TypeVar("T")
+
+_active = threading.local()  # the token of the `drive` running on this thread, if any
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,10 @@ def drive(
     """Run `job` to completion, reporting each step; raise `CancelledError` when cancelled.
 
     On cancel the generator is closed (GeneratorExit inside it), so its cleanup runs before
-    this returns.
+    this returns. While a step runs, `cancel_point()` inside it sees `cancel`.
     """
+    outer = getattr(_active, "token", None)
+    _active.token = cancel if cancel is not None else outer
     try:
         while True:
             if cancel is not None and cancel.cancelled:
@@ -82,6 +90,20 @@ def drive(
                 on_progress(step)
     except StopIteration as finished:
         return finished.value  # type: ignore[no-any-return]
+    finally:
+        _active.token = outer
+
+
+def cancel_point() -> None:
+    """Raise `CancelledError` if the job this thread is driving was cancelled.
+
+    For loops inside one step (the sampler's diffusion steps, a batch's clips): the step's
+    generator then ends with the error, its `finally` blocks run, and `drive` re-raises it.
+    Outside any `drive` (or a drive without a token) it does nothing.
+    """
+    token = getattr(_active, "token", None)
+    if token is not None:
+        token.raise_if_cancelled()
 
 
 @contextmanager

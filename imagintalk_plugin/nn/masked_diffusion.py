@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from imagintalk_plugin.core.progress import cancel_point
+
 
 def mask_ratio(progress: torch.Tensor) -> torch.Tensor:
     """Cosine schedule (MaskGIT): share of tokens masked at progress in [0, 1]; 1 -> 0."""
@@ -153,8 +155,10 @@ def sample(
         ratio = masked.sum(dim=(1, 2)).float() / total.clamp_min(1)  # (B,)
         # Only the masked positions are guided, sampled and ranked (the rest are decided): on
         # average about a third of the tokens, so the per-step cost shrinks with the steps.
+        cancel_point()  # a cancel lands within one DiT call, not the whole sampling
         open_logits = logits_fn(codes, ratio, True)[masked].float()  # (N, C) of (B, L, T, C)
         if settings.guidance != 1.0:
+            cancel_point()
             uncond = logits_fn(codes, ratio, False)[masked].float()
             open_logits = uncond + settings.guidance * (open_logits - uncond)
         if settings.temperature > 0:  # Gumbel-max: argmax(logits / temp + g)

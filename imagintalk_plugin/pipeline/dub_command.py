@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from imagintalk_plugin.core.errors import OutputExistsError, UsageError
+from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import Job, drive, interruptible
+from imagintalk_plugin.pipeline.preflight import check_output_file, check_range, delivery_rate
 from imagintalk_plugin.pipeline.timbre_options import (
     Timbre,
     add_timbre_options,
@@ -119,7 +120,13 @@ def _generation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pitch", type=float, default=0.0, help="pitch offset in semitones")
     parser.add_argument("--speed", type=float, default=1.0, help="speaking speed factor")
     add_timbre_options(parser)
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument(
+        "--sample-rate",
+        default="48000",
+        metavar="HZ",
+        help="rate of the written audio: 48000 (default, 24-bit BWF), 44100, 96000, ... or "
+        "'model' for the model's own 16 kHz",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -143,12 +150,27 @@ def add_dub_commands(commands: argparse._SubParsersAction) -> None:
     )
     dub.add_argument("--clips", nargs="+", metavar="ID", help="only these clip ids")
     dub.add_argument("--takes", type=int, default=1, help="takes per clip (seeds seed..)")
+    dub.add_argument(
+        "--media-dir",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="relink offline clips to media found in DIR (by file name, reel, source "
+        "timecode); may be given more than once",
+    )
+    dub.add_argument(
+        "--force",
+        action="store_true",
+        help="make fresh takes instead of reusing finished ones, and replace an output file "
+        "that an earlier dub did not write",
+    )
     _generation_options(dub)
     speak = commands.add_parser("speak", help="generate speech for one video file or range")
     speak.add_argument("video", type=Path)
     speak.add_argument("--start", help="start (seconds, M:SS or source timecode)")
     speak.add_argument("--end", help="end (seconds, M:SS or source timecode)")
     speak.add_argument("-o", "--output", type=Path, required=True, help="output WAV")
+    speak.add_argument("--force", action="store_true", help="overwrite an existing output WAV")
     _generation_options(speak)
     export = commands.add_parser(
         "export-onnx", help="export every stage of a checkpoint to ONNX for --backend onnx"
@@ -199,13 +221,20 @@ def add_dub_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run_dub_command(args: argparse.Namespace) -> tuple[int, str]:
-    """`imagintalk dub TIMELINE -o OUT`: 0 when every clip got dialogue, 1 otherwise."""
+    """`imagintalk dub TIMELINE -o OUT`: 0 when every clip got dialogue, 1 otherwise.
+
+    Everything that can be checked before generation is, once: the options, the output, the
+    timeline, the media folders, then the model, device and backend (`dub_timeline`).
+    """
     from imagintalk_plugin.core.paths import demo_timeline
     from imagintalk_plugin.pipeline.dubbing import DubRequest, dub_timeline
 
     timeline = args.timeline or demo_timeline()
     output = args.output or Path.cwd() / f"{timeline.stem}_dubbed.otio"
     check_generation_options(args)
+    for folder in args.media_dir or ():
+        if not folder.is_dir():
+            raise UsageError(f"--media-dir '{folder}' is not a folder")
     checkpoint_of(args)  # a missing model is a usage error before any work, too
 
     def job() -> Job:
@@ -218,6 +247,8 @@ def run_dub_command(args: argparse.Namespace) -> tuple[int, str]:
             settings=(yield from settings_job(args)),
             force=args.force,
             batch_size=args.batch_size,
+            sample_rate=delivery_rate(args),
+            media_dirs=tuple(args.media_dir or ()),
         )
         return (yield from dub_timeline(request, model_loader(args)))
 
@@ -232,30 +263,32 @@ def run_speak_command(args: argparse.Namespace) -> tuple[int, str]:
     from imagintalk_plugin.frontend.prepare_command import parse_position
     from imagintalk_plugin.pipeline.speech import speak_track
     from imagintalk_plugin.timeline.bwf import write_bwf
+    from imagintalk_plugin.timeline.delivery import for_delivery
 
     output = Path(args.output)
-    if output.exists() and not args.force:
-        raise OutputExistsError(output)
-    if not Path(args.video).is_file():
-        raise UsageError(f"video '{args.video}' does not exist")
+    video = Path(args.video)
+    check_output_file(output, args.force)
+    if not video.is_file():
+        raise UsageError(f"video '{video}' does not exist")
     check_generation_options(args)
-    info = probe_video(Path(args.video))
+    rate = delivery_rate(args)
+    info = probe_video(video)
     start = parse_position(args.start, info) if args.start else 0.0
     end = parse_position(args.end, info) if args.end else None
-    if end is not None and end <= start:
-        raise UsageError(f"--end ({args.end}) must come after --start ({args.start or 0})")
-    models, stages = model_loader(args)()
+    check_range(video, start, end, info.duration_s or None)
+    from imagintalk_plugin.pipeline.dubbing import load_checked
+
+    models, stages = load_checked(model_loader(args), str(checkpoint_of(args)))
 
     def job() -> Job:
         settings = yield from settings_job(args)
-        prepared = yield from prepare_range(
-            Path(args.video), start, end, clip_id=output.stem, info=info
-        )
+        prepared = yield from prepare_range(video, start, end, clip_id=video.name, info=info)
         return (yield from speak_track(models, stages, prepared.track, settings, args.batch_size))
 
     speech = _drive(job(), args.quiet)
-    write_bwf(output, speech.waveform, time_reference=0, force=args.force)
-    seconds = speech.waveform.num_samples / speech.waveform.sample_rate
+    audio = for_delivery(speech.waveform, rate)
+    write_bwf(output, audio, time_reference=0, force=args.force)
+    seconds = audio.num_samples / audio.sample_rate
     changed = int(speech.changed.sum())
     return 0, (
         f"wrote {output}: {seconds:.2f} s, {len(speech.refined.tokens)} units "

@@ -11,6 +11,7 @@ trained on.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class DubModels:
     semantic: SemanticModels
     voice: VoiceModels
     calibration: Calibration
+    digest: str = ""  # `content_digest` of the folder: what a take is reused by
 
     @property
     def name(self) -> str:
@@ -55,13 +57,35 @@ def check_checkpoint(folder: Path) -> None:
         )
 
 
+def content_digest(folder: Path) -> str:
+    """A short SHA-256 of every file the stages load (weights, configs, the calibration).
+
+    Takes are reused by it, not by the folder's name: a retrained or edited model in the same
+    folder makes fresh takes. `onnx/` is left out (it is checked against the weights itself).
+    """
+    sha = hashlib.sha256()
+    for part in (*PARTS, "dit_voice"):
+        for path in sorted((folder / part).glob("*")) if (folder / part).is_dir() else []:
+            loaded = path.suffix in (".json", ".safetensors") and path.stem != "metrics"
+            if path.is_file() and loaded:
+                sha.update(f"{part}/{path.name}\0".encode())
+                with path.open("rb") as f:
+                    for block in iter(lambda f=f: f.read(1 << 20), b""):
+                        sha.update(block)
+    return sha.hexdigest()[:16]
+
+
 def load_dub_models(folder: Path, device: str | None = None) -> DubModels:
     """Every stage of `folder` on `device` (None/auto: CUDA when available)."""
     check_checkpoint(folder)
-    semantic = load_models(folder, device)
-    voice = load_voice_models(folder, device)
+    try:
+        torch_device = pick_device(device)
+    except ValueError as err:  # --device cuda without a GPU
+        raise UsageError(str(err)) from err
+    semantic = load_models(folder, str(torch_device))
+    voice = load_voice_models(folder, str(torch_device))
     voice.check_aligner(semantic.aligner, folder / "dit")
-    return DubModels(folder, semantic, voice, Calibration.read(folder))
+    return DubModels(folder, semantic, voice, Calibration.read(folder), content_digest(folder))
 
 
 def source_identity(models: DubModels) -> dict[str, str]:

@@ -1,54 +1,54 @@
 """`imagintalk dub`: every dubbable clip of a timeline gets dialogue, placed frame-exact.
 
-For each clip (and each take) the front-end reads the lips and face, `speak_track` generates
-the speech, and the take is written as a Broadcast WAV spotted at the clip's record timecode
-into `<output stem>_dialogue/`, with a JSON sidecar of its take metadata. The new timeline is
-written last, with every finished take on `ImaginTalk Dialogue` track(s).
+For each clip (and each take) the front-end reads the lips and face, `speak_tracks` generates
+the speech, and the take is written as a Broadcast WAV (48 kHz, 24-bit by default) spotted at
+the clip's record timecode into `<output stem>_dialogue/`, with a JSON sidecar of its take
+record (`take_files`). The new timeline is written last, with every finished take on
+`ImaginTalk Dialogue` track(s) and the pictures' media rebased so they stay online.
 
-- Resume: a take whose WAV and sidecar exist with the same model, seed and settings is reused,
-  so a rerun after Ctrl-C continues from the clips already done. A take made with other
-  settings is not overwritten without `force`.
-- Nothing half-written: every file is written to a temporary name and renamed into place.
+- Checked first, once: the output (`dub_output`), then the timeline and its clips, then the
+  model, device and backend: a bad one is one line, before any clip is worked on.
+- Resume: rerunning the same command reuses every take whose record matches (same model
+  content, seed, settings) and rewrites the timeline; `fresh` regenerates them. A take of other
+  settings is never overwritten: the new one gets the next version's name.
+- One run at a time per output (a lock); nothing half-written (temporary names, renamed into
+  place); a cancel keeps every take already written, including those of the batch in flight.
 - One clip failing (offline media, no face, unreadable video) is reported; the others finish.
-- Batches: `batch_size` clips' takes are generated together; if such a batch fails, its takes
-  are retried one by one, so only the clip at fault fails.
+- Batches: `batch_size` clips' takes are generated together; each take is written as soon as
+  its clip is done; if a batch fails, its unfinished takes are retried one by one.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import numpy as np
 
 from imagintalk_plugin.core.clips import ClipRef, PlacedAudio
 from imagintalk_plugin.core.errors import (
     CancelledError,
     ImagintalkError,
-    OutputExistsError,
+    ModelLoadError,
     UnknownClipError,
     UsageError,
 )
 from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.progress import Job, Progress
-from imagintalk_plugin.core.signals import LipTrack, Waveform
+from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.frontend.cache import LipTrackCache
 from imagintalk_plugin.frontend.prepare import prepare_clip
 from imagintalk_plugin.pipeline.dub_models import DubModels
-from imagintalk_plugin.pipeline.speech import (
-    ClipSpeech,
-    SpeechSettings,
-    TakeInfo,
-    speak_tracks,
-    take_info,
-)
+from imagintalk_plugin.pipeline.dub_output import check_output, holding
+from imagintalk_plugin.pipeline.speech import ClipSpeech, SpeechSettings, speak_tracks, take_info
+from imagintalk_plugin.pipeline.take_files import find_slot, sidecar, take_record
 from imagintalk_plugin.runtime.stages import Stages
+from imagintalk_plugin.timeline.bwf import read_wav_info
 from imagintalk_plugin.timeline.clips import list_clips
-from imagintalk_plugin.timeline.placement import place_dialogue, safe_name, write_placed_audio
+from imagintalk_plugin.timeline.delivery import DELIVERY_RATE, for_delivery
+from imagintalk_plugin.timeline.placement import place_dialogue, write_placed_audio
 from imagintalk_plugin.timeline.reading import LoadedTimeline, read_timeline
-from imagintalk_plugin.timeline.writing import output_adapter, write_timeline
+from imagintalk_plugin.timeline.writing import write_timeline
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,10 @@ class DubRequest:
     takes: int = 1
     seed: int = 0  # take k uses seed + k - 1
     settings: SpeechSettings = field(default_factory=SpeechSettings)
-    force: bool = False
+    force: bool = False  # fresh takes, and replace an output this project did not write
     batch_size: int = 1  # clips generated together (see `speak_tracks`)
+    sample_rate: int | None = DELIVERY_RATE  # the takes' rate; None keeps the model's
+    media_dirs: tuple[Path, ...] = ()  # folders to relink offline clips from
 
     def __post_init__(self) -> None:
         if self.takes < 1:
@@ -88,6 +90,7 @@ class DubReport:
 
     output: Path | None
     outcomes: list[ClipOutcome]
+    notes: tuple[str, ...] = ()  # e.g. the relink summary
 
     @property
     def failed(self) -> list[ClipOutcome]:
@@ -97,9 +100,12 @@ class DubReport:
     def summary(self) -> str:
         """Human lines for the terminal."""
         done = len(self.outcomes) - len(self.failed)
-        lines = [f"{done} of {len(self.outcomes)} clip(s) dubbed"]
+        reused = sum(o.status == "reused" for o in self.outcomes)
+        lines = [*self.notes, f"{done} of {len(self.outcomes)} clip(s) dubbed"]
+        if reused:
+            lines[-1] += f" ({reused} reused from an earlier run)"
         if self.output is not None:
-            lines[0] += f"; wrote {self.output}"
+            lines[-1] += f"; wrote {self.output}"
         for o in self.outcomes:
             detail = o.error if o.error else ", ".join(p.name for p in o.files)
             lines.append(f"  {o.clip_id:8s} {o.status:7s} {o.name}: {detail}")
@@ -118,40 +124,17 @@ def select_clips(loaded: LoadedTimeline, wanted: tuple[str, ...]) -> list[ClipRe
     return [c for c in clips if c.clip_id in wanted]
 
 
-def take_path(media_dir: Path, clip: ClipRef, take: int) -> Path:
-    """Where take `take` of `clip` is written."""
-    return media_dir / f"{clip.clip_id}_{safe_name(clip.name)}_take{take}.wav"
-
-
-def _sidecar(wav: Path) -> Path:
-    return wav.with_suffix(".take.json")
-
-
-def _reusable(wav: Path, info: dict, force: bool) -> bool:
-    """True when `wav` holds this exact take; refuses to overwrite a different one."""
-    sidecar = _sidecar(wav)
-    if not wav.exists():
-        return False
-    if sidecar.exists():
-        try:
-            if json.loads(sidecar.read_text()) == info:
-                return True
-        except ValueError:
-            pass
-    if not force:
-        raise OutputExistsError(wav)
-    return False
-
-
-def take_record(clip: ClipRef, take: int, info: TakeInfo) -> dict:
-    """JSON-ready metadata of one take, compared on resume."""
-    return {"clip_id": clip.clip_id, "take": take, **asdict(info)}
-
-
-def fit_to_clip(samples: np.ndarray, clip: ClipRef, sample_rate: int) -> np.ndarray:
-    """Audio cut or padded with silence to the clip's record duration."""
-    length = round(clip.record_range.duration.to_seconds() * sample_rate)
-    return np.pad(samples, (0, max(0, length - len(samples))))[:length]
+def load_checked(
+    load: Callable[[], tuple[DubModels, Stages]], checkpoint: str
+) -> tuple[DubModels, Stages]:
+    """The models and stages, or one line saying why not: a broken checkpoint, a device or a
+    backend that is not there fails once, before any clip."""
+    try:
+        return load()
+    except ImagintalkError:
+        raise
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        raise ModelLoadError(checkpoint, f"{type(err).__name__}: {err}") from err
 
 
 def dub_timeline(
@@ -159,35 +142,41 @@ def dub_timeline(
     load: Callable[[], tuple[DubModels, Stages]],
     cache: LipTrackCache | None = None,
 ) -> Job[DubReport]:
-    """Job: dub the timeline; `load` gives the models and stages (called once, when needed).
+    """Job: dub the timeline; `load` gives the models and stages (called once, up front).
 
     Clips go `request.batch_size` at a time: their lips are read one by one, then all their
-    takes are generated as one batch (`speak_tracks`) and written before the next clips start,
-    so a cancel loses at most the clips of the batch in flight.
+    takes are generated as one batch (`speak_tracks`), each written as soon as it is made.
     """
-    timeline, output = Path(request.timeline), Path(request.output)
-    if output.resolve() == timeline.resolve():
-        raise UsageError(f"output '{output}' is the input timeline; it is never overwritten")
-    output_adapter(output, force=request.force)
+    timeline = Path(request.timeline)
+    output = check_output(timeline, Path(request.output), request.force)
     loaded = read_timeline(timeline)
+    notes: tuple[str, ...] = ()
+    if request.media_dirs:
+        from imagintalk_plugin.timeline.relink import relink_timeline
+
+        loaded, relinked = relink_timeline(loaded, request.media_dirs)
+        notes = (relinked.summary(),)
     clips = select_clips(loaded, request.clips)
     if not clips:
         raise UsageError(f"{timeline} has no dubbable clips")
-    media_dir = output.parent / f"{output.stem}_dialogue"
-    media_dir.mkdir(parents=True, exist_ok=True)
-    run = _Run(request, media_dir, load, cache, len(clips))
-    outcomes, placements = [], []
-    for first in range(0, len(clips), request.batch_size):
-        group = clips[first : first + request.batch_size]
-        done = yield from run.dub_group(group, first)
-        for outcome, placed in done:
-            outcomes.append(outcome)
-            placements.extend(placed)
-    yield Progress("dub", len(clips), len(clips), unit="clip")
-    if not placements:
-        return DubReport(None, outcomes)
-    write_timeline(place_dialogue(loaded.timeline, placements), output, force=request.force)
-    return DubReport(output, outcomes)
+    with holding(output):
+        yield Progress("loading model", 0, 1)
+        loaded_models = load_checked(load, "the checkpoint")
+        yield Progress("loading model", 1, 1)
+        run = _Run(request, output.media_dir, loaded_models, cache, len(clips))
+        outcomes, placements = [], []
+        yield Progress("dub", 0, len(clips), unit="clip")
+        for first in range(0, len(clips), request.batch_size):
+            group = clips[first : first + request.batch_size]
+            for outcome, placed in (yield from run.dub_group(group)):
+                outcomes.append(outcome)
+                placements.extend(placed)
+        if not placements:
+            return DubReport(None, outcomes, notes)
+        dubbed = place_dialogue(loaded.timeline, placements)
+        write_timeline(dubbed, output.timeline, force=True)  # checked by check_output
+        output.remember_written()
+    return DubReport(output.timeline, outcomes, notes)
 
 
 @dataclass
@@ -200,39 +189,45 @@ class _Pending:
     wav: Path
     record: dict
     track: LipTrack | None = None
+    written: bool = False
 
 
 @dataclass
 class _Run:
-    """One dub run's shared state: the request, where takes go, the models once loaded."""
+    """One dub run's shared state: the request, where takes go, the loaded models, and how many
+    of the run's clips are finished (for the overall progress)."""
 
     request: DubRequest
     media_dir: Path
-    load: Callable[[], tuple[DubModels, Stages]]
+    loaded: tuple[DubModels, Stages]
     cache: LipTrackCache | None
     total: int
-    loaded: list[tuple[DubModels, Stages]] = field(default_factory=list)
+    finished: int = 0
+    _steps: list[Progress] = field(default_factory=list)
 
-    def models(self) -> tuple[DubModels, Stages]:
-        if not self.loaded:
-            self.loaded.append(self.load())
-        return self.loaded[0]
+    def _clip_finished(self, clip: ClipRef) -> None:
+        self.finished += 1
+        self._steps.append(Progress("dub", self.finished, self.total, clip.clip_id, unit="clip"))
 
-    def dub_group(
-        self, clips: list[ClipRef], first: int
-    ) -> Job[list[tuple[ClipOutcome, list[PlacedAudio]]]]:
+    def _flush(self) -> Job[None]:
+        while self._steps:
+            yield self._steps.pop(0)
+
+    def dub_group(self, clips: list[ClipRef]) -> Job[list[tuple[ClipOutcome, list[PlacedAudio]]]]:
         """Each clip's outcome and placements; one failing clip never stops the others."""
         outcomes = {c.clip_id: ClipOutcome(c.clip_id, c.name, "reused") for c in clips}
         placed: dict[str, list[PlacedAudio]] = {c.clip_id: [] for c in clips}
         pending: list[_Pending] = []
-        for index, clip in enumerate(clips, start=first):
-            yield Progress("dub", index, self.total, clip.clip_id, clip.name, unit="clip")
+        for clip in clips:
             try:
                 todo = yield from self._plan_clip(clip, placed[clip.clip_id])
             except (ImagintalkError, ValueError, RuntimeError, OSError) as err:
                 _fail(outcomes[clip.clip_id], err)
-                continue
+                todo = []
             pending.extend(todo)
+            if not todo:
+                self._clip_finished(clip)
+                yield from self._flush()
         yield from self._generate(pending, outcomes, placed)
         results = []
         for clip in clips:
@@ -247,19 +242,19 @@ class _Run:
         """Reuses the clip's finished takes into `placed`; returns the takes still to make,
         with the clip's LipTrack read once if any is."""
         request = self.request
-        models, stages = self.models()
+        models, stages = self.loaded
         todo = []
         for take in range(1, request.takes + 1):
             seed = request.seed + take - 1
             overrides = replace(request.settings.overrides, seed=seed)
             settings = replace(request.settings, overrides=overrides)
-            info = take_info(models, settings, stages.backend)
-            record = take_record(clip, take, info)
-            wav = take_path(self.media_dir, clip, take)
-            if _reusable(wav, record, request.force):
-                placed.append(_placement(clip, wav, take, seed, models.name))
+            record = take_record(clip, take, take_info(models, settings, stages.backend))
+            record["delivery"] = {"sample_rate": request.sample_rate}
+            slot = find_slot(self.media_dir, clip, take, record, fresh=request.force)
+            if slot.reusable:
+                placed.append(_placement(clip, slot.wav, take, seed, models.name))
             else:
-                todo.append(_Pending(clip, take, settings, wav, record))
+                todo.append(_Pending(clip, take, settings, slot.wav, record))
         if todo:
             prepared = yield from prepare_clip(clip, cache=self.cache)
             for item in todo:
@@ -272,64 +267,71 @@ class _Run:
         outcomes: dict[str, ClipOutcome],
         placed: dict[str, list[PlacedAudio]],
     ) -> Job[None]:
-        """Generates and writes the pending takes as one batch; if the batch fails, take by
-        take, so only the clip at fault fails."""
+        """Generates the pending takes as one batch, writing each as soon as it is made; if the
+        batch fails, its unwritten takes go one by one, so only the clip at fault fails."""
         if not pending:
             return
-        models, stages = self.models()
-        requests = [(item.track, item.settings) for item in pending]
-        try:
-            speeches = yield from speak_tracks(models, stages, requests, self.request.batch_size)
-        except (ImagintalkError, ValueError, RuntimeError, OSError) as err:
-            _fatal(err)
-            if len(pending) == 1:
-                _fail(outcomes[pending[0].clip.clip_id], err)
-            else:
-                for item in pending:
-                    yield from self._generate([item], outcomes, placed)
-            return
-        for item, speech in zip(pending, speeches, strict=True):
+        models, stages = self.loaded
+
+        def deliver(index: int, speech: ClipSpeech) -> None:
+            item = pending[index]
             outcome = outcomes[item.clip.clip_id]
             try:
                 placed[item.clip.clip_id].append(self._write(item, speech, models.name))
             except (ImagintalkError, ValueError, OSError) as err:
                 _fail(outcome, err)
+            item.written = True
             if outcome.status != "failed":  # a clip with a failed take stays failed
                 outcome.status = "done"
+            if all(p.written for p in pending if p.clip is item.clip):
+                self._clip_finished(item.clip)
+
+        requests = [(item.track, item.settings) for item in pending]
+        try:
+            for step in speak_tracks(models, stages, requests, self.request.batch_size, deliver):
+                yield step
+                yield from self._flush()
+        except (ImagintalkError, ValueError, RuntimeError, OSError) as err:
+            if isinstance(err, CancelledError):
+                raise
+            unwritten = [item for item in pending if not item.written]
+            if len(pending) == 1:
+                _fail(outcomes[pending[0].clip.clip_id], err)
+                pending[0].written = True
+                self._clip_finished(pending[0].clip)
+            else:
+                for item in unwritten:
+                    yield from self._generate([item], outcomes, placed)
+        yield from self._flush()
 
     def _write(self, item: _Pending, speech: ClipSpeech, model: str) -> PlacedAudio:
-        samples = fit_to_clip(speech.waveform.samples, item.clip, speech.waveform.sample_rate)
-        placed = write_placed_audio(
+        """The take's sidecar, then its WAV (at the delivery rate, the clip's exact length)."""
+        seconds = item.clip.record_range.duration.to_seconds()
+        audio = for_delivery(speech.waveform, self.request.sample_rate, seconds)
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(sidecar(item.wav)) as tmp:
+            tmp.write_text(json.dumps(item.record, indent=2))
+        return write_placed_audio(
             item.clip,
-            Waveform(samples, speech.waveform.sample_rate),
+            audio,
             item.wav,
             take=item.take,
             seed=item.settings.overrides.seed,
             model=model,
-            force=True,  # an existing file here was checked by _reusable
+            force=True,  # the slot is this take's (see take_files.find_slot)
         )
-        with atomic_path(_sidecar(item.wav)) as tmp:
-            tmp.write_text(json.dumps(item.record, indent=2))
-        return placed
-
-
-def _fatal(err: Exception) -> None:
-    """Re-raises what stops the whole run: a cancel, or an existing take of other settings."""
-    if isinstance(err, (OutputExistsError, CancelledError)):
-        raise err
 
 
 def _fail(outcome: ClipOutcome, err: Exception) -> None:
-    """Marks the clip failed (unless the error stops the whole run)."""
-    _fatal(err)
+    """Marks the clip failed (a cancel stops the whole run instead)."""
+    if isinstance(err, CancelledError):
+        raise err
     outcome.status = "failed"
     outcome.error = str(err) if isinstance(err, ImagintalkError) else f"{type(err).__name__}: {err}"
     outcome.files = []
 
 
 def _placement(clip: ClipRef, wav: Path, take: int, seed: int, model: str) -> PlacedAudio:
-    from imagintalk_plugin.timeline.bwf import read_wav_info
-
     info = read_wav_info(wav)
     return PlacedAudio(
         clip, wav.resolve(), clip.record_range, info.sample_rate, take=take, seed=seed, model=model

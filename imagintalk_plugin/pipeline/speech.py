@@ -12,7 +12,7 @@ through the stages in padded batches (`window_batches`), with the same result pe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -93,6 +93,7 @@ class TakeInfo:
     seed: int
     backend: str
     settings: dict[str, Any]
+    model_digest: str = ""  # the checkpoint's content (`dub_models.content_digest`)
 
 
 def take_info(models: DubModels, settings: SpeechSettings, backend: str) -> TakeInfo:
@@ -101,7 +102,7 @@ def take_info(models: DubModels, settings: SpeechSettings, backend: str) -> Take
     refinement = asdict(_refine_settings(models, settings)) | {"model": models.calibration.model}
     style_dit = "dit_voice" if uses_override_dit(models.voice, settings.overrides) else "dit"
     described = settings.describe() | {"refinement": refinement, "style_dit": style_dit}
-    return TakeInfo(models.name, settings.overrides.seed, backend, described)
+    return TakeInfo(models.name, settings.overrides.seed, backend, described, models.digest)
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,6 +151,7 @@ def speak_tracks(
     stages: Stages,
     requests: Sequence[tuple[LipTrack, SpeechSettings]],
     batch_size: int = 1,
+    deliver: Callable[[int, ClipSpeech], None] | None = None,
 ) -> Job[list[ClipSpeech]]:
     """Job: the speech of several LipTracks (each with its settings), in request order.
 
@@ -157,12 +159,15 @@ def speak_tracks(
     `window_batches`): a take is the same as `speak_track` gives, only sooner where the
     device has room for a batch. Windows are batched only with others of the same detector,
     refiner and sampler settings; overrides (voice, emotion, speed, pitch, seed) may differ.
+    Each track is joined as soon as its last window is made and handed to `deliver(index,
+    speech)`, so a caller can keep it (write the take) before a cancel ends the rest.
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, not {batch_size}")
     windows = [_windows(track, settings) for track, settings in requests]
     total, done = sum(len(own) for own in windows), 0
     results: dict[tuple[int, int], WindowSpeech] = {}
+    speeches: dict[int, ClipSpeech] = {}
     groups: dict[tuple, list[tuple[int, int]]] = {}
     for r, (track, settings) in enumerate(requests):
         for i, w in enumerate(windows[r]):
@@ -172,6 +177,18 @@ def speak_tracks(
                 yield Progress("silence", done, total, track.clip_id, "no face in this window")
             else:
                 groups.setdefault(_batch_key(models, settings), []).append((r, i))
+
+    def finish() -> Job[None]:
+        """Join and deliver every track whose windows are all made."""
+        for r, (track, settings) in enumerate(requests):
+            if r in speeches or any((r, i) not in results for i in range(len(windows[r]))):
+                continue
+            own = [results.pop((r, i)) for i in range(len(windows[r]))]
+            speeches[r] = yield from _join(models, stages, track, settings, windows[r], own)
+            if deliver is not None:
+                deliver(r, speeches[r])
+
+    yield from finish()
     for members in groups.values():
         members.sort(key=lambda ri: -windows[ri[0]][ri[1]].frames)
         for first in range(0, len(members), batch_size):
@@ -179,11 +196,8 @@ def speak_tracks(
             made = yield from _speak_batch(models, stages, requests, windows, batch, done, total)
             results.update(made)
             done += len(batch)
-    speeches = []
-    for r, (track, settings) in enumerate(requests):
-        own = [results[r, i] for i in range(len(windows[r]))]
-        speeches.append((yield from _join(models, stages, track, settings, windows[r], own)))
-    return speeches
+            yield from finish()
+    return [speeches[r] for r in range(len(requests))]
 
 
 def _windows(track: LipTrack, settings: SpeechSettings) -> list[WindowInput]:

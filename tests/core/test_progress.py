@@ -46,3 +46,29 @@ def test_progress_fraction_with_unknown_total():
     token.cancel()
     with pytest.raises(CancelledError):
         token.raise_if_cancelled()
+
+
+def test_a_cancel_point_inside_a_step_stops_the_job_mid_step():
+    from imagintalk_plugin.core.progress import cancel_point
+
+    cancel = CancelToken()
+    inner_steps = []
+    cleaned = []
+
+    def job():
+        try:
+            yield Progress("sampler", 0, 1)
+            for step in range(16):  # one long step, such as a batch's diffusion steps
+                cancel_point()
+                inner_steps.append(step)
+                if step == 2:
+                    cancel.cancel()
+            yield Progress("sampler", 1, 1)
+        finally:
+            cleaned.append(True)
+
+    with pytest.raises(CancelledError):
+        drive(job(), None, cancel)
+    assert inner_steps == [0, 1, 2]
+    assert cleaned == [True]
+    cancel_point()  # outside a drive it does nothing

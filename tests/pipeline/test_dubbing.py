@@ -33,7 +33,7 @@ from imagintalk_plugin.pipeline.speech import (
     window_starts,
 )
 from imagintalk_plugin.pipeline.voice_generation import VoiceOverrides
-from imagintalk_plugin.timeline.bwf import read_bwf_time_reference, read_wav
+from imagintalk_plugin.timeline.bwf import read_bwf_time_reference, read_wav, read_wav_info
 from imagintalk_plugin.timeline.reading import read_timeline
 
 RATE = 24  # timeline rate differs from the media's 25 fps on purpose
@@ -89,20 +89,26 @@ def test_dub_places_takes_under_their_pictures_and_resumes(
         assert clip.range_in_parent().duration.value == 30
         wav = Path(clip.media_reference.target_url.removeprefix("file://"))
         samples = read_wav(wav)
-        assert samples.sample_rate == 16000
-        assert samples.num_samples == round(30 / RATE * 16000)  # the clip's length, exactly
+        assert (samples.sample_rate, read_wav_info(wav).bit_depth) == (48000, 24)
+        assert samples.num_samples == round(30 / RATE * 48000)  # the clip's length, exactly
         record = clip.range_in_parent().start_time + START
-        assert read_bwf_time_reference(wav) == round(record.to_seconds() * 16000)
+        assert read_bwf_time_reference(wav) == round(record.to_seconds() * 48000)
         assert np.abs(samples.samples).max() > 0  # a face: speech, not silence
         take = json.loads(wav.with_suffix(".take.json").read_text())
         assert (take["seed"], take["backend"]) == (0, "torch")
         assert "tiny_ckpt" in take["model"]
-    before = {p: p.stat().st_mtime_ns for p in output.parent.glob("scene_dubbed_dialogue/*")}
+        assert len(take["model_digest"]) == 16
+    before = {p: p.stat().st_mtime_ns for p in output.parent.glob("scene_dubbed_dialogue/*take*")}
 
-    assert _dub(timeline, output, checkpoint, "--force") == 1  # rerun: takes reused
-    assert "reused" in capsys.readouterr().out
-    after = {p: p.stat().st_mtime_ns for p in output.parent.glob("scene_dubbed_dialogue/*")}
+    assert _dub(timeline, output, checkpoint) == 1  # the same command again resumes
+    assert "2 reused" in capsys.readouterr().out
+    after = {p: p.stat().st_mtime_ns for p in output.parent.glob("scene_dubbed_dialogue/*take*")}
     assert after == before
+    assert _dub(timeline, output, checkpoint, "--force") == 1  # fresh takes, same files
+    capsys.readouterr()
+    fresh = {p: p.stat().st_mtime_ns for p in output.parent.glob("scene_dubbed_dialogue/*take*")}
+    assert fresh.keys() == before.keys()
+    assert all(fresh[p] != before[p] for p in before if p.suffix == ".wav")
 
 
 def test_a_take_records_the_refinement_its_checkpoint_resolves(checkpoint: Path) -> None:
@@ -189,7 +195,11 @@ def test_speak_writes_one_wav_and_refuses_to_overwrite(
     ]
     assert main([*args, "--steps", "2", "--quiet", "--seed", "7"]) == 0
     assert "seed 7" in capsys.readouterr().out
-    assert read_wav(out).num_samples == 16000
+    assert read_wav(out).num_samples == 48000  # delivered at 48 kHz
+    at_model_rate = tmp_path / "model_rate.wav"
+    args_model = [*args[:4], "-o", str(at_model_rate), *args[6:], "--sample-rate", "model"]
+    assert main([*args_model, "--steps", "2", "--quiet", "--seed", "7"]) == 0
+    assert read_wav(at_model_rate).num_samples == 16000
     assert main([*args, "--quiet"]) == 2
     assert "exists" in capsys.readouterr().err
 

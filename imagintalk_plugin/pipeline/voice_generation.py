@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from imagintalk_plugin.core.progress import cancel_point
 from imagintalk_plugin.core.signals import EMOTIONS, ProsodyCurves, TokenSequence, Waveform
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings, sample
 from imagintalk_plugin.nn.training.corpus import pad_sequences
@@ -242,6 +243,7 @@ def _synthesize_batch(
     )
     out = []
     for b, ((_, overrides), n) in enumerate(zip(items, lengths, strict=True)):
+        cancel_point()  # between the batch's clips through the codec decoder and vocoder
         own = codes[b : b + 1, :, :n]
         samples = path.vocoder(path.codec_decoder(own))[0].float().cpu().numpy()
         samples = np.clip(shift_pitch(samples, overrides.pitch_offset_semitones), -1.0, 1.0)

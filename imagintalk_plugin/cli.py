@@ -44,6 +44,16 @@ def _timeline_source_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="which timeline of a file holding several (0 = first)",
     )
+    parser.add_argument(
+        "--media-dir",
+        dest="media_dirs",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="relink offline clips to media found under DIR (recursively; repeatable): by file "
+        "name, reel or source timecode",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -290,7 +300,12 @@ def _inspect(args: argparse.Namespace) -> int:
     from imagintalk_plugin.timeline.report import format_table, inspect_report
 
     loaded = read_timeline(args.file, rate=args.rate, timeline_index=args.timeline_index)
-    report = inspect_report(loaded, list_clips(loaded))
+    relinked = None
+    if args.media_dirs:
+        from imagintalk_plugin.timeline.relink import relink_timeline
+
+        loaded, relinked = relink_timeline(loaded, args.media_dirs)
+    report = inspect_report(loaded, list_clips(loaded), relinked)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -321,6 +336,7 @@ def _place(args: argparse.Namespace) -> int:
         force=args.force,
         rate=args.rate,
         timeline_index=args.timeline_index,
+        media_dirs=args.media_dirs,
     )
     print(summary)
     return 0

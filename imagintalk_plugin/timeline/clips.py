@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
 from imagintalk_plugin.core.clips import ClipRef
+from imagintalk_plugin.timeline.media_paths import media_location
 from imagintalk_plugin.timeline.reading import LoadedTimeline
 from imagintalk_plugin.timeline.timecode import exact_rate, frames_time, rate_float, to_frames
 
@@ -197,7 +197,7 @@ def _make_ref(
         RationalTime(round(source_start.value), rate_float(media_fps)),
         RationalTime(media_frames, rate_float(media_fps)),
     )
-    path, offline, why = _media_location(loaded, clip)
+    path, offline, why = media_location(clip, loaded.path.parent, loaded.reel_sources)
     notes = list(dict.fromkeys([*segment.notes, *([why] if why else [])]))
     available = reference.available_range if reference is not None else None
     return ClipRef(
@@ -234,46 +234,3 @@ def _speaker(clip: otio.schema.Clip) -> str | None:
     ours = clip.metadata.get("imagintalk")
     speaker = ours.get("speaker") if hasattr(ours, "get") else None
     return str(speaker) if speaker else None
-
-
-def _media_location(loaded: LoadedTimeline, clip: otio.schema.Clip) -> tuple[str | None, bool, str]:
-    """(path or URL, offline?, note) for a clip's picture."""
-    reference = clip.media_reference
-    base = loaded.path.parent
-    if isinstance(reference, otio.schema.ExternalReference):
-        return _locate(reference.target_url, base)
-    if isinstance(reference, otio.schema.ImageSequenceReference):
-        folder, _, why = _locate(reference.target_url_base, base)
-        if folder is None:
-            return None, True, why
-        pattern = f"{reference.name_prefix}%0{reference.frame_zero_padding}d{reference.name_suffix}"
-        number = f"{reference.start_frame:0{reference.frame_zero_padding}d}"
-        first = Path(folder) / f"{reference.name_prefix}{number}{reference.name_suffix}"
-        online = first.exists()
-        return str(Path(folder) / pattern), not online, "" if online else "first image not found"
-    reel = str(clip.metadata.get("cmx_3600", {}).get("reel", ""))
-    if reel in loaded.reel_sources:
-        return _locate(loaded.reel_sources[reel], base)
-    return None, True, "no media linked"
-
-
-def _locate(url: str | None, base: Path) -> tuple[str | None, bool, str]:
-    """Turn a media URL or path into a local path; offline when it is not on this machine."""
-    if not url:
-        return None, True, "no media linked"
-    parsed = urlparse(url)
-    if len(parsed.scheme) > 1 and parsed.scheme != "file":
-        return url, True, f"remote media ({parsed.scheme}) cannot be read"
-    if parsed.scheme == "file":
-        raw = unquote(parsed.path)
-        if parsed.netloc and parsed.netloc != "localhost":
-            raw = f"//{parsed.netloc}{raw}"
-        if len(raw) > 2 and raw[0] == "/" and raw[2] == ":":  # /C:/Users/... on Windows
-            raw = raw[1:]
-    else:
-        raw = url
-    path = Path(raw)
-    if not path.is_absolute() and not (len(raw) > 1 and raw[1] == ":"):
-        path = base / path
-    exists = path.exists()
-    return str(path), not exists, "" if exists else "media file not found"

@@ -8,6 +8,7 @@ are refused without `force`; if anything fails, the files this run wrote are rem
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from imagintalk_plugin.core.clips import PlacedAudio
@@ -19,6 +20,7 @@ from imagintalk_plugin.timeline.bwf import read_wav_info, rewrite_as_bwf
 from imagintalk_plugin.timeline.clips import list_clips
 from imagintalk_plugin.timeline.placement import place_dialogue, safe_name, timecode_samples
 from imagintalk_plugin.timeline.reading import read_timeline
+from imagintalk_plugin.timeline.relink import relink_timeline
 from imagintalk_plugin.timeline.timecode import timecode, to_frames
 from imagintalk_plugin.timeline.writing import output_adapter, write_timeline
 
@@ -31,13 +33,21 @@ def place_audio_files(
     force: bool = False,
     rate: float | None = None,
     timeline_index: int = 0,
+    media_dirs: Sequence[Path] = (),
 ) -> str:
-    """Place `audio` (clip id -> WAV) under its clips; write `output`; return a summary."""
+    """Place `audio` (clip id -> WAV) under its clips; write `output`; return a summary.
+
+    With `media_dirs`, offline picture clips are first relinked to media found there, so the
+    written timeline links them (the summary starts with the relink line)."""
     timeline_path, output = Path(timeline_path), Path(output)
     if output.resolve() == timeline_path.resolve():
         raise UsageError(f"output '{output}' is the input timeline; it is never overwritten")
     output_adapter(output, force=force)
     loaded = read_timeline(timeline_path, rate=rate, timeline_index=timeline_index)
+    relinked = ""
+    if media_dirs:
+        loaded, report = relink_timeline(loaded, media_dirs)
+        relinked = report.summary() + "\n"
     clips = {clip.clip_id: clip for clip in list_clips(loaded)}
     for clip_id in audio:
         if clip_id not in clips:
@@ -78,7 +88,7 @@ def place_audio_files(
             media_dir.rmdir()
         raise
     origin = to_frames(loaded.start, loaded.rate)
-    return _summary(loaded.drop_frame, origin, placements, output, media_dir)
+    return relinked + _summary(loaded.drop_frame, origin, placements, output, media_dir)
 
 
 def _summary(

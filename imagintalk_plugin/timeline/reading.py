@@ -1,10 +1,11 @@
 """Read any timeline file OpenTimelineIO and its adapter plugins read, or say clearly why not.
 
 `read_timeline` returns a `LoadedTimeline`: the OTIO timeline plus what the adapters leave
-vague, settled once here: its exact frame rate, its start timecode, and whether that timecode
-is drop-frame. Any failure becomes a `TimelineReadError` naming the file and the reason; the
-adapters' own crashes on bad input (AttributeError, KeyError, ...) are caught here, at the one
-place that calls them.
+vague, settled once here: its exact frame rate, its start timecode, whether that timecode is
+drop-frame, and where relative media links point (made absolute, see `media_paths`). Any
+failure becomes a `TimelineReadError` naming the file and the reason; the adapters' own
+crashes on bad input (AttributeError, KeyError, ...) are caught here, at the one place that
+calls them.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from opentimelineio.opentime import RationalTime
 
 from imagintalk_plugin.core.errors import TimelineReadError, UnsupportedTimelineFormatError
 from imagintalk_plugin.timeline import edl, legacy_schema, timeline_facts
+from imagintalk_plugin.timeline.bundles import unpack_otioz_media
 from imagintalk_plugin.timeline.formats import (
     FORMATS,
     SUPPORTED_SUFFIXES,
     format_label,
     sniff_format,
 )
+from imagintalk_plugin.timeline.media_paths import rebase_media
 from imagintalk_plugin.timeline.timecode import exact_rate, frames_time, rate_float
 
 _HEAD_BYTES = 4096
@@ -46,7 +49,7 @@ class LoadedTimeline:
     start: RationalTime  # the start timecode as a time at `rate`
     drop_frame: bool
     notes: tuple[str, ...] = ()
-    reel_sources: dict[str, str] = field(default_factory=dict)  # EDL reel -> source file
+    reel_sources: dict[str, str] = field(default_factory=dict)  # EDL reel -> absolute file
 
     @property
     def fps(self) -> float:
@@ -101,6 +104,7 @@ def read_timeline(
             reason = f"damaged or not a real AAF file ({reason.partition('(')[2].rstrip(')')})"
         raise TimelineReadError(path, f"{format_label(key)}: {reason}") from err
     timeline = _pick_timeline(path, result, timeline_index, notes)
+    reels = rebase_media(timeline, _media_base(path, key, notes), reels)
     if edl_reading is not None:
         fps, drop = edl_reading.rate, edl_reading.drop_frame
     else:
@@ -120,6 +124,18 @@ def read_timeline(
         notes=tuple(notes),
         reel_sources=reels,
     )
+
+
+def _media_base(path: Path, key: str, notes: list[str]) -> Path:
+    """The folder a timeline's relative media links are relative to."""
+    if key == "otiod":
+        return path
+    if key == "otioz":
+        folder = unpack_otioz_media(path)
+        if folder.is_dir():
+            notes.append(f"media of the bundle unpacked into {folder}")
+        return folder
+    return path.parent
 
 
 def _unsupported_reason(path: Path) -> str:

@@ -6,11 +6,14 @@ the timeline's (drop-frame spelled "HH:MM:SS;FF").
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagintalk_plugin.core.clips import ClipRef
 from imagintalk_plugin.timeline.reading import LoadedTimeline
 from imagintalk_plugin.timeline.timecode import same_rate, timecode, to_frames
+
+if TYPE_CHECKING:
+    from imagintalk_plugin.timeline.relink import RelinkReport
 
 
 def clip_record(loaded: LoadedTimeline, clip: ClipRef) -> dict[str, Any]:
@@ -44,10 +47,13 @@ def clip_record(loaded: LoadedTimeline, clip: ClipRef) -> dict[str, Any]:
     }
 
 
-def inspect_report(loaded: LoadedTimeline, clips: list[ClipRef]) -> dict[str, Any]:
-    """The whole report: rate, start timecode, drop-frame, notes and the clips."""
+def inspect_report(
+    loaded: LoadedTimeline, clips: list[ClipRef], relinked: RelinkReport | None = None
+) -> dict[str, Any]:
+    """The whole report: rate, start timecode, drop-frame, notes and the clips; with
+    `relinked` (`--media-dir`), what relinking found under "relink"."""
     fps = loaded.rate
-    return {
+    report = {
         "file": str(loaded.path),
         "format": loaded.format,
         "name": loaded.timeline.name,
@@ -57,11 +63,19 @@ def inspect_report(loaded: LoadedTimeline, clips: list[ClipRef]) -> dict[str, An
         "notes": list(loaded.notes),
         "clips": [clip_record(loaded, clip) for clip in clips],
     }
+    if relinked is not None:
+        report["relink"] = {
+            "summary": relinked.summary(),
+            "found": [{"name": n, "how": h, "path": p} for n, h, p in relinked.found],
+            "missing": list(relinked.missing),
+        }
+    return report
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """The report as a table for people."""
-    lines = [
+    """The report as a table for people (after the relink line, when there is one)."""
+    lines = [report["relink"]["summary"]] if "relink" in report else []
+    lines += [
         (
             f"{report['file']}  ({report['format']}, {report['rate']:.3f} fps"
             f"{' DF' if report['drop_frame'] else ''}, starts {report['start_timecode']})"

@@ -6,6 +6,17 @@ hidden temporary folder next to the output, and the finished file is moved into 
 existing output is only replaced with `force=True`. An adapter that refuses a timeline raises
 `TimelineWriteError` with its reason.
 
+Media links. `read_timeline` makes every relative media link absolute (against the timeline's
+folder, see `media_paths`) and placed dialogue is linked by absolute file URL, so what is
+written here links the same files from whatever folder it is written to (EDL events whose
+reel a `>>> SOURCE` table names are linked to that file); a timeline built in memory with
+relative links is written as given. Per format: ``.otio``, ``.xml`` and ``.aaf``
+keep absolute file URLs (FCP7 ``pathurl``, AAF network locators); ``.edl`` names each file by
+its local path in a ``* FROM CLIP:`` comment (as Avid writes them); ``.otioz`` copies the
+files in and links them relative to the bundle (our reader unpacks them to read them back).
+Tested by writing placed timelines into another folder and reading them back: every picture
+that was online is online (tests/timeline/test_media_links.py).
+
 What each format keeps (measured with opentimelineio 0.18.1 and its adapters, by writing and
 reading back the timelines `place_dialogue` makes):
 
@@ -58,6 +69,7 @@ from opentimelineio.opentime import RationalTime, TimeRange
 
 from imagintalk_plugin.core.errors import ImagintalkError, OutputExistsError, TimelineWriteError
 from imagintalk_plugin.core.files import atomic_path
+from imagintalk_plugin.timeline.media_paths import local_path
 
 # suffix -> OTIO adapter name
 FORMATS = {
@@ -224,6 +236,7 @@ def _edl_timeline(
     for clip in track.find_clips():
         if not clip.metadata.get("cmx_3600", {}).get("reel"):
             clip.metadata.setdefault("cmx_3600", {})["reel"] = _reel_name(clip)
+        _url_to_path(clip.media_reference)
     start = timeline.global_start_time
     if start is not None and start.value > 0:
         rate = track.duration().rate if len(track) else start.rate
@@ -233,6 +246,20 @@ def _edl_timeline(
     if track.kind != otio.schema.TrackKind.Video:
         stack.append(otio.schema.Track(name="V", kind=otio.schema.TrackKind.Video))
     return otio.schema.Timeline(name=timeline.name, tracks=stack)
+
+
+def _url_to_path(reference: otio.core.MediaReference | None) -> None:
+    """Local file URLs as plain paths: EDLs name media in `* FROM CLIP:` comments by path
+    (as Avid writes them), which our reader and NLEs take without URL decoding."""
+    if isinstance(reference, otio.schema.ExternalReference):
+        url = reference.target_url
+        if url and urlparse(url).scheme == "file":
+            reference.target_url = local_path(url, Path("/"))[0] or url
+    elif isinstance(reference, otio.schema.ImageSequenceReference):
+        url = reference.target_url_base
+        if url and urlparse(url).scheme == "file":
+            folder = local_path(url, Path("/"))[0]
+            reference.target_url_base = f"{folder.rstrip('/')}/" if folder else url
 
 
 def _reel_name(clip: otio.schema.Clip) -> str:

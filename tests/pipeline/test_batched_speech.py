@@ -166,6 +166,7 @@ def _two_clip_timeline(videos: list[Path], folder: Path) -> Path:
 
 
 def _dub_audio(timeline: Path, output: Path, checkpoint: Path, batch: int) -> list[np.ndarray]:
+    output.parent.mkdir()
     args = ["dub", str(timeline), "-o", str(output), "--checkpoint", str(checkpoint)]
     assert main([*args, "--steps", "2", "--quiet", "--batch-size", str(batch)]) == 0
     wavs = sorted((output.parent / f"{output.stem}_dialogue").glob("*.wav"))
@@ -191,10 +192,10 @@ def test_a_batch_that_fails_is_retried_clip_by_clip(
     and only that clip is reported failed (its other take succeeding does not hide it)."""
     real = dubbing.speak_tracks
 
-    def breaks_on_line_2(models, stages, requests, batch_size=1):
+    def breaks_on_line_2(models, stages, requests, batch_size=1, deliver=None):
         if any(t.clip_id == "V1-002" and s.overrides.seed == 0 for t, s in requests):
             raise RuntimeError("out of memory")
-        return (yield from real(models, stages, requests, batch_size))
+        return (yield from real(models, stages, requests, batch_size, deliver))
 
     monkeypatch.setattr(dubbing, "speak_tracks", breaks_on_line_2)
     models = load_dub_models(checkpoint, "cpu")

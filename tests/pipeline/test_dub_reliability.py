@@ -273,3 +273,18 @@ def test_each_clip_is_delivered_as_soon_as_its_windows_are_made(checkpoint: Path
     with pytest.raises(CancelledError):
         drive(job, seen, cancel)
     assert events == ["batch", "delivered 0"]  # the long clip's later windows were never made
+
+
+def test_dub_relinks_offline_clips_from_a_media_folder(
+    videos: list[Path], checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    timeline = _timeline(videos, tmp_path)  # V1-003's media, missing.mp4, is not there
+    media = tmp_path / "media_from_another_machine"
+    media.mkdir()
+    shutil.copy(videos[1], media / "MISSING.mp4")
+    output = tmp_path / "cut.otio"
+    assert _dub(timeline, output, checkpoint, "--clips", "V1-003", "--media-dir", str(media)) == 0
+    report = capsys.readouterr().out
+    assert "relinked 1" in report
+    assert "V1-003   done" in report
+    assert main(["dub", str(timeline), "-o", str(output), "--media-dir", str(tmp_path / "no")]) == 2

@@ -52,7 +52,7 @@ def test_speak_takes_its_timbre_from_a_reference_voice_or_another_face(
     assert _speak(videos[0], outs["voice"], checkpoint, "--voice", str(_reference(videos))) == 0
     assert _speak(videos[0], outs["face"], checkpoint, "--face", str(other_face)) == 0
     audio = {name: read_wav(path).samples for name, path in outs.items()}
-    assert {len(a) for a in audio.values()} == {16000}
+    assert {len(a) for a in audio.values()} == {48000}  # 1 s delivered at 48 kHz
     assert not np.array_equal(audio["own"], audio["voice"])  # same seed, another timbre
     assert not np.array_equal(audio["own"], audio["face"])
     assert not np.array_equal(audio["voice"], audio["face"])
@@ -101,9 +101,10 @@ def test_dub_records_the_timbre_in_every_take(
     }
     assert take["settings"]["reference_voice"] is True
     assert take["settings"]["style_dit"] == "dit_voice"
-    # the same take with the clip's own face is another take: never silently reused
-    assert main([*args, "--force"]) == 0
-    take = json.loads(sidecar.read_text())
+    # the same take with the clip's own face is another take: never reused, never over it
+    assert main(args) == 0
+    assert json.loads(sidecar.read_text())["settings"]["reference_voice"] is True
+    take = json.loads(sidecar.with_name(sidecar.name.replace("take1", "take1_v2")).read_text())
     assert take["settings"]["timbre"] == {"source": "face"}
     assert take["settings"]["reference_voice"] is False
     assert take["settings"]["style_dit"] == "dit"

@@ -26,14 +26,32 @@ if [ "$DEVICE" = auto ]; then
 fi
 case "$DEVICE" in cpu|cuda) ;; *) echo "install: IMAGINTALK_DEVICE must be auto, cpu or cuda" >&2; exit 2;; esac
 
-# QtMultimedia (the panel's audition player) needs PulseAudio's client library from the system.
-if ! ldconfig -p 2>/dev/null | grep -q 'libpulse\.so\.0'; then
+# The panel's system libraries: Qt's X11 (xcb) and Wayland platform plugins, fonts and EGL,
+# and PulseAudio's client library for QtMultimedia (the audition player). PySide6's wheels
+# bring Qt itself but not these; a stock Debian/Ubuntu lacks some (libxcb-icccm4 and
+# libxcb-keysyms1 on Debian 12). Qt loads libxcb-cursor0 at run time, so `ldd` misses it.
+# Only what `ldconfig` does not find is installed, with one apt-get call.
+PANEL_LIBS=(
+    libxcb-icccm.so.4:libxcb-icccm4 libxcb-keysyms.so.1:libxcb-keysyms1
+    libxcb-cursor.so.0:libxcb-cursor0 libxcb-image.so.0:libxcb-image0
+    libxcb-render-util.so.0:libxcb-render-util0 libxcb-randr.so.0:libxcb-randr0
+    libxcb-shape.so.0:libxcb-shape0 libxcb-xfixes.so.0:libxcb-xfixes0 libxcb-sync.so.1:libxcb-sync1
+    libxcb-xkb.so.1:libxcb-xkb1 libX11-xcb.so.1:libx11-xcb1
+    libxkbcommon.so.0:libxkbcommon0 libxkbcommon-x11.so.0:libxkbcommon-x11-0
+    libwayland-cursor.so.0:libwayland-cursor0 libfontconfig.so.1:libfontconfig1
+    libdbus-1.so.3:libdbus-1-3 libEGL.so.1:libegl1 libGL.so.1:libgl1 libpulse.so.0:libpulse0
+)
+missing=()
+for entry in "${PANEL_LIBS[@]}"; do
+    ldconfig -p 2>/dev/null | grep -qF "${entry%%:*} (" || missing+=("${entry#*:}")
+done
+if [ "${#missing[@]}" -gt 0 ] && [ "$(uname -s)" = Linux ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        { apt-get install -y -q libpulse0 >/dev/null 2>&1 \
-            || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libpulse0 >/dev/null; }; } \
-            || echo "install: warning: could not install libpulse0; the panel's audition player is off" >&2
+        { apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${missing[@]}" >/dev/null; }; } \
+            || echo "install: warning: could not install ${missing[*]}; the panel may not start (see README)" >&2
     else
-        echo "install: note: for the panel's audition player install libpulse0 (sudo apt-get install libpulse0)" >&2
+        echo "install: note: the panel needs system libraries; as root run (Debian/Ubuntu names): apt-get install ${missing[*]}" >&2
     fi
 fi
 

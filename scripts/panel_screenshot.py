@@ -52,13 +52,14 @@ def shoot(args: argparse.Namespace) -> str:
 
     from imagintalk_plugin.core.paths import demo_timeline
     from imagintalk_plugin.ui.app import application
+    from imagintalk_plugin.ui.controller import PanelController
     from imagintalk_plugin.ui.panel import PanelWindow
     from imagintalk_plugin.ui.state import FAILED, OFFLINE
 
     app = application()
     with tempfile.TemporaryDirectory(prefix="imagintalk-shot-") as tmp:
         store = QSettings(str(Path(tmp) / "panel.ini"), QSettings.Format.IniFormat)
-        window = PanelWindow(store=store)
+        window = PanelWindow(PanelController(keep_session=False), store=store)  # no saved takes
         try:
             if args.checkpoint is not None:
                 window.settings_box.use_checkpoint(args.checkpoint)

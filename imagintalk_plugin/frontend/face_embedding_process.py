@@ -6,11 +6,16 @@ the GUI thread while a worker thread reads a clip's faces. After `embed_in_helpe
 `FaceModels.embed` sends the frame and landmarks to one helper process and waits for the
 descriptor without the GIL. The helper loads the same models from the same folder, so the
 descriptor is the same; it starts on first use (spawned, about a second) and ends with this
-process.
+process, however this process ends: `stop_helper()` ends it at once (the panel's shutdown), and
+a thread in the helper waits on the end of a pipe only the parent holds (multiprocessing's
+parent sentinel), so a parent killed by SIGTERM or SIGKILL takes the helper with it, and with
+the helper gone multiprocessing's resource tracker sees its own pipe close and ends too.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,15 +44,38 @@ def helper_enabled() -> bool:
     return _enabled
 
 
+def _helper_pool() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=get_context("spawn"), initializer=_exit_with_parent
+            )
+        return _pool
+
+
+def start_helper() -> int:
+    """Start the helper process now rather than on the first face (it takes about a second);
+    returns its pid."""
+    return int(_helper_pool().submit(os.getpid).result())
+
+
+def stop_helper() -> None:
+    """End the helper process now, waiting for it to exit (a face it is computing is
+    finished first); the next descriptor starts a new one while the helper is enabled."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def embed_in_helper(folder: Path, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
     """The 128-d descriptor of the face with these landmarks, computed by the helper process
     (restarted once if it died)."""
     global _pool
     for attempt in (1, 2):
-        with _lock:
-            if _pool is None:
-                _pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-            pool = _pool
+        pool = _helper_pool()
         try:
             return pool.submit(_embed, str(folder), rgb, points).result()
         except BrokenProcessPool:
@@ -60,6 +88,21 @@ def embed_in_helper(folder: Path, rgb: np.ndarray, points: np.ndarray) -> np.nda
 
 
 _models: dict[str, object] = {}
+
+
+def _exit_with_parent() -> None:
+    """In the helper: end this process as soon as the parent process is gone, whatever ended
+    it (a killed parent never sends the pool's shutdown, and the pool's queue would keep this
+    process waiting for ever)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the pipe only the parent holds closes: the parent ended
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _embed(folder: str, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:

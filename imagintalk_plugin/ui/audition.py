@@ -11,7 +11,9 @@ playback and the playhead stay in step even where there is no sound device (a he
 machine), and moving the playhead (or the scrub bar) seeks both players.
 
 Where QtMultimedia cannot load (Linux without libpulse0, say) the player shows that reason in
-one line, its controls are off, and the rest of the panel works.
+one line, its controls are off, and the rest of the panel works. Where it loads but the system
+has no audio output device, Play with a take says so in one line instead of playing in silence.
+The time readout is the clip's record timecode (`timecode_axis.ClipClock`).
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ from PySide6.QtWidgets import (
 from imagintalk_plugin.core.clips import ClipRef
 from imagintalk_plugin.core.signals import Waveform
 from imagintalk_plugin.ui.audition_media import MediaPair, picture_range
+from imagintalk_plugin.ui.timecode_axis import ClipClock, seconds_clock
 
 TICK_MS = 33  # how often playback moves the playhead
 SCREEN_STYLE = "background:#111; color:#9e9e9e;"
 REASON_STYLE = "color:#ffb300;"
+NO_OUTPUT = "no audio output device: the take cannot be heard (connect or enable one, then Play)"
 
 
 class AuditionPlayer(QWidget):
@@ -65,7 +69,8 @@ class AuditionPlayer(QWidget):
         self.loop_button.setToolTip("play the clip over and over")
         self.scrub = QSlider(Qt.Orientation.Horizontal)
         self.scrub.setRange(0, 0)
-        self.time = QLabel("0.00 / 0.00 s")
+        self.clock = seconds_clock()
+        self.time = QLabel("--:--:--:-- / --:--:--:--")
         self.reason = QLabel()
         self.reason.setStyleSheet(REASON_STYLE)
         self.reason.hide()
@@ -116,6 +121,7 @@ class AuditionPlayer(QWidget):
         if (clip, take) == (self._clip, self._take) and self._clip is not None:
             return
         self._clip, self._take = clip, take
+        self.clock = ClipClock.of(clip) if clip is not None else seconds_clock()
         self.pause()
         if clip is None or clip.clip_id != self._clip_id:
             self.position = 0.0
@@ -179,6 +185,9 @@ class AuditionPlayer(QWidget):
         """Play from the playhead (from the start when it is at the end)."""
         if not self.available or self.length <= 0 or self.playing:
             return
+        if self.media.audio_path is not None and not self.media.has_audio_output():
+            self._fail(NO_OUTPUT)
+            return
         if self.position >= self.length - 1e-3:
             self.position = 0.0
         self.playing = True
@@ -240,7 +249,7 @@ class AuditionPlayer(QWidget):
         self._updating = True
         self.scrub.setValue(round(1000 * seconds))
         self._updating = False
-        self.time.setText(f"{seconds:5.2f} / {self.length:.2f} s")
+        self.time.setText(f"{self.clock.record(seconds)} / {self.clock.record(self.length)}")
         self.position_changed.emit(seconds)
 
     def _scrubbed(self, value: int) -> None:

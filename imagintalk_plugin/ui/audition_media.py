@@ -11,6 +11,10 @@ starts, stops and re-seeks players that drift.
 QtMultimedia is imported by `multimedia()` when a pair is made: where it cannot load (Linux
 without libpulse0, say) `available` is False and `reason` says why in one line.
 
+The WAVs live in `<tmp>/imagintalk-audition-<pid>-*/`, removed when the pair shuts down. A panel
+killed before that leaves its folder behind; the next pair made on the machine removes the
+folders whose process is gone (`remove_stale_folders`).
+
 Every control call (source, seek, play, pause, stop) is queued to Qt's event loop rather than
 made from Python. PySide holds the GIL through a call it makes, while the players' own threads
 tear their renderers down and call back into Python (PySide's `disconnectNotify` override on
@@ -22,6 +26,9 @@ run from `exec()`, which releases the GIL.
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import shutil
 import tempfile
 import wave
 from pathlib import Path
@@ -46,6 +53,36 @@ from imagintalk_plugin.core.signals import Waveform
 DRIFT_S = 0.25  # a player further than this from the transport clock is re-seeked
 SETTLE_S = 0.5  # after a start or seek, players get this long before drift is checked
 LAST_FRAME_S = 0.04  # a picture past its end holds the frame this long before its end
+FOLDER_PREFIX = "imagintalk-audition-"
+_FOLDER_PID = re.compile(re.escape(FOLDER_PREFIX) + r"(\d+)-")
+_swept = False  # stale folders are looked for once per process
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` exists (and is not a zombie waiting to be reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS) or it just ended: os.kill said it was there
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
+def remove_stale_folders(tmp: Path | None = None) -> list[Path]:
+    """Remove audition folders whose panel process is gone (killed before it could clean up);
+    returns what was removed. Folders of live processes, and names without a pid, stay."""
+    removed = []
+    for folder in Path(tmp or tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        match = _FOLDER_PID.match(folder.name)
+        if match and folder.is_dir() and not process_alive(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def multimedia() -> tuple[SimpleNamespace | None, str]:
@@ -56,7 +93,10 @@ def multimedia() -> tuple[SimpleNamespace | None, str]:
         text = " ".join(str(err).split()) or type(err).__name__
         return None, f"audition unavailable: QtMultimedia cannot load ({text})"
     QLoggingCategory.setFilterRules("qt.multimedia.ffmpeg*.info=false")  # per-file stream dumps
-    return SimpleNamespace(player=mm.QMediaPlayer, output=mm.QAudioOutput, sink=mm.QVideoSink), ""
+    names = SimpleNamespace(
+        player=mm.QMediaPlayer, output=mm.QAudioOutput, sink=mm.QVideoSink, devices=mm.QMediaDevices
+    )
+    return names, ""
 
 
 def invoke(target: QObject, method: str, *args: Any) -> None:
@@ -102,13 +142,18 @@ class MediaPair(QObject):
         self.audio_s = 0.0  # the take's length
         self.video_path: Path | None = None
         self.audio_path: Path | None = None
-        self._tmp = tempfile.TemporaryDirectory(prefix="imagintalk-audition-")
+        global _swept
+        if not _swept:
+            _swept = True
+            remove_stale_folders()
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-")
         self._wavs: dict[tuple[str, int], tuple[Waveform, Path]] = {}
         self._loading: set[Any] = set()  # players given a file that has not loaded yet
         self._check_after = 0.0  # clock seconds before which drift is not checked
         self._at: tuple[float, bool] = (0.0, False)  # where the players should be, playing?
         mm, self.reason = multimedia()
         self.available = mm is not None
+        self._devices = mm.devices if mm is not None else None
         self.video: Any = None
         self.audio: Any = None
         if mm is None:
@@ -122,6 +167,15 @@ class MediaPair(QObject):
         self.audio.errorOccurred.connect(lambda _e, text: self.failed.emit(f"take: {text}"))
         for player in (self.video, self.audio):
             player.mediaStatusChanged.connect(lambda status, p=player: self._loaded(p, status))
+
+    @property
+    def folder(self) -> Path:
+        """Where the take WAVs are written (removed by `shutdown`)."""
+        return Path(self._tmp.name)
+
+    def has_audio_output(self) -> bool:
+        """Whether the system offers an audio output device to play a take on."""
+        return self._devices is not None and bool(self._devices.audioOutputs())
 
     # files -----------------------------------------------------------------------------------
     def set_picture(self, path: Path | None, start_s: float = 0.0, length_s: float = 0.0) -> None:

@@ -4,12 +4,13 @@ Following napari and AYON's loader, the widgets only draw the state and call the
 observers are a plain callback list. The work for one clip is `clip_job`, a plain generator
 (front-end, then `speak_track`) that the Qt worker drives on its own thread and tests drive
 directly. Pipeline modules pull torch, so they are imported inside the functions that use
-them: the panel opens without loading a model.
+them: the panel opens without loading a model. Every announced change of a clip's takes or style
+is saved at once in the timeline's session (`session_store`), which opening the timeline again
+reads back.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -19,18 +20,12 @@ import numpy as np
 
 from imagintalk_plugin.core.clips import PlacedAudio
 from imagintalk_plugin.core.errors import ImagintalkError, MediaOfflineError, UsageError
-from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.progress import Job, Progress
-from imagintalk_plugin.core.signals import Waveform
 from imagintalk_plugin.timeline.clips import list_clips
-from imagintalk_plugin.timeline.placement import (
-    DIALOGUE_TRACK,
-    place_dialogue,
-    write_placed_audio,
-)
 from imagintalk_plugin.timeline.reading import LoadedTimeline, read_timeline
 from imagintalk_plugin.timeline.report import clip_record
-from imagintalk_plugin.timeline.writing import output_adapter, write_timeline
+from imagintalk_plugin.ui.placing import place_takes
+from imagintalk_plugin.ui.session_store import SessionStore
 from imagintalk_plugin.ui.state import (
     DONE,
     FAILED,
@@ -149,13 +144,17 @@ def next_free_output(folder: Path, stem: str, suffix: str = ".otio") -> Path:
 class PanelController:
     """The loaded timeline, per-clip status, style and takes; what the panel's buttons do."""
 
-    def __init__(self, defaults: StyleSettings | None = None) -> None:
+    def __init__(self, defaults: StyleSettings | None = None, keep_session: bool = True) -> None:
         self.defaults = defaults or StyleSettings()
         self.loaded: LoadedTimeline | None = None
         self.clips: dict[str, ClipState] = {}
         self._observers: list[Observer] = []
         self._queued: set[str] = set()
         self.last_placed: list[PlacedAudio] = []  # what the last `place` wrote (for hosts)
+        self.keep_session = keep_session  # False: takes live only as long as the panel
+        self.session: SessionStore | None = None
+        self.session_notes: list[str] = []  # what reopening the session found, one line each
+        self.session_error = ""  # why the last save failed ("" when it worked)
 
     # observers -------------------------------------------------------------------------
     def subscribe(self, observer: Observer) -> Callable[[], None]:
@@ -164,19 +163,41 @@ class PanelController:
         return lambda: self._observers.remove(observer)
 
     def _emit(self, kind: str, clip_id: str | None = None) -> None:
+        if kind in ("takes", "style") and clip_id is not None:
+            self._save(clip_id)
         for observer in list(self._observers):
             observer(PanelEvent(kind, clip_id))
 
+    def _save(self, clip_id: str) -> None:
+        """Keep the clip's takes and settings in the session; a failure is announced, not
+        raised (the take stays in the panel and the next change tries again)."""
+        if self.session is None:
+            return
+        try:
+            self.session.save(self.clips[clip_id])
+        except (OSError, ImagintalkError) as err:
+            self.session_error = f"cannot save the session in {self.session.folder}: {err}"
+            self._emit("session", clip_id)
+        else:
+            self.session_error = ""
+
     # timeline and clips ------------------------------------------------------------------
     def open_timeline(self, path: Path) -> None:
-        """Read a timeline (any format `timeline inspect` reads) and list its clips."""
-        loaded = read_timeline(Path(path))
+        """Read a timeline (any format `timeline inspect` reads), list its clips and give them
+        their takes and settings saved in its session (see `session_notes`)."""
+        self.use_timeline(read_timeline(Path(path)))
+
+    def use_timeline(self, loaded: LoadedTimeline) -> None:
+        """List the clips of a read timeline (a relinked one, say), with their saved session."""
         clips = {}
         for ref in list_clips(loaded):
             state = ClipState(ref, clip_record(loaded, ref)["record_start_timecode"], self.defaults)
             if ref.offline or not ref.media_path:
                 state.status, state.error = OFFLINE, f"media offline: {ref.media_path or 'none'}"
             clips[ref.clip_id] = state
+        self.session = SessionStore.for_timeline(loaded.path) if self.keep_session else None
+        self.session_notes = self.session.restore(clips) if self.session is not None else []
+        self.session_error = ""
         self.loaded, self.clips = loaded, clips
         self._queued.clear()
         self._emit("timeline")
@@ -249,7 +270,7 @@ class PanelController:
         return ClipRequest(
             state.ref,
             state.style,
-            len(state.takes) + 1,
+            max((t.number for t in state.takes), default=0) + 1,  # numbers may have gaps
             state.track,
             timbre_clip=other.ref if other is not None else None,
             timbre_track=other.track if other is not None else None,
@@ -325,38 +346,7 @@ class PanelController:
         chosen = [(s, t) for s in self.clips.values() if (t := s.chosen_take()) is not None]
         if not chosen:
             raise UsageError("no takes to place yet: run some clips first")
-        output = Path(output)
-        if output.resolve() == self.loaded.path.resolve():
-            raise UsageError(f"output '{output}' is the input timeline; it is never overwritten")
-        output_adapter(output, force=force)
-        from imagintalk_plugin.pipeline.dubbing import fit_to_clip, take_path, take_record
-
-        media_dir = output.parent / f"{output.stem}_dialogue"
-        media_dir.mkdir(parents=True, exist_ok=True)
-        placements, lines = [], []
-        for state, take in chosen:
-            speech, clip = take.speech, state.ref
-            rate = speech.waveform.sample_rate
-            wav = take_path(media_dir, clip, take.number)
-            samples = fit_to_clip(speech.waveform.samples, clip, rate)
-            placements.append(
-                write_placed_audio(
-                    clip,
-                    Waveform(samples, rate),
-                    wav,
-                    take=take.number,
-                    seed=take.style.seed,
-                    model=speech.take.model,
-                    force=force,
-                )
-            )
-            with atomic_path(wav.with_suffix(".take.json")) as tmp:
-                tmp.write_text(json.dumps(take_record(clip, take.number, speech.take), indent=2))
-            mark = " (circled)" if take.circled else ""
-            lines.append(f"  {clip.clip_id:8s} take {take.number}{mark}: {wav.name}")
-        write_timeline(place_dialogue(self.loaded.timeline, placements), output, force=force)
-        self.last_placed = placements
+        summary, self.last_placed = place_takes(self.loaded, chosen, Path(output), force)
         left = len(self.clips) - len(chosen)
-        head = f"placed {len(placements)} take(s) on '{DIALOGUE_TRACK}' track(s): wrote {output}"
         tail = [f"  {left} clip(s) without a take left out"] if left else []
-        return "\n".join([head, *lines, *tail])
+        return "\n".join([summary, *tail])

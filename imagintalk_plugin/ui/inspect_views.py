@@ -1,10 +1,12 @@
-"""What a take is made of, drawn over one time axis (seconds from the clip's first frame).
+"""What a take is made of, drawn over one time axis, labelled in the clip's record timecode.
 
 Rows, top to bottom: the speech units (50 Hz; shading = the error detector's confidence that a
 unit is right, 1 - error_prob; units the refiner changed in red, with the aligner's original
 as a hollow mark), F0 (Hz, gaps where unvoiced), energy (dB), the waveform, and a strip of
 mouth crops sampled along the clip. The x axes are linked and one playhead line crosses
-every row: drag it in any row, or click a row to move it there.
+every row: drag it in any row, or click a row to move it there. Internally times are seconds
+from the clip's first frame; the axis shows them as record timecode (`timecode_axis`). Before a
+clip has a take the plots give way to a plain "no take yet" message.
 
 Units and mouths are in picture time; F0, energy and audio in the take's own time, which is
 what gets placed. They agree at speed 1; a take made at another speed runs longer or
@@ -17,29 +19,18 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from imagintalk_plugin.core.signals import LipTrack
+from imagintalk_plugin.ui.saved_takes import MouthStrip, mouth_strip
+from imagintalk_plugin.ui.timecode_axis import ClipClock, TimecodeAxis, seconds_clock
+
+__all__ = ["ROWS", "InspectViews", "mouth_strip"]
 
 ROWS = ("units", "f0", "energy", "waveform", "mouths")
 TITLES = {"units": "units", "f0": "F0 Hz", "energy": "dB", "waveform": "audio"}
-STRIP_FRAMES = 48  # mouth crops in the strip, at most
-STRIP_SIZE = 48  # pixels per crop in the strip
 SHADES = 8  # alpha levels of the unit shading
-
-
-def mouth_strip(track: LipTrack, frames: int = STRIP_FRAMES, size: int = STRIP_SIZE) -> np.ndarray:
-    """(size, n * size) uint8: n mouth crops evenly spread over the track, side by side."""
-    crops = track.mouth_crops
-    if crops.dtype != np.uint8:  # float crops are 0-1 or 0-255 grayscale
-        scale = 255.0 if float(np.nanmax(crops, initial=0.0)) <= 1.0 else 1.0
-        crops = np.clip(crops * scale, 0, 255).astype(np.uint8)
-    n = max(1, min(frames, track.num_frames))
-    picks = ((np.arange(n) + 0.5) * track.num_frames / n).astype(int)
-    step = max(1, crops.shape[1] // size)
-    tiles = [crops[i, ::step, ::step][:size, :size] for i in picks]
-    return np.concatenate(tiles, axis=1)
+EMPTY_STYLE = "color:#9e9e9e; font-size:16px;"
 
 
 class InspectViews(QWidget):
@@ -51,11 +42,17 @@ class InspectViews(QWidget):
         super().__init__(parent)
         self.title = QLabel("No take selected")
         self.title.setWordWrap(True)  # a long take recipe must not widen the window
+        self.empty = QLabel("No take yet")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet(EMPTY_STYLE)
         self.canvas = pg.GraphicsLayoutWidget()
+        self.time_axis = TimecodeAxis()
         self.plots: dict[str, pg.PlotItem] = {}
         self.lines: dict[str, pg.InfiniteLine] = {}
         for row, name in enumerate(ROWS):
-            plot = self.canvas.addPlot(row=row, col=0)
+            axes = {"bottom": self.time_axis} if name == ROWS[-1] else None
+            plot = self.canvas.addPlot(row=row, col=0, axisItems=axes)
             plot.setMenuEnabled(False)
             plot.setLabel("left", TITLES.get(name, ""))
             plot.getAxis("left").enableAutoSIPrefix(False)
@@ -71,15 +68,18 @@ class InspectViews(QWidget):
             self.plots[name], self.lines[name] = plot, line
         self.plots["mouths"].hideAxis("left")
         self.plots["mouths"].invertY(True)
-        self.plots["mouths"].setLabel("bottom", "seconds")
+        self.plots["mouths"].setLabel("bottom", "record timecode")
         self.canvas.ci.layout.setRowStretchFactor(0, 3)
         self.items = self._make_items()
         self.canvas.scene().sigMouseClicked.connect(self._clicked)
         self._syncing = False
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.empty)
+        self.pages.addWidget(self.canvas)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
-        layout.addWidget(self.canvas)
+        layout.addWidget(self.pages)
 
     def _make_items(self) -> dict[str, Any]:
         items: dict[str, Any] = {
@@ -103,18 +103,30 @@ class InspectViews(QWidget):
         return items
 
     # drawing -------------------------------------------------------------------------------
-    def clear(self, message: str = "No take selected") -> None:
-        """Empty every row."""
+    @property
+    def showing_plots(self) -> bool:
+        """Whether a take is drawn (False: the "no take yet" message is shown)."""
+        return self.pages.currentWidget() is self.canvas
+
+    def set_clock(self, clock: ClipClock | None) -> None:
+        """Label times with this clip's record timecode (None: plain timecode from zero)."""
+        self.time_axis.set_clock(clock or seconds_clock())
+
+    def clear(self, message: str = "No take selected", detail: str = "") -> None:
+        """Empty every row and show `message` (with `detail` under it) instead of the plots."""
         self.title.setText(message)
+        self.empty.setText(f"{message}\n\n{detail}" if detail else message)
+        self.pages.setCurrentWidget(self.empty)
         for name in ("units", "original", "changed"):
             self.items[name].clear()
         for name in ("f0", "energy", "waveform"):
             self.items[name].setData([], [])
         self.items["mouths"].clear()
 
-    def show_take(self, title: str, speech: Any, track: LipTrack | None) -> None:
-        """Draw one take (a pipeline `ClipSpeech`) and the lips it was made from."""
+    def show_take(self, title: str, speech: Any, mouths: MouthStrip | None) -> None:
+        """Draw one take (a pipeline `ClipSpeech` or a saved one) and the clip's mouths."""
         self.title.setText(title)
+        self.pages.setCurrentWidget(self.canvas)
         units, refined = speech.units, speech.refined
         t = np.arange(units.num_steps) / units.rate_hz
         confidence = 1.0 - np.clip(np.asarray(speech.error_prob, np.float64), 0.0, 1.0)
@@ -131,11 +143,10 @@ class InspectViews(QWidget):
         wave = speech.waveform
         samples = wave.samples if wave.samples.ndim == 1 else wave.samples.mean(axis=0)
         self.items["waveform"].setData(np.arange(len(samples)) / wave.sample_rate, samples)
-        if track is not None and track.num_frames:
-            strip = mouth_strip(track)
+        if mouths is not None:
             image = self.items["mouths"]
-            image.setImage(strip, levels=(0, 255))
-            image.setRect(QRectF(0.0, 0.0, track.num_frames / track.fps, 1.0))
+            image.setImage(mouths.image, levels=(0, 255))
+            image.setRect(QRectF(0.0, 0.0, mouths.seconds, 1.0))
         else:
             self.items["mouths"].clear()
         self.plots["units"].enableAutoRange()

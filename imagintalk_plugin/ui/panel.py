@@ -4,7 +4,9 @@ A main window with docks: the clip list with faces, Run / Cancel and progress (l
 audition player over the inspect views of the current take (centre, one playhead for both),
 style controls, timbre and takes (right), settings and Place (bottom). The window only wires
 widgets to the `PanelController` (state) and the `WorkerHost` (model work on its own thread);
-it never runs model code itself.
+it never runs model code itself. Takes and clip settings are kept in the timeline's session
+(`session_store`) as they are made; opening the timeline again shows them, with one status line
+on what could not be brought back.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from imagintalk_plugin.ui.audition import AuditionPlayer
 from imagintalk_plugin.ui.clip_table import ClipTable
 from imagintalk_plugin.ui.controller import PanelController, next_free_output
 from imagintalk_plugin.ui.inspect_views import InspectViews
+from imagintalk_plugin.ui.saved_takes import SavedSpeech, SavedTakeError, track_strip
 from imagintalk_plugin.ui.settings import SettingsBox
 from imagintalk_plugin.ui.state import ClipResult, PanelEvent
 from imagintalk_plugin.ui.style_panel import StylePanel
+from imagintalk_plugin.ui.timecode_axis import ClipClock
 from imagintalk_plugin.ui.worker import WorkerHost
 
 TIMELINE_FILTER = "Timelines (*.otio *.otioz *.xml *.fcpxml *.edl *.aaf);;All files (*)"
@@ -170,8 +174,16 @@ class PanelWindow(QMainWindow):
             return False
         self._inspected.clear()
         self.setWindowTitle(f"ImaginTalk — {Path(path).name}")
-        self._status(f"{len(self.controller.clips)} clip(s) in {path}")
+        self._status(self._opened_line(f"{len(self.controller.clips)} clip(s) in {path}"))
         return True
+
+    def _opened_line(self, head: str) -> str:
+        """`head`, then what reopening the session found, as one status line."""
+        notes = self.controller.session_notes
+        if not notes:
+            return head
+        more = f" (and {len(notes) - 1} more note(s) in the clip list)" if len(notes) > 1 else ""
+        return f"{head}; {notes[0]}{more}"
 
     def _browse_timeline(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open timeline", "", TIMELINE_FILTER)
@@ -272,6 +284,8 @@ class PanelWindow(QMainWindow):
             self._show_current()
         elif event.kind in ("takes", "style") and event.clip_id == self.clip_table.current_id():
             self._show_current()
+        elif event.kind == "session":
+            self._status(self.controller.session_error)
 
     def _show_current(self, *_args: object) -> None:
         current_id = self.clip_table.current_id()
@@ -283,16 +297,25 @@ class PanelWindow(QMainWindow):
             take = next((t for t in state.takes if t.number == take_number), None)
             take = take or state.chosen_take()
         self.style_panel.show_clips(selected, state, take.number if take else None)
-        self.audition.load(
-            state.ref if state else None,
-            take.speech.waveform if take else None,
-            take.number if take else 0,
-        )
+        ref = state.ref if state is not None else None
+        self.views.set_clock(ClipClock.of(ref) if ref is not None else None)
         if state is None or take is None:
-            self.views.clear(f"{current_id}: no take yet" if current_id else "No clip selected")
+            self.audition.load(ref)
+            message = f"{current_id}: no take yet" if current_id else "No clip selected"
+            self.views.clear(message, "Run the clip to see its take here." if current_id else "")
             return
         title = f"{state.clip_id} {state.ref.name} — take {take.number} ({take.style.describe()})"
-        self.views.show_take(title, take.speech, state.track)
+        try:
+            mouths = track_strip(state.track)
+            if mouths is None and isinstance(take.speech, SavedSpeech):
+                mouths = take.speech.mouths
+            self.views.show_take(title, take.speech, mouths)
+            waveform = take.speech.waveform
+        except SavedTakeError as err:  # its files went bad since the session was opened
+            self.audition.load(ref)
+            self.views.clear(f"{state.clip_id} take {take.number} cannot be shown", str(err))
+            return
+        self.audition.load(ref, waveform, take.number)
 
     def _take_chosen(self, number: int) -> None:
         current = self.clip_table.current_id()
@@ -349,9 +372,15 @@ class PanelWindow(QMainWindow):
             self.resizeDocks(self._side_docks, [520, 320], Qt.Orientation.Horizontal)
             self._side_docks = []
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
-        """Stop the worker (after its running stage) and the player before closing."""
-        self.host.shutdown()
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Release what must not outlive the panel: the audition's temporary WAVs first, then
+        the thumbnails, the worker (after its running stage, waiting at most `timeout_ms`) and
+        the face helper process. Returns whether the worker stopped in time."""
         self.audition.shutdown()
         self.clip_table.thumbnails.shutdown()
+        return self.host.shutdown(timeout_ms)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        """Stop the worker (after its running stage) and the player before closing."""
+        self.shutdown()
         super().closeEvent(event)

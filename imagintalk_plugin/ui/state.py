@@ -151,7 +151,8 @@ class ClipResult:
 
 @dataclass(frozen=True)
 class PanelEvent:
-    """What changed, for observers: `timeline`, `clip`, `progress`, `style` or `takes`."""
+    """What changed, for observers: `timeline`, `clip`, `progress`, `style`, `takes`, or
+    `session` (saving the session failed: the controller's `session_error` says why)."""
 
     kind: str
     clip_id: str | None = None

@@ -4,7 +4,9 @@ The controls show the current clip's settings; an edit applies to every selected
 editor can set one emotion on a whole scene) and is announced as one changed field. The timbre
 row (`timbre_controls`) picks the voice: the clip's face, another clip's face or a voice file.
 The takes list is the current clip's, each take with its recipe (timbre included): picking a
-take inspects it, Circle marks the one to place.
+take inspects it, Circle marks the one to place. The controls an editor reaches for (pitch,
+speed, emotion, timbre, variation seed) have plain labels; the model's own knobs (guidance,
+diffusion steps, detector threshold) sit in an "Advanced" section, collapsed at first.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -45,6 +48,37 @@ def _spin(low: float, high: float, step: float, decimals: int, suffix: str = "")
     return spin
 
 
+class Collapsible(QWidget):
+    """A titled section whose body shows only while its header arrow is open."""
+
+    def __init__(self, title: str, body: QWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.header = QToolButton()
+        self.header.setText(title)
+        self.header.setCheckable(True)
+        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.header.setAutoRaise(True)
+        self.body = body
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.header)
+        layout.addWidget(body)
+        self.header.toggled.connect(self.set_open)
+        self.set_open(False)
+
+    def set_open(self, on: bool) -> None:
+        """Show or hide the body."""
+        self.header.setChecked(on)
+        self.header.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.body.setVisible(on)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the body shows."""
+        return self.header.isChecked()
+
+
 class StylePanel(QWidget):
     """Per-clip style settings, Regenerate, and the takes list."""
 
@@ -55,7 +89,7 @@ class StylePanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.pitch = _spin(-24.0, 24.0, 0.5, 1, " st")
+        self.pitch = _spin(-24.0, 24.0, 0.5, 1)
         self.speed = _spin(0.25, 4.0, 0.05, 2, " x")
         self.emotion = QComboBox()
         self.emotion.addItems([FROM_FACE, *EMOTIONS])
@@ -69,8 +103,12 @@ class StylePanel(QWidget):
         self.seed = QSpinBox()
         self.seed.setRange(0, MAX_SEED)
         self.seed.setKeyboardTracking(False)
+        self.seed.setToolTip("another number gives another reading of the line")
         self.seed_locked = QCheckBox("lock")
         self.seed_locked.setToolTip("regenerate with this seed instead of a new one")
+        self.guidance.setToolTip("how strongly the voice follows the face and style (default 2)")
+        self.steps.setToolTip("more steps: slower, sometimes cleaner (default 16)")
+        self.threshold.setToolTip("how doubtful a lip-read unit must be to be re-guessed")
         self.regenerate = QPushButton("Regenerate")
         self.takes = QListWidget()
         self.takes.setWordWrap(True)  # a take's whole recipe, timbre included, stays readable
@@ -79,14 +117,19 @@ class StylePanel(QWidget):
 
         self.box = QGroupBox("Style")
         form = QFormLayout(self.box)
-        form.addRow("Pitch", self.pitch)
+        form.addRow("Pitch (semitones)", self.pitch)
         form.addRow("Speed", self.speed)
         form.addRow("Emotion", self.emotion)
-        form.addRow("Timbre", self.timbre)
-        form.addRow("Guidance", self.guidance)
-        form.addRow("Diffusion steps", self.steps)
-        form.addRow("Detector threshold", self._row(self.threshold, self.calibrated))
-        form.addRow("Seed", self._row(self.seed, self.seed_locked))
+        form.addRow("Voice (timbre)", self.timbre)
+        form.addRow("Variation seed", self._row(self.seed, self.seed_locked))
+        knobs = QWidget()
+        advanced_form = QFormLayout(knobs)
+        advanced_form.setContentsMargins(0, 0, 0, 0)
+        advanced_form.addRow("Guidance", self.guidance)
+        advanced_form.addRow("Diffusion steps", self.steps)
+        advanced_form.addRow("Detector threshold", self._row(self.threshold, self.calibrated))
+        self.advanced = Collapsible("Advanced", knobs)
+        form.addRow(self.advanced)
         form.addRow(self.regenerate)
         takes_box = QGroupBox("Takes")
         takes_layout = QVBoxLayout(takes_box)

@@ -173,8 +173,14 @@ class WorkerHost(QObject):
         if self._tokens:
             self._tokens.pop(0)  # batches finish in the order they were submitted
 
-    def shutdown(self, timeout_ms: int = 30000) -> None:
-        """Cancel, then stop the thread (waits for the running stage to end)."""
+    def shutdown(self, timeout_ms: int = 30000) -> bool:
+        """Cancel, stop the thread (waits at most `timeout_ms` for the running stage to end),
+        then end the face helper process; returns whether the thread stopped in time."""
+        from imagintalk_plugin.frontend.face_embedding_process import stop_helper
+
         self.cancel()
         self._thread.quit()
-        self._thread.wait(timeout_ms)
+        stopped = bool(self._thread.wait(timeout_ms))
+        if stopped:  # otherwise the running job may still want it; it ends with this process
+            stop_helper()
+        return stopped

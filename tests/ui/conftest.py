@@ -3,7 +3,8 @@
 Qt runs offscreen (set before anything imports Qt). The timeline has two clips with faces on
 V1 (record frames 10 and 60, 30 frames each at 24 fps) and an offline clip on V2. `make_panel`
 opens a panel window on that scene with the tiny checkpoint (2 diffusion steps, one thread);
-`run_clips` presses Run selected (or Regenerate) and waits for the takes.
+`run_clips` presses Run selected (or Regenerate) and waits for the takes; `fake_speech` is a
+complete take made without a model (for tests of the controller and the saved session).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import opentimelineio as otio
 import pytest
 from opentimelineio.opentime import RationalTime, TimeRange
@@ -83,10 +85,11 @@ def make_panel(qtbot, store: Any, checkpoint: Path, scene: Path) -> Iterator[Cal
         return window
 
     yield make
+    from shiboken6 import isValid
+
     for window in windows:
-        window.host.shutdown()
-        window.audition.shutdown()
-        window.clip_table.thumbnails.shutdown()
+        if isValid(window) and window.isVisible():  # pytest-qt closes (and deletes) the rest
+            window.shutdown()
 
 
 def run_clips(qtbot, window: Any, clip_ids: list[str], regenerate: bool = False) -> None:
@@ -103,4 +106,33 @@ def run_clips(qtbot, window: Any, clip_ids: list[str], regenerate: bool = False)
             and not window.controller.busy()
         ),
         timeout=RUN_TIMEOUT_MS,
+    )
+
+
+def fake_speech(clip_id: str, seed: int = 0, level: float = 0.1, seconds: float = 2.0) -> Any:
+    """A pipeline `ClipSpeech` without a model: constant audio, counting units (every 10th
+    changed by the "refiner"), a rising F0, two levels of codec tokens."""
+    from imagintalk_plugin.core.signals import ProsodyCurves, TokenSequence, Waveform
+    from imagintalk_plugin.pipeline.speech import ClipSpeech, TakeInfo
+
+    steps = round(50 * seconds)
+    tokens = (np.arange(steps) % 7).astype(np.int64)
+    refined = tokens.copy()
+    refined[::10] += 1
+    confidence = np.linspace(0.2, 1.0, steps).astype(np.float32)
+    frames = round(100 * seconds)
+    return ClipSpeech(
+        clip_id,
+        Waveform(np.full(round(16000 * seconds), level, np.float32), 16000),
+        ProsodyCurves(
+            100.0,
+            np.linspace(100, 200, frames).astype(np.float32),
+            np.full(frames, -20.0, np.float32),
+            np.arange(frames) % 3 > 0,
+        ),
+        TokenSequence(tokens, 50.0, "units", "v1", confidence),
+        TokenSequence(refined, 50.0, "units", "v1", confidence),
+        1.0 - confidence,
+        TokenSequence(np.zeros((2, steps), np.int64), 50.0, "codec", "v1"),
+        TakeInfo("tiny:fake", seed, "torch", {"steps": 2}),
     )

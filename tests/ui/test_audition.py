@@ -20,6 +20,13 @@ from imagintalk_plugin.ui.audition import AuditionPlayer
 from imagintalk_plugin.ui.audition_media import picture_range, write_take_wav
 
 
+@pytest.fixture(autouse=True)
+def sound_card(monkeypatch) -> None:
+    """Play as if the machine had an audio output (a test machine often has none; the panel
+    then refuses to play a take in silence, see test_editor_language)."""
+    monkeypatch.setattr(audition_media.MediaPair, "has_audio_output", lambda _self: True)
+
+
 def _wav_samples(path: Path) -> tuple[np.ndarray, int]:
     with wave.open(str(path)) as wav:
         data = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")

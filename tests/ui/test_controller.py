@@ -7,16 +7,13 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
-import numpy as np
 import opentimelineio as otio
 import pytest
-from conftest import FACE_CLIPS, OFFLINE_CLIP, START
+from conftest import FACE_CLIPS, OFFLINE_CLIP, START, fake_speech
 
 from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import Progress, drive
-from imagintalk_plugin.core.signals import Waveform
 from imagintalk_plugin.timeline.bwf import read_bwf_time_reference, read_wav
 from imagintalk_plugin.timeline.reading import read_timeline
 from imagintalk_plugin.ui.controller import (
@@ -41,12 +38,7 @@ from imagintalk_plugin.ui.state import (
 
 def _fake_result(request: ClipRequest, level: float = 0.1) -> ClipResult:
     """A take without a model: 2 s of constant audio (longer than the 1.25 s clips)."""
-    from imagintalk_plugin.pipeline.speech import TakeInfo
-
-    speech = SimpleNamespace(
-        waveform=Waveform(np.full(32000, level, np.float32), 16000),
-        take=TakeInfo("tiny:fake", request.style.seed, "torch", {}),
-    )
+    speech = fake_speech(request.clip.clip_id, request.style.seed, level)
     return ClipResult(request.clip.clip_id, request.take, request.style, None, speech)  # type: ignore[arg-type]
 
 

@@ -11,7 +11,7 @@ reads back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from imagintalk_plugin.core.errors import ImagintalkError, MediaOfflineError, Us
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.timeline.clips import list_clips
 from imagintalk_plugin.timeline.reading import LoadedTimeline, read_timeline
+from imagintalk_plugin.timeline.relink import RelinkReport, relink_timeline
 from imagintalk_plugin.timeline.report import clip_record
 from imagintalk_plugin.ui.placing import place_takes
 from imagintalk_plugin.ui.session_store import SessionStore
@@ -185,19 +186,43 @@ class PanelController:
     def open_timeline(self, path: Path) -> None:
         """Read a timeline (any format `timeline inspect` reads), list its clips and give them
         their takes and settings saved in its session (see `session_notes`)."""
-        self.use_timeline(read_timeline(Path(path)))
+        loaded = read_timeline(Path(path))
+        clips = self._list(loaded)
+        self.session = SessionStore.for_timeline(loaded.path) if self.keep_session else None
+        self.session_notes = self.session.restore(clips) if self.session is not None else []
+        self.session_error = ""
+        self._use(loaded, clips)
 
-    def use_timeline(self, loaded: LoadedTimeline) -> None:
-        """List the clips of a read timeline (a relinked one, say), with their saved session."""
+    def relink(self, media_dirs: Sequence[Path]) -> RelinkReport:
+        """Look for the offline clips' media under `media_dirs` (`timeline.relink`); clips
+        found come online, and every clip keeps its takes, settings and lips. Returns the
+        report; `UsageError` while clips run or for a folder that is not there."""
+        if self.loaded is None:
+            raise UsageError("open a timeline first")
+        if self.busy():
+            raise UsageError("cancel the running clips before relinking media")
+        loaded, report = relink_timeline(self.loaded, [Path(d) for d in media_dirs])
+        clips = self._list(loaded)
+        for clip_id, state in clips.items():
+            old = self.clips.get(clip_id)
+            if old is None or old.ref.name != state.ref.name:
+                continue
+            state.style, state.takes, state.track = old.style, old.takes, old.track
+            if state.takes and state.status != OFFLINE:
+                state.status, state.fraction = DONE, 1.0
+        self._use(loaded, clips)
+        return report
+
+    def _list(self, loaded: LoadedTimeline) -> dict[str, ClipState]:
         clips = {}
         for ref in list_clips(loaded):
             state = ClipState(ref, clip_record(loaded, ref)["record_start_timecode"], self.defaults)
             if ref.offline or not ref.media_path:
                 state.status, state.error = OFFLINE, f"media offline: {ref.media_path or 'none'}"
             clips[ref.clip_id] = state
-        self.session = SessionStore.for_timeline(loaded.path) if self.keep_session else None
-        self.session_notes = self.session.restore(clips) if self.session is not None else []
-        self.session_error = ""
+        return clips
+
+    def _use(self, loaded: LoadedTimeline, clips: dict[str, ClipState]) -> None:
         self.loaded, self.clips = loaded, clips
         self._queued.clear()
         self._emit("timeline")

@@ -1,8 +1,9 @@
 """The ImaginTalk panel: run, inspect, tweak and place dialogue for a timeline's clips.
 
-A main window with docks: the clip list with faces, Run / Cancel and progress (left), the
-audition player over the inspect views of the current take (centre, one playhead for both),
-style controls, timbre and takes (right), settings and Place (bottom). The window only wires
+A main window with docks (`panel_layout`): the clip list with faces, Open, Relink media (look
+for offline clips' media in a folder), Run / Cancel and progress (left), the audition player
+over the inspect views of the current take (centre, one playhead for both), style controls,
+timbre and takes (right), settings and Place (bottom). The window only wires
 widgets to the `PanelController` (state) and the `WorkerHost` (model work on its own thread);
 it never runs model code itself. Takes and clip settings are kept in the timeline's session
 (`session_store`) as they are made; opening the timeline again shows them, with one status line
@@ -18,16 +19,11 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QDockWidget,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
 )
 
 from imagintalk_plugin.core.errors import ImagintalkError
@@ -36,6 +32,7 @@ from imagintalk_plugin.ui.audition import AuditionPlayer
 from imagintalk_plugin.ui.clip_table import ClipTable
 from imagintalk_plugin.ui.controller import PanelController, next_free_output
 from imagintalk_plugin.ui.inspect_views import InspectViews
+from imagintalk_plugin.ui.panel_layout import arrange
 from imagintalk_plugin.ui.saved_takes import SavedSpeech, SavedTakeError, track_strip
 from imagintalk_plugin.ui.settings import SettingsBox
 from imagintalk_plugin.ui.state import ClipResult, PanelEvent
@@ -71,6 +68,8 @@ class PanelWindow(QMainWindow):
         self.banner.setWordWrap(True)
         self.banner.hide()
         self.open_button = QPushButton("Open timeline…")
+        self.relink_button = QPushButton("Relink media…")
+        self.relink_button.setToolTip("look for offline clips' media in a folder (and below)")
         self.run_selected_button = QPushButton("Run selected")
         self.run_all_button = QPushButton("Run all")
         self.cancel_button = QPushButton("Cancel")
@@ -83,57 +82,13 @@ class PanelWindow(QMainWindow):
         self.place_action: Callable[[], object] = self.place  # what Place does (a host link's)
         self._inspected: dict[str, int] = {}  # clip id -> take number shown
         self._total = self._finished = 0
-        self._build_layout()
+        self._side_docks = arrange(self)
         self._connect()
         self._update_buttons()
         self.host.check(self.settings_box.model_config())
         self.resize(1400, 900)
 
     # layout and wiring -----------------------------------------------------------------
-    def _build_layout(self) -> None:
-        centre = QWidget()
-        column = QVBoxLayout(centre)
-        column.setContentsMargins(4, 4, 4, 4)
-        column.addWidget(self.banner)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.audition)
-        split.addWidget(self.views)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
-        split.setChildrenCollapsible(False)
-        split.setSizes([320, 480])
-        column.addWidget(split, 1)
-        self.setCentralWidget(centre)
-        clips = QWidget()
-        left = QVBoxLayout(clips)
-        left.addWidget(self.open_button)
-        left.addWidget(self.clip_table, 1)
-        buttons = QHBoxLayout()
-        for button in (self.run_selected_button, self.run_all_button, self.cancel_button):
-            buttons.addWidget(button)
-        left.addLayout(buttons)
-        left.addWidget(self.overall)
-        bottom = QWidget()
-        row = QHBoxLayout(bottom)
-        row.addWidget(self.settings_box, 1)
-        row.addWidget(self.place_button, 0, Qt.AlignmentFlag.AlignBottom)
-        docks = []
-        for title, widget, area in (
-            ("Clips", clips, Qt.DockWidgetArea.LeftDockWidgetArea),
-            ("Style and takes", self.style_panel, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("Settings", bottom, Qt.DockWidgetArea.BottomDockWidgetArea),
-        ):
-            dock = QDockWidget(title, self)
-            dock.setObjectName(title)
-            dock.setWidget(widget)
-            dock.setFeatures(
-                QDockWidget.DockWidgetFeature.DockWidgetMovable
-                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-            )
-            self.addDockWidget(area, dock)
-            docks.append(dock)
-        self._side_docks = docks[:2]
-
     def _connect(self) -> None:
         worker = self.host.worker
         worker.clip_started.connect(self._on_started)
@@ -145,6 +100,7 @@ class PanelWindow(QMainWindow):
         worker.model_error.connect(self._on_model_error)
         worker.model_ready.connect(self._on_model_ready)
         self.open_button.clicked.connect(self._browse_timeline)
+        self.relink_button.clicked.connect(self._browse_media)
         self.run_selected_button.clicked.connect(lambda: self.run(self.clip_table.selected_ids()))
         self.run_all_button.clicked.connect(lambda: self.run(self.clip_table.visible_ids()))
         self.cancel_button.clicked.connect(self.cancel)
@@ -173,6 +129,7 @@ class PanelWindow(QMainWindow):
             self._status(str(err))
             return False
         self._inspected.clear()
+        self._update_buttons()
         self.setWindowTitle(f"ImaginTalk — {Path(path).name}")
         self._status(self._opened_line(f"{len(self.controller.clips)} clip(s) in {path}"))
         return True
@@ -189,6 +146,23 @@ class PanelWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open timeline", "", TIMELINE_FILTER)
         if path:
             self.open_timeline(Path(path))
+
+    def relink(self, folder: Path) -> str:
+        """Look for the offline clips' media under `folder`; the clip list follows and the
+        report's summary goes to the status bar (returned; "" when it could not run)."""
+        try:
+            summary = self.controller.relink([Path(folder)]).summary()
+        except ImagintalkError as err:
+            self._status(str(err))
+            return ""
+        self._status(summary)
+        return summary
+
+    def _browse_media(self) -> None:
+        start = str(self.controller.loaded.path.parent) if self.controller.loaded else ""
+        folder = QFileDialog.getExistingDirectory(self, "Relink media: folder to search", start)
+        if folder:
+            self.relink(Path(folder))
 
     # running ---------------------------------------------------------------------------
     def run(self, clip_ids: list[str], regenerate: bool = False) -> int:
@@ -270,7 +244,9 @@ class PanelWindow(QMainWindow):
         return self._finished, self._total
 
     def _update_buttons(self) -> None:
-        self.cancel_button.setEnabled(self.controller.busy())
+        busy = self.controller.busy()
+        self.cancel_button.setEnabled(busy)
+        self.relink_button.setEnabled(not busy and self.controller.loaded is not None)
 
     # inspecting and styling --------------------------------------------------------------
     def _on_event(self, event: PanelEvent) -> None:

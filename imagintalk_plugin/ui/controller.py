@@ -156,6 +156,7 @@ class PanelController:
         self.session: SessionStore | None = None
         self.session_notes: list[str] = []  # what reopening the session found, one line each
         self.session_error = ""  # why the last save failed ("" when it worked)
+        self._held: set[str] | None = None  # clips whose save waits for a batch edit's end
 
     # observers -------------------------------------------------------------------------
     def subscribe(self, observer: Observer) -> Callable[[], None]:
@@ -169,16 +170,22 @@ class PanelController:
         for observer in list(self._observers):
             observer(PanelEvent(kind, clip_id))
 
-    def _save(self, clip_id: str) -> None:
-        """Keep the clip's takes and settings in the session; a failure is announced, not
-        raised (the take stays in the panel and the next change tries again)."""
-        if self.session is None:
+    def _save(self, *clip_ids: str) -> None:
+        """Keep the clips' takes and settings in the session (one write of the session file);
+        a failure is announced, not raised (the takes stay in the panel and the next change
+        tries again). During a batch edit the clips are only noted, and saved at its end."""
+        if self.session is None or not clip_ids:
+            return
+        if self._held is not None:
+            self._held.update(clip_ids)
             return
         try:
-            self.session.save(self.clips[clip_id])
+            for clip_id in clip_ids:
+                self.session.record(self.clips[clip_id])
+            self.session.write()
         except (OSError, ImagintalkError) as err:
             self.session_error = f"cannot save the session in {self.session.folder}: {err}"
-            self._emit("session", clip_id)
+            self._emit("session", clip_ids[0])
         else:
             self.session_error = ""
 
@@ -255,10 +262,15 @@ class PanelController:
             changes["reference_audio"] = Path(changes["reference_audio"])
             check_reference_audio(changes["reference_audio"])  # header only: quick
             changes.setdefault("timbre_clip", None)
-        for clip_id in clip_ids:
-            state = self.clips[clip_id]
-            state.style = replace(state.style, **changes)
-            self._emit("style", clip_id)
+        self._held = set()  # one session write for the whole edit, however many clips
+        try:
+            for clip_id in clip_ids:
+                state = self.clips[clip_id]
+                state.style = replace(state.style, **changes)
+                self._emit("style", clip_id)
+        finally:
+            held, self._held = self._held, None
+            self._save(*sorted(held))
 
     def _check_timbre_clip(self, clip_id: str) -> None:
         state = self.clips.get(clip_id)

@@ -203,6 +203,11 @@ class SessionStore:
 
         Raises OSError or `ImagintalkError` when the folder cannot be written.
         """
+        self.record(state)
+        self.write()
+
+    def record(self, state: ClipState) -> None:
+        """Write the clip's new takes' files and note its settings for the next `write()`."""
         folder = self.folder / state.clip_id
         for take in state.takes:
             if (state.clip_id, take.number) not in self._written:
@@ -222,9 +227,9 @@ class SessionStore:
                 for take in state.takes
             ],
         }
-        self._write()
 
-    def _write(self) -> None:
+    def write(self) -> None:
+        """Write the session file (atomically) with every clip's record."""
         self.folder.mkdir(parents=True, exist_ok=True)
         data = {
             "format": FORMAT,

@@ -215,3 +215,27 @@ def test_a_take_broken_after_opening_is_a_message(scene: Path, kind: str) -> Non
 
     with pytest.raises(SavedTakeError, match=f"take1.{kind} unreadable"):
         _ = speech.waveform if kind == "wav" else speech.units
+
+
+def test_saving_failures_are_announced_and_batch_edits_write_once(scene: Path, monkeypatch) -> None:
+    (scene.parent / "scene.imagintalk").write_text("a file where the session folder would go")
+    controller = _open(scene)
+    events = []
+    controller.subscribe(events.append)
+    _take(controller, "V1-001")  # the take is kept in the panel, the save fails with a line
+    assert controller.clip("V1-001").takes
+    assert controller.session_error.startswith("cannot save the session in ")
+    assert "session" in [e.kind for e in events]
+
+    (scene.parent / "scene.imagintalk").unlink()
+    writes = []
+    real_write = session_store.SessionStore.write
+    monkeypatch.setattr(
+        session_store.SessionStore, "write", lambda store: writes.append(1) or real_write(store)
+    )
+    controller.set_style(["V1-001", "V1-002"], emotion="angry")
+    assert len(writes) == 1  # one write for the whole edit
+    assert controller.session_error == ""
+    again = _open(scene)
+    assert [again.clip(i).style.emotion for i in FACE_CLIPS] == ["angry", "angry"]
+    assert [t.number for t in again.clip("V1-001").takes] == [1]  # the take failed before

@@ -1,9 +1,10 @@
 """Place: the chosen takes as Broadcast WAVs and a new timeline with them on a dialogue track.
 
 What the panel's Place button writes (no Qt). Each take goes, cut or padded to its clip's
-record length at the model's rate, into `<output stem>_dialogue/` with the same `.take.json`
-sidecar as `imagintalk dub` writes; the new timeline beside it has the takes spotted at their
-clips' record timecode. A take read back from a saved session places exactly like a fresh one.
+record length and delivered as `imagintalk dub` delivers (48 kHz, 24-bit), into
+`<output stem>_dialogue/` with the same `.take.json` sidecar as `dub` writes; the new timeline
+beside it has the takes spotted at their clips' record timecode. A take read back from a saved
+session places exactly like a fresh one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from imagintalk_plugin.core.clips import PlacedAudio
 from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.files import atomic_path
-from imagintalk_plugin.timeline.delivery import for_delivery
+from imagintalk_plugin.timeline.delivery import DELIVERY_RATE, for_delivery
 from imagintalk_plugin.timeline.placement import (
     DIALOGUE_TRACK,
     place_dialogue,
@@ -49,7 +50,7 @@ def place_takes(
         placements.append(
             write_placed_audio(
                 clip,
-                for_delivery(speech.waveform, None, seconds),  # the model's rate
+                for_delivery(speech.waveform, DELIVERY_RATE, seconds),
                 wav,
                 take=take.number,
                 seed=take.style.seed,
@@ -58,7 +59,9 @@ def place_takes(
             )
         )
         with atomic_path(sidecar(wav)) as tmp:
-            tmp.write_text(json.dumps(take_record(clip, take.number, speech.take), indent=2))
+            record = take_record(clip, take.number, speech.take)
+            record["delivery"] = {"sample_rate": DELIVERY_RATE}
+            tmp.write_text(json.dumps(record, indent=2))
         mark = " (circled)" if take.circled else ""
         lines.append(f"  {clip.clip_id:8s} take {take.number}{mark}: {wav.name}")
     write_timeline(place_dialogue(loaded.timeline, placements), output, force=force)

@@ -143,9 +143,10 @@ def test_place_writes_circled_takes_and_a_new_timeline(scene: Path, tmp_path: Pa
     for clip in placed:
         wav = Path(clip.media_reference.target_url.removeprefix("file://"))
         assert wav.parent.name == "scene_imagintalk_dialogue"
-        assert read_wav(wav).num_samples == 20000  # cut to the clip: 30 frames at 24 fps
+        assert read_wav(wav).num_samples == 60000  # cut to the clip: 30 frames at 24 fps
+        assert read_wav(wav).sample_rate == 48000  # delivered as `dub` delivers
         record = clip.range_in_parent().start_time + START
-        assert read_bwf_time_reference(wav) == round(record.to_seconds() * 16000)
+        assert read_bwf_time_reference(wav) == round(record.to_seconds() * 48000)
         assert json.loads(wav.with_suffix(".take.json").read_text())["seed"] == 0
 
 

@@ -15,19 +15,24 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from imagintalk_plugin.core.progress import Job, Progress
+from imagintalk_plugin.core.progress import Job, Progress, cancel_point
 from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.nn.lip_aligner import center_crop, crops_to_unit_range
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
 from imagintalk_plugin.nn.refiner import Masking, RefinerForward, refine_tokens
-from imagintalk_plugin.nn.training.corpus import pad_sequences
 from imagintalk_plugin.pipeline.dub_models import DubModels
 from imagintalk_plugin.pipeline.voice_generation import (
     VoiceConditions,
     VoiceOverrides,
+    bounded_batches,
     synthesize_voices,
 )
 from imagintalk_plugin.runtime.stages import Stages
+
+# Frames of video through the lip aligner in one call: 4 windows of 10 s. The aligner's
+# activations grow with the batch (about 23 MB a 10 s window on the CPU), a long clip's
+# windows need not all be in flight at once, and 4 windows already fill the CPU's GEMMs.
+MAX_BATCH_FRAMES = 1000
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,22 +77,50 @@ def read_windows(
     refine: RefineSettings,
     where: tuple[int, int, str, str],
 ) -> Job[list[WindowReading]]:
-    """Job: aligner and detector over the windows as one padded batch, then the refiner on
-    each; progress before each stage is `where` (done, total, clip id, message)."""
+    """Job: aligner and detector over the windows in padded batches of at most
+    `MAX_BATCH_FRAMES` frames, then the refiner on each; progress before each stage is
+    `where` (done, total, clip id, message)."""
+    readings: list[WindowReading] = []
+    for chunk in bounded_batches([w.frames for w in windows], MAX_BATCH_FRAMES):
+        part = [windows[i] for i in chunk]
+        readings.extend((yield from _read_batch(models, stages, part, refine, where)))
+    return readings
+
+
+def crop_batch(windows: Sequence[WindowInput], size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T, size, size) float32 crops in [0, 1] padded with 0, and the (B, T) pad mask.
+
+    Cut to `size` before the conversion and written straight into the batch, so only one
+    window's float copy exists besides the batch (the track's uint8 crops stay as they are).
+    """
+    longest = max(w.frames for w in windows)
+    crops = torch.zeros((len(windows), longest, size, size), dtype=torch.float32)
+    pad = torch.ones((len(windows), longest), dtype=torch.bool)
+    out = crops.numpy()
+    for b, w in enumerate(windows):
+        out[b, : w.frames] = crops_to_unit_range(
+            center_crop(w.track.mouth_crops[w.start : w.stop], size)
+        )
+        pad[b, : w.frames] = False
+    return crops, pad
+
+
+def _read_batch(
+    models: DubModels,
+    stages: Stages,
+    windows: Sequence[WindowInput],
+    refine: RefineSettings,
+    where: tuple[int, int, str, str],
+) -> Job[list[WindowReading]]:
+    """`read_windows` for windows that go through the aligner as one padded batch."""
     done, total, clip, note = where
     device = stages.device
     frames = [w.frames for w in windows]
-    size = models.semantic.aligner.config.encoder.crop_size
-    crops, frame_pad = pad_sequences(
-        [
-            center_crop(crops_to_unit_range(w.track.mouth_crops[w.start : w.stop]), size)
-            for w in windows
-        ],
-        0.0,
-    )
+    crops, frame_pad = crop_batch(windows, models.semantic.aligner.config.encoder.crop_size)
     frame_pad = frame_pad.to(device)
     yield Progress("lip aligner", done, total, clip, note)
     logits, features = stages.aligner(crops.to(device), frame_pad)
+    del crops
     step_pad = frame_pad.repeat_interleave(2, dim=1)  # 25 fps frames -> 50 Hz steps
     log_probs = logits.float().log_softmax(-1)
     confidence, tokens = log_probs.max(-1)
@@ -100,6 +133,7 @@ def read_windows(
     tokens, features = tokens.cpu().numpy().astype(np.int64), features.float().cpu().numpy()
     readings = []
     for b, n in enumerate(2 * f for f in frames):
+        cancel_point()  # the refiner goes window by window: a cancel lands between them
         refined = refine_tokens(
             _unpadded(stages),
             models.semantic.refiner.config,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from imagintalk_plugin.core.heap import release_free_heap
 from imagintalk_plugin.core.progress import Job, Progress, cancel_point
 from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.nn.lip_aligner import center_crop, crops_to_unit_range
@@ -29,10 +30,11 @@ from imagintalk_plugin.pipeline.voice_generation import (
 )
 from imagintalk_plugin.runtime.stages import Stages
 
-# Frames of video through the lip aligner in one call: 4 windows of 10 s. The aligner's
-# activations grow with the batch (about 23 MB a 10 s window on the CPU), a long clip's
-# windows need not all be in flight at once, and 4 windows already fill the CPU's GEMMs.
-MAX_BATCH_FRAMES = 1000
+# Frames of video through the lip aligner in one call on the CPU: two 10 s windows, or eight
+# 3 s clips. The batch's activations live in host memory and grow with it, and on 2 CPU
+# cores two windows are already the fastest (a 60 s clip: 6.5 s against 7.4 s for its 7
+# windows at once). A GPU batches `speak_tracks`' whole batch (host memory is not at stake).
+MAX_BATCH_FRAMES = 600
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,11 +79,12 @@ def read_windows(
     refine: RefineSettings,
     where: tuple[int, int, str, str],
 ) -> Job[list[WindowReading]]:
-    """Job: aligner and detector over the windows in padded batches of at most
-    `MAX_BATCH_FRAMES` frames, then the refiner on each; progress before each stage is
-    `where` (done, total, clip id, message)."""
+    """Job: aligner and detector over the windows in padded batches (of at most
+    `MAX_BATCH_FRAMES` frames on the CPU), then the refiner on each; progress before each
+    stage is `where` (done, total, clip id, message)."""
     readings: list[WindowReading] = []
-    for chunk in bounded_batches([w.frames for w in windows], MAX_BATCH_FRAMES):
+    budget = MAX_BATCH_FRAMES if stages.device.type == "cpu" else None
+    for chunk in bounded_batches([w.frames for w in windows], budget):
         part = [windows[i] for i in chunk]
         readings.extend((yield from _read_batch(models, stages, part, refine, where)))
     return readings
@@ -145,6 +148,7 @@ def _read_batch(
             refine.lm_weight,
             refine.masking,
         )
+        release_free_heap()  # each window's BERT blocks differ in size: no fragments kept
         readings.append(
             WindowReading(
                 units=tokens[b, :n],

@@ -33,6 +33,7 @@ def _glibc() -> Any | None:
 
 def release_free_heap() -> bool:
     """Return the C heap's free pages to the OS (between windows, after a stage); whether
-    anything was released. Cheap (a walk over the heap's free lists, about a millisecond)."""
+    anything was released. Cheap next to a window's work: 0.2 ms, 15 ms when it hands back
+    hundreds of MB."""
     libc = _glibc()
     return bool(libc.malloc_trim(0)) if libc is not None else False

@@ -15,6 +15,7 @@ SAMPLE_RATE = 16000
 PITCH_STEP_S = 0.01
 PITCH_FLOOR_HZ = 60.0
 PITCH_CEILING_HZ = 500.0
+_ENERGY_BLOCK = 1024  # frames squared at a time by frame_energy_db
 
 
 def load_audio(path: str | Path) -> np.ndarray:
@@ -36,14 +37,32 @@ def resample(samples: np.ndarray, rate: int) -> np.ndarray:
     return soxr.resample(samples, rate, SAMPLE_RATE).astype(np.float32)
 
 
-def frame_energy_db(samples: np.ndarray, hop: int, window: int | None = None) -> np.ndarray:
-    """Energy in dB of frames starting every `hop` samples (window defaults to the hop)."""
+def frame_energy_db(
+    samples: np.ndarray, hop: int, window: int | None = None, pad: tuple[int, int] = (0, 0)
+) -> np.ndarray:
+    """Energy in dB of frames starting every `hop` samples (window defaults to the hop) of the
+    samples with `pad` zeros before and after them.
+
+    A block of frames at a time, from a float64 copy of just that block's samples: a whole
+    take's frames at once would be 25x its float64 samples (150 MB for 3 minutes), and a
+    padded float64 copy of the take 4x, for the same figures to the bit.
+    """
+    samples = np.asarray(samples)
     window = window or hop
-    count = max(0, (len(samples) - window) // hop + 1)
+    before, after = pad
+    count = max(0, (len(samples) + before + after - window) // hop + 1)
     if count == 0:
         return np.zeros(0, np.float32)
-    index = np.arange(window)[None, :] + hop * np.arange(count)[:, None]
-    power = np.mean(np.asarray(samples, np.float64)[index] ** 2, axis=1)
+    power = np.empty(count)
+    for first in range(0, count, _ENERGY_BLOCK):
+        frames = min(_ENERGY_BLOCK, count - first)
+        start = first * hop - before  # the block's span, in the unpadded samples' indices
+        span = np.zeros((frames - 1) * hop + window)
+        lo, hi = max(start, 0), min(start + len(span), len(samples))
+        if hi > lo:
+            span[lo - start : hi - start] = samples[lo:hi]
+        block = np.lib.stride_tricks.sliding_window_view(span, window)[::hop]
+        power[first : first + frames] = np.mean(block**2, axis=1)
     return (10.0 * np.log10(power + 1e-10)).astype(np.float32)
 
 
@@ -77,22 +96,28 @@ def pitch_track(samples: np.ndarray) -> PitchTrack:
     Frame i is centred at i * 10 ms (Praat's frames are re-sampled onto that grid), so two
     tracks of audio that start together line up frame by frame.
     """
-    import parselmouth
-
-    samples = np.asarray(samples, np.float64)
+    samples = np.asarray(samples)
     duration = len(samples) / SAMPLE_RATE
     count = int(duration / PITCH_STEP_S)
     times = np.arange(count) * PITCH_STEP_S
     f0 = np.zeros(count)
     if duration > 3.0 / PITCH_FLOOR_HZ:
-        pitch = parselmouth.Sound(samples, SAMPLE_RATE).to_pitch_ac(
-            time_step=PITCH_STEP_S, pitch_floor=PITCH_FLOOR_HZ, pitch_ceiling=PITCH_CEILING_HZ
-        )
-        values = pitch.selected_array["frequency"]
-        index = np.round((times - pitch.xs()[0]) / PITCH_STEP_S).astype(int)
+        values, first = _praat_pitch(samples)
+        index = np.round((times - first) / PITCH_STEP_S).astype(int)
         inside = (index >= 0) & (index < len(values))
         f0[inside] = values[index[inside]]
     hop, window = int(PITCH_STEP_S * SAMPLE_RATE), int(0.025 * SAMPLE_RATE)
-    padded = np.pad(samples, (window // 2, window))
-    energy = frame_energy_db(padded, hop, window)[:count]
+    energy = frame_energy_db(samples, hop, window, pad=(window // 2, window))[:count]
     return PitchTrack(times, f0.astype(np.float32), energy)
+
+
+def _praat_pitch(samples: np.ndarray) -> tuple[np.ndarray, float]:
+    """Praat's frequencies (0 unvoiced) and its first frame's time; Praat's copy of the
+    samples lives only while it analyses them."""
+    import parselmouth
+
+    sound = parselmouth.Sound(np.asarray(samples, np.float64), SAMPLE_RATE)
+    pitch = sound.to_pitch_ac(
+        time_step=PITCH_STEP_S, pitch_floor=PITCH_FLOOR_HZ, pitch_ceiling=PITCH_CEILING_HZ
+    )
+    return pitch.selected_array["frequency"], float(pitch.xs()[0])

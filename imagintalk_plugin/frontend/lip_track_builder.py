@@ -16,6 +16,7 @@ import numpy as np
 from opentimelineio.opentime import RationalTime
 
 from imagintalk_plugin.core.errors import NoFaceError, VideoReadError
+from imagintalk_plugin.core.heap import release_free_heap
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.frontend.alignment import (
@@ -201,4 +202,6 @@ def build_lip_track(
         face_crop=faces[nearest][1],
     )
     seen = sum(1 for t in tracker.tracks if t.points)
+    del tracker  # its per-frame points and the decoders' frames: freed before generation
+    release_free_heap()
     return PreparedLipTrack(track, faces[nearest][0], seen, notes, int(found.sum()))

@@ -37,6 +37,7 @@ from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.frontend.cache import LipTrackCache
+from imagintalk_plugin.frontend.face_models import release_shared_face_models
 from imagintalk_plugin.frontend.prepare import prepare_clip
 from imagintalk_plugin.pipeline.dub_models import DubModels
 from imagintalk_plugin.pipeline.dub_output import check_output, holding
@@ -228,6 +229,8 @@ class _Run:
             if not todo:
                 self._clip_finished(clip)
                 yield from self._flush()
+        if pending:  # the front-end is done for this group: about 100 MB less while generating
+            release_shared_face_models()
         yield from self._generate(pending, outcomes, placed)
         results = []
         for clip in clips:

@@ -301,7 +301,8 @@ def _join(
         for i in range(len(starts) - 1)
     ]
     audio, pieces = stitch(results, starts, cuts, speed)
-    audio = audio * face_gate(track.valid, track.fps, len(audio), speed)
+    if not track.valid.all():  # a face throughout gates nothing: no copy of a long take
+        audio = audio * face_gate(track.valid, track.fps, len(audio), speed)
     yield Progress("prosody", 0, 1, track.clip_id)
     prosody = measure_prosody(audio)
     yield Progress("prosody", 1, 1, track.clip_id)

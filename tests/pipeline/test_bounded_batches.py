@@ -14,11 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from opentimelineio.opentime import RationalTime
+from test_dubbing import _track
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.core.signals import LipTrack
-from imagintalk_plugin.frontend.expressions import EXPRESSION_FEATURES
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
 from imagintalk_plugin.pipeline import voice_generation, window_batches
 from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
@@ -26,20 +24,6 @@ from imagintalk_plugin.pipeline.speech import SpeechSettings, speak_track
 from imagintalk_plugin.pipeline.voice_generation import bounded_batches
 
 SETTINGS = SpeechSettings(sampler=SamplerSettings(steps=2), window_s=2.0, overlap_s=0.5)
-
-
-def _track(frames: int) -> LipTrack:
-    rng = np.random.default_rng(5)
-    return LipTrack(
-        clip_id="long",
-        fps=25.0,
-        start=RationalTime(0, 25),
-        mouth_crops=rng.integers(0, 255, (frames, 96, 96), dtype=np.uint8),
-        landmarks=np.zeros((frames, 68, 2), np.float32),
-        valid=np.ones(frames, bool),
-        face_embedding=rng.standard_normal(128).astype(np.float32),
-        expressions=rng.standard_normal((frames, len(EXPRESSION_FEATURES))).astype(np.float32),
-    )
 
 
 def test_groups_hold_at_most_the_budget_padded_and_keep_the_order() -> None:

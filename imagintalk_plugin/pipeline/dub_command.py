@@ -232,9 +232,10 @@ def run_dub_command(args: argparse.Namespace) -> tuple[int, str]:
     timeline = args.timeline or demo_timeline()
     output = args.output or Path.cwd() / f"{timeline.stem}_dubbed.otio"
     check_generation_options(args)
-    for folder in args.media_dir or ():
-        if not folder.is_dir():
-            raise UsageError(f"--media-dir '{folder}' is not a folder")
+    if args.media_dir:
+        from imagintalk_plugin.timeline.relink import check_media_dirs
+
+        check_media_dirs(args.media_dir)  # before the --face front-end and the model
     checkpoint_of(args)  # a missing model is a usage error before any work, too
 
     def job() -> Job:
@@ -277,9 +278,7 @@ def run_speak_command(args: argparse.Namespace) -> tuple[int, str]:
     start = parse_position(args.start, info) if args.start else 0.0
     end = parse_position(args.end, info) if args.end else None
     check_range(video, start, end, info.duration_s or None)
-    from imagintalk_plugin.pipeline.dubbing import load_checked
-
-    models, stages = load_checked(model_loader(args), str(checkpoint_of(args)))
+    models, stages = model_loader(args)()
 
     def job() -> Job:
         settings = yield from settings_job(args)

@@ -20,7 +20,6 @@ record (`take_files`). The new timeline is written last, with every finished tak
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,11 +28,9 @@ from imagintalk_plugin.core.clips import ClipRef, PlacedAudio
 from imagintalk_plugin.core.errors import (
     CancelledError,
     ImagintalkError,
-    ModelLoadError,
     UnknownClipError,
     UsageError,
 )
-from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.frontend.cache import LipTrackCache
@@ -42,12 +39,12 @@ from imagintalk_plugin.frontend.prepare import prepare_clip
 from imagintalk_plugin.pipeline.dub_models import DubModels
 from imagintalk_plugin.pipeline.dub_output import check_output, holding
 from imagintalk_plugin.pipeline.speech import ClipSpeech, SpeechSettings, speak_tracks, take_info
-from imagintalk_plugin.pipeline.take_files import find_slot, sidecar, take_record
+from imagintalk_plugin.pipeline.take_files import find_slot, take_record, write_take
 from imagintalk_plugin.runtime.stages import Stages
 from imagintalk_plugin.timeline.bwf import read_wav_info
 from imagintalk_plugin.timeline.clips import list_clips
-from imagintalk_plugin.timeline.delivery import DELIVERY_RATE, for_delivery
-from imagintalk_plugin.timeline.placement import place_dialogue, write_placed_audio
+from imagintalk_plugin.timeline.delivery import DELIVERY_RATE
+from imagintalk_plugin.timeline.placement import place_dialogue
 from imagintalk_plugin.timeline.reading import LoadedTimeline, read_timeline
 from imagintalk_plugin.timeline.writing import write_timeline
 
@@ -125,25 +122,13 @@ def select_clips(loaded: LoadedTimeline, wanted: tuple[str, ...]) -> list[ClipRe
     return [c for c in clips if c.clip_id in wanted]
 
 
-def load_checked(
-    load: Callable[[], tuple[DubModels, Stages]], checkpoint: str
-) -> tuple[DubModels, Stages]:
-    """The models and stages, or one line saying why not: a broken checkpoint, a device or a
-    backend that is not there fails once, before any clip."""
-    try:
-        return load()
-    except ImagintalkError:
-        raise
-    except (OSError, ValueError, RuntimeError, KeyError) as err:
-        raise ModelLoadError(checkpoint, f"{type(err).__name__}: {err}") from err
-
-
 def dub_timeline(
     request: DubRequest,
     load: Callable[[], tuple[DubModels, Stages]],
     cache: LipTrackCache | None = None,
 ) -> Job[DubReport]:
-    """Job: dub the timeline; `load` gives the models and stages (called once, up front).
+    """Job: dub the timeline; `load` gives the models and stages (called once, up front, so a
+    model, device or backend that cannot run fails once with its one-line error).
 
     Clips go `request.batch_size` at a time: their lips are read one by one, then all their
     takes are generated as one batch (`speak_tracks`), each written as soon as it is made.
@@ -162,9 +147,8 @@ def dub_timeline(
         raise UsageError(f"{timeline} has no dubbable clips")
     with holding(output):
         yield Progress("loading model", 0, 1)
-        loaded_models = load_checked(load, "the checkpoint")
+        run = _Run(request, output.media_dir, load(), cache, len(clips))
         yield Progress("loading model", 1, 1)
-        run = _Run(request, output.media_dir, loaded_models, cache, len(clips))
         outcomes, placements = [], []
         yield Progress("dub", 0, len(clips), unit="clip")
         for first in range(0, len(clips), request.batch_size):
@@ -251,8 +235,8 @@ class _Run:
             seed = request.seed + take - 1
             overrides = replace(request.settings.overrides, seed=seed)
             settings = replace(request.settings, overrides=overrides)
-            record = take_record(clip, take, take_info(models, settings, stages.backend))
-            record["delivery"] = {"sample_rate": request.sample_rate}
+            info = take_info(models, settings, stages.backend)
+            record = take_record(clip, take, info, request.sample_rate)
             slot = find_slot(self.media_dir, clip, take, record, fresh=request.force)
             if slot.reusable:
                 placed.append(_placement(clip, slot.wav, take, seed, models.name))
@@ -280,7 +264,15 @@ class _Run:
             item = pending[index]
             outcome = outcomes[item.clip.clip_id]
             try:
-                placed[item.clip.clip_id].append(self._write(item, speech, models.name))
+                written = write_take(
+                    item.wav,
+                    item.clip,
+                    speech.waveform,
+                    item.record,
+                    model=models.name,
+                    force=True,  # the slot is this take's (`find_slot`)
+                )
+                placed[item.clip.clip_id].append(written)
             except (ImagintalkError, ValueError, OSError) as err:
                 _fail(outcome, err)
             item.written = True
@@ -306,23 +298,6 @@ class _Run:
                 for item in unwritten:
                     yield from self._generate([item], outcomes, placed)
         yield from self._flush()
-
-    def _write(self, item: _Pending, speech: ClipSpeech, model: str) -> PlacedAudio:
-        """The take's sidecar, then its WAV (at the delivery rate, the clip's exact length)."""
-        seconds = item.clip.record_range.duration.to_seconds()
-        audio = for_delivery(speech.waveform, self.request.sample_rate, seconds)
-        self.media_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(sidecar(item.wav)) as tmp:
-            tmp.write_text(json.dumps(item.record, indent=2))
-        return write_placed_audio(
-            item.clip,
-            audio,
-            item.wav,
-            take=item.take,
-            seed=item.settings.overrides.seed,
-            model=model,
-            force=True,  # the slot is this take's (see take_files.find_slot)
-        )
 
 
 def _fail(outcome: ClipOutcome, err: Exception) -> None:

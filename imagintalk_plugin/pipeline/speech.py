@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from imagintalk_plugin.core.heap import release_free_heap
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import LipTrack, ProsodyCurves, TokenSequence, Waveform
 from imagintalk_plugin.nn.lip_aligner import UNIT_RATE_HZ
@@ -305,6 +306,9 @@ def _join(
         audio = audio * face_gate(track.valid, track.fps, len(audio), speed)
     yield Progress("prosody", 0, 1, track.clip_id)
     prosody = measure_prosody(audio)
+    # The take is done: what its windows freed goes back to the OS before it is delivered
+    # (resampled to 48 kHz, blocks too large for the heap's free space to serve).
+    release_free_heap()
     yield Progress("prosody", 1, 1, track.clip_id)
     return _assemble(models, stages, track.clip_id, audio, prosody, pieces, settings)
 

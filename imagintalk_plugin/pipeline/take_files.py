@@ -13,17 +13,20 @@ setting. The rule:
 
 from __future__ import annotations
 
+import glob
 import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from imagintalk_plugin.core.clips import ClipRef
+from imagintalk_plugin.core.clips import ClipRef, PlacedAudio
+from imagintalk_plugin.core.errors import OutputExistsError
+from imagintalk_plugin.core.files import atomic_path
+from imagintalk_plugin.core.signals import Waveform
 from imagintalk_plugin.pipeline.speech import TakeInfo
-from imagintalk_plugin.timeline.placement import safe_name
-
-MAX_VERSIONS = 999
+from imagintalk_plugin.timeline.delivery import for_delivery
+from imagintalk_plugin.timeline.placement import safe_name, write_placed_audio
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,17 @@ def sidecar(wav: Path) -> Path:
     return wav.with_suffix(".take.json")
 
 
-def take_record(clip: ClipRef, take: int, info: TakeInfo) -> dict[str, Any]:
-    """JSON-ready metadata of one take, compared on resume."""
-    return {"clip_id": clip.clip_id, "take": take, **asdict(info)}
+def take_record(
+    clip: ClipRef, take: int, info: TakeInfo, sample_rate: int | None
+) -> dict[str, Any]:
+    """JSON-ready metadata of one take delivered at `sample_rate` (None: the model's rate),
+    compared on resume."""
+    return {
+        "clip_id": clip.clip_id,
+        "take": take,
+        **asdict(info),
+        "delivery": {"sample_rate": sample_rate},
+    }
 
 
 def read_record(wav: Path) -> dict[str, Any] | None:
@@ -63,29 +74,44 @@ def find_slot(
     media_dir: Path, clip: ClipRef, take: int, record: dict[str, Any], fresh: bool
 ) -> TakeSlot:
     """The slot for this take: the version whose sidecar holds `record` (reusable unless
-    `fresh`), else the first version whose name is free. Versions are looked at in order."""
-    free: Path | None = None
-    for version in range(1, MAX_VERSIONS + 1):
+    `fresh`, and only while its WAV is there), else the first version whose name is free."""
+    stem = take_path(media_dir, clip, take).stem
+    pattern = re.compile(rf"{re.escape(stem)}(?:_v(\d+))?\.(?:wav|take\.json)$")
+    taken = {
+        int(m.group(1) or 1)
+        for p in media_dir.glob(f"{glob.escape(stem)}*")
+        if (m := pattern.match(p.name)) is not None
+    }
+    for version in sorted(taken):
         wav = take_path(media_dir, clip, take, version)
-        taken = wav.exists() or sidecar(wav).exists()
-        if not taken:
-            free = free or wav
-            if version > 1 and not _any_later(media_dir, clip, take, version):
-                break
-            continue
         if read_record(wav) == record:
             return TakeSlot(wav, wav.exists() and not fresh)
-    if free is None:
-        raise OSError(f"over {MAX_VERSIONS} versions of {take_path(media_dir, clip, take).name}")
-    return TakeSlot(free, False)
+    free = next(v for v in range(1, len(taken) + 2) if v not in taken)
+    return TakeSlot(take_path(media_dir, clip, take, free), False)
 
 
-def _any_later(media_dir: Path, clip: ClipRef, take: int, version: int) -> bool:
-    """Whether a version after `version` exists (a gap left by a removed file)."""
-    stem = take_path(media_dir, clip, take).stem
-    pattern = re.compile(rf"{re.escape(stem)}_v(\d+)\.(wav|take\.json)$")
-    return any(
-        int(m.group(1)) > version
-        for p in media_dir.glob(f"{stem}_v*")
-        if (m := pattern.match(p.name)) is not None
+def write_take(
+    wav: Path,
+    clip: ClipRef,
+    waveform: Waveform,
+    record: dict[str, Any],
+    *,
+    model: str,
+    force: bool,
+) -> PlacedAudio:
+    """Write one take: its sidecar `record` (`take_record`), then its Broadcast WAV delivered
+    at the record's rate, cut to the clip's record length and spotted at its record timecode.
+
+    The sidecar goes first, so a crash between the two leaves a slot that `find_slot` fills
+    again, never a WAV of unknown origin. An existing WAV is replaced only with `force`.
+    """
+    if wav.exists() and not force:
+        raise OutputExistsError(wav)
+    seconds = clip.record_range.duration.to_seconds()
+    audio = for_delivery(waveform, record["delivery"]["sample_rate"], seconds)
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(sidecar(wav)) as tmp:
+        tmp.write_text(json.dumps(record, indent=2))
+    return write_placed_audio(
+        clip, audio, wav, take=record["take"], seed=record["seed"], model=model, force=True
     )

@@ -122,9 +122,6 @@ def measure_prosody(samples: np.ndarray) -> ProsodyCurves:
     from imagintalk_plugin.evaluation.audio import pitch_track
 
     track = pitch_track(samples)
-    # The take is done: what its windows freed goes back to the OS before it is delivered
-    # (resampled to 48 kHz, blocks too large for the heap's free space to serve).
-    release_free_heap()
     return ProsodyCurves(
         rate_hz=PROSODY_RATE_HZ,
         f0_hz=track.f0_hz.astype(np.float32),

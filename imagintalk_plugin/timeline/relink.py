@@ -65,12 +65,9 @@ class RelinkReport:
         return f"{line} ({len(self.missing)} still offline: {', '.join(names)})"
 
 
-def relink_timeline(
-    loaded: LoadedTimeline, media_dirs: Sequence[Path]
-) -> tuple[LoadedTimeline, RelinkReport]:
-    """A copy of `loaded` with its offline picture clips linked to files found under
-    `media_dirs` (searched recursively), and the report. Raises `UsageError` for a folder that
-    does not exist."""
+def check_media_dirs(media_dirs: Sequence[Path]) -> list[Path]:
+    """The folders to relink from, each an existing folder, else `UsageError` (one line):
+    callers check them before any long work, `relink_timeline` again when it runs."""
     folders = [Path(d) for d in media_dirs]
     if not folders:
         raise UsageError("no media folder given to relink from")
@@ -79,6 +76,16 @@ def relink_timeline(
             raise UsageError(f"media folder '{folder}' does not exist")
         if not folder.is_dir():
             raise UsageError(f"media folder '{folder}' is not a folder")
+    return folders
+
+
+def relink_timeline(
+    loaded: LoadedTimeline, media_dirs: Sequence[Path]
+) -> tuple[LoadedTimeline, RelinkReport]:
+    """A copy of `loaded` with its offline picture clips linked to files found under
+    `media_dirs` (searched recursively), and the report. Raises `UsageError` for a folder that
+    does not exist."""
+    folders = check_media_dirs(media_dirs)
     timeline = copy.deepcopy(loaded.timeline)
     index: MediaIndex | None = None  # listed only when a clip is offline
     found: list[tuple[str, str, str]] = []

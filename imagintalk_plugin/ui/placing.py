@@ -9,18 +9,15 @@ session places exactly like a fresh one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from imagintalk_plugin.core.clips import PlacedAudio
 from imagintalk_plugin.core.errors import UsageError
-from imagintalk_plugin.core.files import atomic_path
-from imagintalk_plugin.timeline.delivery import DELIVERY_RATE, for_delivery
+from imagintalk_plugin.timeline.delivery import DELIVERY_RATE
 from imagintalk_plugin.timeline.placement import (
     DIALOGUE_TRACK,
     place_dialogue,
-    write_placed_audio,
 )
 from imagintalk_plugin.timeline.reading import LoadedTimeline
 from imagintalk_plugin.timeline.writing import output_adapter, write_timeline
@@ -38,30 +35,17 @@ def place_takes(
     if output.resolve() == loaded.path.resolve():
         raise UsageError(f"output '{output}' is the input timeline; it is never overwritten")
     output_adapter(output, force=force)
-    from imagintalk_plugin.pipeline.take_files import sidecar, take_path, take_record
+    from imagintalk_plugin.pipeline.take_files import take_path, take_record, write_take
 
     media_dir = output.parent / f"{output.stem}_dialogue"
-    media_dir.mkdir(parents=True, exist_ok=True)
     placements, lines = [], []
     for state, take in chosen:
         speech, clip = take.speech, state.ref
         wav = take_path(media_dir, clip, take.number)
-        seconds = float(clip.record_range.duration.to_seconds())
+        record = take_record(clip, take.number, speech.take, DELIVERY_RATE)
         placements.append(
-            write_placed_audio(
-                clip,
-                for_delivery(speech.waveform, DELIVERY_RATE, seconds),
-                wav,
-                take=take.number,
-                seed=take.style.seed,
-                model=speech.take.model,
-                force=force,
-            )
+            write_take(wav, clip, speech.waveform, record, model=speech.take.model, force=force)
         )
-        with atomic_path(sidecar(wav)) as tmp:
-            record = take_record(clip, take.number, speech.take)
-            record["delivery"] = {"sample_rate": DELIVERY_RATE}
-            tmp.write_text(json.dumps(record, indent=2))
         mark = " (circled)" if take.circled else ""
         lines.append(f"  {clip.clip_id:8s} take {take.number}{mark}: {wav.name}")
     write_timeline(place_dialogue(loaded.timeline, placements), output, force=force)

@@ -10,11 +10,15 @@ A line looks like:
    "words": [{"label": "bin", "start": 0.05, "end": 0.31}, ...], "phonemes": [...],
    "speaker": "s003", "voice": {"variant": "m3", "pitch": 52, "pitch_range": 50, "speed": 165},
    "emotion": "happy", "split": "train", "duration": 1.84}
+
+Real corpora (`imagintalk corpus import`) have no espeak-ng voice: their `voice` is null, and
+`phonemes` may be empty.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +60,7 @@ class ManifestEntry:
     words: tuple[Segment, ...]
     phonemes: tuple[Segment, ...]
     speaker: str
-    voice: Voice
+    voice: Voice | None  # None: a real recording (no espeak-ng voice)
     emotion: str
     split: str
     duration: float
@@ -67,11 +71,16 @@ class ManifestEntry:
         row = asdict(self)
         row.pop("extra")
         row.update(self.extra)
-        row["video"] = Path(self.video).relative_to(root).as_posix()
-        row["audio"] = Path(self.audio).relative_to(root).as_posix()
+        row["video"] = _relative(self.video, root)
+        row["audio"] = _relative(self.audio, root)
         row["words"] = [asdict(w) for w in self.words]
         row["phonemes"] = [asdict(p) for p in self.phonemes]
         return json.dumps(row, sort_keys=False, separators=(", ", ": "))
+
+
+def _relative(path: Path, root: Path) -> str:
+    """`path` relative to `root`, with `..` for media kept in place outside the corpus folder."""
+    return Path(os.path.relpath(Path(path), root)).as_posix()
 
 
 _FIELDS = (
@@ -89,8 +98,8 @@ def _entry(row: dict[str, Any], root: Path) -> ManifestEntry:
     voice = row["voice"]
     return ManifestEntry(
         id=str(row["id"]),
-        video=root / row["video"],
-        audio=root / row["audio"],
+        video=Path(os.path.normpath(root / row["video"])),
+        audio=Path(os.path.normpath(root / row["audio"])),
         text=str(row["text"]),
         text_set=str(row["text_set"]),
         words=tuple(
@@ -100,7 +109,9 @@ def _entry(row: dict[str, Any], root: Path) -> ManifestEntry:
             Segment(str(p["label"]), float(p["start"]), float(p["end"])) for p in row["phonemes"]
         ),
         speaker=str(row["speaker"]),
-        voice=Voice(
+        voice=None
+        if voice is None
+        else Voice(
             str(voice["variant"]),
             int(voice["pitch"]),
             int(voice["pitch_range"]),

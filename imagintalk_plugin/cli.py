@@ -15,6 +15,7 @@ from pathlib import Path
 
 from imagintalk_plugin import __version__
 from imagintalk_plugin.core.errors import CancelledError, ImagintalkError, UsageError
+from imagintalk_plugin.corpora.command import add_corpus_parser
 from imagintalk_plugin.pipeline.dub_command import add_dub_commands
 
 
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_frontend_commands(commands)
     _add_eval_command(commands)
     _add_synth_command(commands)
+    add_corpus_parser(commands)
     _add_train_command(commands)
     add_dub_commands(commands)
     _add_install_host_command(commands)
@@ -256,6 +258,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _eval(args)
         if args.command == "synth":
             return _synth(args)
+        if args.command == "corpus":
+            from imagintalk_plugin.corpora.command import run_corpus_command
+
+            result = run_corpus_command(args)
+            if isinstance(result, str):
+                print(result)
+            return result if isinstance(result, int) else 0
         if args.command == "train":
             from imagintalk_plugin.pipeline.train_command import run_train_command
 

@@ -151,3 +151,13 @@ class CancelledError(ImagintalkError):
 
     def __init__(self, message: str = "cancelled") -> None:
         super().__init__(message)
+
+
+class CorpusSourceError(ImagintalkError):
+    """A corpus to import is missing or holds no clips in the layout asked for."""
+
+    exit_code = 2
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        super().__init__(f"cannot import corpus '{path}': {reason}")

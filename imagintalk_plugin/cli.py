@@ -31,6 +31,16 @@ def _positive_rate(text: str) -> float:
     return value
 
 
+def _data_source(text: str) -> object:
+    """`train --data PATH[:WEIGHT]` -> a `DataSource` (argparse reports a bad weight)."""
+    from imagintalk_plugin.pipeline.training_data import parse_data_source
+
+    try:
+        return parse_data_source(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def _timeline_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate",
@@ -135,7 +145,7 @@ def _add_eval_command(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--out", type=Path, metavar="JSON", help="report (plots beside it)")
     evaluate.add_argument("--split", choices=["train", "valid", "test"], help="only this split")
     evaluate.add_argument(
-        "--judges", metavar="LIST", help="comma list of wer,speaker,prosody,emotion,signal,sync"
+        "--judges", metavar="LIST", help="comma list of wer,speaker,prosody,emotion,signal,sync,lag"
     )
     evaluate.add_argument("--limit", type=int, metavar="N", help="only the first N utterances")
     evaluate.add_argument("--force", action="store_true", help="overwrite an existing report")
@@ -200,7 +210,13 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--preset", default="demo", help="tiny | demo | paper (default demo)")
     train.add_argument(
-        "--data", type=Path, required=True, metavar="MANIFEST", help="manifest.jsonl"
+        "--data",
+        type=_data_source,
+        action="append",
+        required=True,
+        metavar="MANIFEST[:WEIGHT]",
+        help="manifest.jsonl; repeat to train on several corpora together, each training clip "
+        "seen WEIGHT times per epoch (default 1)",
     )
     train.add_argument("--out", type=Path, required=True, metavar="RUN", help="run folder")
     train.add_argument("--resume", action="store_true", help="continue an interrupted stage")

@@ -97,13 +97,20 @@ def voice_items(
     """
     items = []
     mel = LogMel(codec.config.mel)
+    made: dict[str, VoiceItem] = {}  # a weighted clip listed twice is computed once
     for index, utt in enumerate(utterances):
         yield Progress("style-dit inputs", index, len(utterances), unit="clip")
         if utt.face_embedding is None:
             raise ValueError(f"{utt.id} has no face embedding")
+        respeak = content is not None and bool(utt.words) and utt.speed is not None
+        if utt.id in made and not respeak:
+            items.append(made[utt.id])
+            continue
         codes = codec_tokens(codec, mel, utt.audio)
         ids, lip = content_conditions(utt, units, aligner)
-        if content is not None and utt.words and utt.speed is not None:
+        if respeak:
+            assert content is not None
+            assert utt.speed is not None
             pick = int(np.random.default_rng([seed, index, 9]).integers(len(content.voices)))
             said = respoken(
                 utt.words,
@@ -117,17 +124,16 @@ def voice_items(
             ids = units.unit_ids(said).astype(np.int64)
         expressions = np.repeat(stats.apply(_expressions(utt)), 2, axis=0)  # 25 -> 50 Hz
         length = min(codes.shape[1], len(ids), len(lip), len(expressions))
-        items.append(
-            VoiceItem(
-                codes=codes[:, :length],
-                units=ids[:length],
-                lip=lip[:length],
-                face=utt.face_embedding.astype(np.float32),
-                voice=speaker_encoder.embed(utt.audio),
-                expressions=expressions[:length],
-                emotion=EMOTIONS.index(utt.emotion) if utt.emotion in EMOTIONS else 0,
-            )
+        made[utt.id] = VoiceItem(
+            codes=codes[:, :length],
+            units=ids[:length],
+            lip=lip[:length],
+            face=utt.face_embedding.astype(np.float32),
+            voice=speaker_encoder.embed(utt.audio),
+            expressions=expressions[:length],
+            emotion=EMOTIONS.index(utt.emotion) if utt.emotion in EMOTIONS else 0,
         )
+        items.append(made[utt.id])
     yield Progress("style-dit inputs", len(utterances), len(utterances), unit="clip")
     return items
 

@@ -37,7 +37,7 @@ def _audio(corpus: SemanticCorpus, split: str) -> list:
 
 
 def _meta(request: TrainRequest, preset: AcousticPreset, **extra: Any) -> dict[str, Any]:
-    return {"preset": preset.name, "data": str(request.data), **extra}
+    return {"preset": preset.name, "data": request.data_label, **extra}
 
 
 def train_codec(
@@ -132,7 +132,7 @@ def train_dit(
     stats = ExpressionStats.fit(train)
     encoder = SpeakerEncoder()
     splits = {}
-    bank = _voice_bank(preset, train, corpus_voice_rule(request.data))
+    bank = _voice_bank(preset, train, _voice_rule(request))
     seed = preset.dit_train.seed
     for split in ("train", "valid", "test"):
         utts = corpus.split(split)
@@ -164,8 +164,24 @@ def train_dit(
         yield Progress("style-dit: test speakers", 0, 1, unit="set")
         size = 2 * preset.dit_train.max_frames
         test = dit_scores(stage.model, splits["test"], size, "test_")  # type: ignore[arg-type]
+        test_utts = corpus.split("test")
+        for name in corpus.corpora() if len(corpus.corpora()) > 1 else []:
+            part = [it for it, u in zip(splits["test"], test_utts, strict=True) if u.corpus == name]
+            if part:
+                test.update(dit_scores(stage.model, part, size, f"test@{name}_"))  # type: ignore[arg-type]
         write_metrics(folder / "metrics.json", {"history": result["history"], "test": test})
     return {"history": result["history"], "test": test}
+
+
+def _voice_rule(request: TrainRequest) -> VoiceRule:
+    """The voice rule of the first synthetic corpus among the sources (its speakers.jsonl
+    says it); "still" when none says (real corpora have no rule)."""
+    for source in request.sources:
+        manifest = source.manifest
+        manifest = manifest / "manifest.jsonl" if manifest.is_dir() else manifest
+        if (manifest.parent / "speakers.jsonl").exists():
+            return corpus_voice_rule(manifest)
+    return "still"
 
 
 def _voice_bank(preset: AcousticPreset, train: list, rule: VoiceRule) -> Any:

@@ -11,7 +11,7 @@ import numpy as np
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.nn.checkpoint import config_to_dict
 from imagintalk_plugin.nn.presets import SemanticPreset
-from imagintalk_plugin.nn.training.corpus import SemanticCorpus
+from imagintalk_plugin.nn.training.corpus import SemanticCorpus, Utterance
 from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
 from imagintalk_plugin.nn.training.loop import run_stage, train_or_load
 from imagintalk_plugin.nn.units import UnitExtractor, fit_unit_extractor
@@ -25,7 +25,7 @@ from imagintalk_plugin.pipeline.semantic_training import TrainRequest, check_fre
 
 
 def _meta(request: TrainRequest, preset: SemanticPreset, units: UnitExtractor | None) -> dict:
-    meta: dict[str, Any] = {"preset": preset.name, "data": str(request.data)}
+    meta: dict[str, Any] = {"preset": preset.name, "data": request.data_label}
     if units is not None:
         meta.update(codebook_id=units.codebook_id, codebook_version=units.codebook_version)
     return meta
@@ -33,6 +33,19 @@ def _meta(request: TrainRequest, preset: SemanticPreset, units: UnitExtractor | 
 
 def _unit_ids(units: UnitExtractor, corpus: SemanticCorpus, split: str) -> list[np.ndarray]:
     return [units.unit_ids(u.audio) for u in corpus.split(split)]
+
+
+def fold_groups(train: list[Utterance]) -> list[str]:
+    """What the detector's folds split by: the speaker, except in a corpus of one speaker
+    (GRID s1), whose clips are spread over the folds one by one so that each fold aligner has
+    seen that speaker, as the final aligner has."""
+    speakers: dict[str, set[str]] = {}
+    for u in train:
+        speakers.setdefault(u.corpus, set()).add(u.speaker)
+    return [
+        u.speaker if len(speakers[u.corpus]) > 1 else f"{u.corpus}/{u.speaker}/{u.id}"
+        for u in train
+    ]
 
 
 def train_units(
@@ -122,7 +135,7 @@ def train_detector(
         preset.fold_train,
         [u.crops for u in train],
         train_units_,
-        [u.speaker for u in train],
+        fold_groups(train),
         preset.folds,
         folder / "folds",
         ctx,

@@ -29,7 +29,7 @@ from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.nn.presets import SemanticPreset, semantic_preset
 from imagintalk_plugin.nn.training.aligner_training import Predictions
-from imagintalk_plugin.nn.training.corpus import SemanticCorpus
+from imagintalk_plugin.nn.training.corpus import SemanticCorpus, Utterance
 from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
 from imagintalk_plugin.pipeline.semantic_models import (
     REFINER_FOLDERS,
@@ -38,7 +38,11 @@ from imagintalk_plugin.pipeline.semantic_models import (
     load_models,
     load_refiner,
 )
-from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
+from imagintalk_plugin.pipeline.training_data import (
+    DataSource,
+    as_sources,
+    load_semantic_corpus,
+)
 
 SEMANTIC_STAGES = ("units", "aligner", "detector", "refiner", "evaluate")
 # pipeline/acoustic_stages.py; dit-voice: the Style-DiT for identity overrides (RUN/dit_voice)
@@ -53,7 +57,7 @@ class TrainRequest:
 
     stage: str
     preset: str
-    data: Path
+    data: Path | tuple[DataSource, ...]  # one manifest, or several with weights (--data)
     out: Path
     resume: bool = False
     force: bool = False
@@ -63,6 +67,18 @@ class TrainRequest:
     steps: int | None = None  # overrides the preset's step count for this stage (--steps)
     voice_bank: int | None = None  # dit(-voice): speakers without video (--voice-bank)
     lip_drop: float | None = None  # dit(-voice): share of items trained without lips (--lip-drop)
+
+    @property
+    def sources(self) -> tuple[DataSource, ...]:
+        """The training manifests with their weights."""
+        return as_sources(self.data)
+
+    @property
+    def data_label(self) -> str:
+        """The manifests as `--data` reads them, for run metadata and messages."""
+        return " ".join(
+            str(s.manifest) + ("" if s.weight == 1.0 else f":{s.weight:g}") for s in self.sources
+        )
 
 
 def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str, Any]]:
@@ -84,12 +100,12 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
         with_dit_options(checked, request)
     if not ctx.is_main:
         barrier(ctx)  # rank 0 runs the front-end into the cache first
-    load = yield from load_semantic_corpus(request.data, jobs=request.jobs, limit=request.limit)
+    load = yield from load_semantic_corpus(request.sources, jobs=request.jobs, limit=request.limit)
     if ctx.is_main:
         barrier(ctx)
     corpus = load.corpus
     if not corpus.split("train"):
-        raise UsageError(f"{request.data} has no usable training utterances")
+        raise UsageError(f"{request.data_label} has no usable training utterances")
     request.out.mkdir(parents=True, exist_ok=True)
     from imagintalk_plugin.pipeline import semantic_stages as stages
 
@@ -144,6 +160,17 @@ def evaluate_run(out: Path, preset: SemanticPreset, corpus: SemanticCorpus) -> d
         split: models_scores(models, preset, split_output, train_units, calibration)
         for split, split_output in outputs.items()
     }
+    names = corpus.corpora()
+    for split, split_output in outputs.items():  # several corpora: each one's scores too
+        if split_output is None or len(names) < 2:
+            continue
+        utts = corpus.split(split)
+        for name in names:
+            part = subset(split_output, [i for i, u in enumerate(utts) if u.corpus == name], utts)
+            if part is not None:
+                scores[f"{split}@{name}"] = models_scores(
+                    models, preset, part, train_units, calibration
+                )
     scores["refiner_model"] = calibration.get("model", "refiner")
     scores["refiner_masking"] = calibration.get("masking", "all")
     return scores
@@ -165,6 +192,23 @@ def split_outputs(
         units=[models.units.unit_ids(u.audio) for u in utts],
         predictions=predictions,
         wrong_probs=detect(models.detector, predictions),
+    )
+
+
+def subset(outputs: SplitOutputs, indices: list[int], utts: list[Utterance]) -> SplitOutputs | None:
+    """The outputs of the clips at `indices` (None when there are none)."""
+    if not indices:
+        return None
+    p = outputs.predictions
+    return SplitOutputs(
+        speakers=len({utts[i].speaker for i in indices}),
+        units=[outputs.units[i] for i in indices],
+        predictions=Predictions(
+            [p.tokens[i] for i in indices],
+            [p.confidence[i] for i in indices],
+            [p.log_probs[i] for i in indices],
+        ),
+        wrong_probs=[outputs.wrong_probs[i] for i in indices],
     )
 
 

@@ -18,7 +18,7 @@ def run_train_command(args: argparse.Namespace) -> str:
     request = TrainRequest(
         stage=args.stage,
         preset=args.preset,
-        data=args.data,
+        data=tuple(args.data),
         out=args.out,
         resume=args.resume,
         force=args.force,

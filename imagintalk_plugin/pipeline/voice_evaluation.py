@@ -138,7 +138,6 @@ def evaluate_voice(
 ) -> Job[dict[str, Any]]:
     """Job: write the test clips' three versions, judge them and the truth, save the summary."""
     from imagintalk_plugin.evaluation.audio import load_audio
-    from imagintalk_plugin.evaluation.command import run_eval
     from imagintalk_plugin.pipeline.acoustic_models import load_voice_models
     from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_units
 
@@ -151,14 +150,34 @@ def evaluate_voice(
     test = corpus.split("test")
     folder = request.out / "voice_eval"
     yield from write_versions(models, test, units, aligner, preset, folder)
+    sources = request.sources
+    by_corpus = {}
+    for source in sources:
+        tag = "" if len(sources) == 1 else f"{source.name}_"
+        by_corpus[source.name] = yield from _judge_versions(source.manifest, folder, tag)
+    # the first corpus's figures at the top level, as with one corpus; all under "corpora"
+    results: dict[str, Any] = dict(by_corpus[sources[0].name])
+    generated = {u.id: load_audio(folder / "dit" / f"{u.id}.wav") for u in test}
+    results["dit"] = {**results["dit"], **f0_by_emotion(test, generated)}
+    if len(sources) > 1:
+        results["corpora"] = by_corpus
+    write_metrics(request.out / "voice_metrics.json", {**results, "preset": preset.name})
+    return {"voice": results}
+
+
+def _judge_versions(manifest: Path, folder: Path, tag: str) -> Job[dict[str, Any]]:
+    """Job: the judges' means and summaries of the truth and each version on one manifest's
+    test split (reports in `folder/{tag}{version}.json`)."""
+    from imagintalk_plugin.evaluation.command import run_eval
+
     results: dict[str, Any] = {}
     for name in ("ground_truth", *VERSIONS):
         yield Progress(f"judging {name}", 0, 1, unit="set")
         outputs = yield from run_eval(
-            request.data,
+            manifest,
             None if name == "ground_truth" else folder / name,
             ground_truth=name == "ground_truth",
-            out=folder / f"{name}.json",
+            out=folder / f"{tag}{name}.json",
             split="test",
             judges=JUDGES,
             force=True,
@@ -169,10 +188,7 @@ def evaluate_voice(
             "summary": report.summary,
             "judged": len(report.rows),
         }
-    generated = {u.id: load_audio(folder / "dit" / f"{u.id}.wav") for u in test}
-    results["dit"].update(f0_by_emotion(test, generated))
-    write_metrics(request.out / "voice_metrics.json", {**results, "preset": preset.name})
-    return {"voice": results}
+    return results
 
 
 SHOWN = (
@@ -201,4 +217,6 @@ def voice_lines(results: dict[str, Any]) -> list[str]:
     corr = results.get("dit", {}).get("f0_offset_corr")
     if isinstance(corr, float):
         lines.append(f"  dit F0 offsets vs truth per clip (semitones, by speaker): r = {corr:.3f}")
+    for corpus, scores in list((results.get("corpora") or {}).items())[1:]:
+        lines += [f"  [{corpus}]", *voice_lines(scores)[1:]]
     return lines

@@ -29,6 +29,7 @@ class Utterance:
     words: tuple[str, ...] = ()  # the transcript's words (synthetic corpora: to say them again)
     speed: int | None = None  # espeak-ng words/min it was said at (synthetic corpora)
     spell_letters: bool = True  # single letters said by name (the GRID text set)
+    corpus: str = ""  # the manifest it came from (its folder name), for per-corpus scores
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,8 +39,13 @@ class SemanticCorpus:
     utterances: list[Utterance]
 
     def split(self, name: str) -> list[Utterance]:
-        """The utterances of one split, in manifest order."""
+        """The utterances of one split, in manifest order (a weighted training clip may
+        appear several times: see `pipeline.training_data`)."""
         return [u for u in self.utterances if u.split == name]
+
+    def corpora(self) -> list[str]:
+        """The names of the manifests the utterances came from, in order of appearance."""
+        return list(dict.fromkeys(u.corpus for u in self.utterances))
 
 
 def unit_targets(units: np.ndarray, frames: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from imagintalk_plugin.evaluation.audio import SAMPLE_RATE, load_audio
 from imagintalk_plugin.evaluation.judge import Judge, Row, Utterance
 from imagintalk_plugin.evaluation.report import EvalReport, format_table
 
-JUDGES = ("wer", "speaker", "prosody", "emotion", "signal", "sync")
+JUDGES = ("wer", "speaker", "prosody", "emotion", "signal", "sync", "lag")
 
 
 def parse_judges(text: str | None) -> tuple[str, ...]:
@@ -40,6 +40,7 @@ def parse_judges(text: str | None) -> tuple[str, ...]:
 def make_judges(names: Sequence[str], all_entries: Sequence[ManifestEntry]) -> list[Judge]:
     """The judges by name (their models load on first use)."""
     from imagintalk_plugin.evaluation.emotion import EmotionJudge
+    from imagintalk_plugin.evaluation.envelope_lag import LagJudge
     from imagintalk_plugin.evaluation.intelligibility import IntelligibilityJudge
     from imagintalk_plugin.evaluation.prosody import ProsodyJudge
     from imagintalk_plugin.evaluation.signal_quality import SignalJudge
@@ -53,6 +54,7 @@ def make_judges(names: Sequence[str], all_entries: Sequence[ManifestEntry]) -> l
         "emotion": lambda: EmotionJudge(all_entries),
         "signal": SignalJudge,
         "sync": SyncJudge,
+        "lag": LagJudge,
     }
     return [made[name]() for name in names]
 

@@ -127,7 +127,10 @@ def write_plots(report: EvalReport, contours: list[F0Pair], stem: Path) -> list[
         written.append(plot_f0(contours, stem.with_name(f"{stem.name}_f0.png")))
     if any(_finite(r.get("wer")) for r in report.rows):
         written.append(plot_by_speaker(report, stem.with_name(f"{stem.name}_wer_by_speaker.png")))
-    if any(_finite(r.get("speaker_sim_centroid")) for r in report.rows):
+    if any(
+        _finite(r.get("speaker_sim_centroid")) and _finite(r.get("speaker_sim_other"))
+        for r in report.rows
+    ):  # one speaker (a real corpus): no other voices to set against
         target = stem.with_name(f"{stem.name}_speaker_similarity.png")
         written.append(plot_speaker_similarity(report, target))
     curve = report.summary.get("sync_lag_curve")

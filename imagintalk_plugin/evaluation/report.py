@@ -31,6 +31,8 @@ TABLE_COLUMNS = (
     ("mcd_db", "MCD dB", "{:.2f}"),
     ("sync_lag_frames", "lag fr", "{:+.2f}"),
     ("sync_corr", "sync r", "{:.2f}"),
+    ("lag_ms", "lag ms", "{:+.0f}"),
+    ("lag_corr", "env r", "{:.2f}"),
 )
 
 
@@ -153,6 +155,15 @@ def _summary_lines(report: EvalReport) -> list[str]:
             f"(audio later if positive), correlation {summary['sync_pooled_corr']:.2f}; "
             f"median lag {summary['sync_median_lag_frames']:+.2f}, "
             f"{summary['sync_within_one_frame']:.0%} of lines within one frame"
+        )
+    if _number(summary.get("lag_median_ms")) is not None:
+        at_limit = summary.get("lag_at_limit", 0)
+        out.append(
+            f"envelope lag vs the recording: median {summary['lag_median_ms']:+.0f} ms "
+            f"(generated later if positive), median |lag| {summary['lag_abs_median_ms']:.0f} ms, "
+            f"{summary['lag_within_40ms']:.0%} of lines within 40 ms; "
+            f"mean envelope correlation {summary['lag_mean_corr']:.2f}"
+            + (f"; {at_limit} at the 200 ms limit" if at_limit else "")
         )
     if summary.get("sync_failures"):
         out.append(

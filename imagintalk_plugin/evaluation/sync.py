@@ -28,12 +28,21 @@ BAND_HZ = (300.0, 3000.0)
 FLOOR_DB = 40.0
 
 
-def speech_envelope(samples: np.ndarray, fps: float, frames: int | None = None) -> np.ndarray:
-    """Speech-band energy (dB, floored) of each video frame's samples: (T,) float64."""
+def speech_envelope(
+    samples: np.ndarray, fps: float, frames: int | None = None, window_s: float | None = None
+) -> np.ndarray:
+    """Speech-band energy (dB, floored) of each video frame's samples: (T,) float64.
+
+    `window_s` longer than a frame centres a longer Hann window on each frame's span (a
+    smoother envelope at a fine frame rate); by default the window is the frame's span.
+    """
     samples = np.asarray(samples, np.float64)
     span = SAMPLE_RATE / fps
     count = int(len(samples) // span) if frames is None else frames
-    size = round(span)
+    size = round(span if window_s is None else max(window_s * SAMPLE_RATE, span))
+    if size > round(span):
+        lead = (size - round(span)) // 2
+        samples = np.concatenate([np.zeros(lead), samples, np.zeros(size - round(span) - lead)])
     freqs = np.fft.rfftfreq(size, 1.0 / SAMPLE_RATE)
     band = (freqs >= BAND_HZ[0]) & (freqs <= BAND_HZ[1])
     window = np.hanning(size)

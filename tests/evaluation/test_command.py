@@ -89,7 +89,7 @@ def test_split_limit_and_judges(corpus: Path) -> None:
     limited = drive(run_eval(corpus, ground_truth=True, limit=3, judges=("prosody",)))
     assert len(limited.report.rows) == 3
     assert parse_judges("sync, wer") == ("wer", "sync")
-    assert parse_judges(None) == ("wer", "speaker", "prosody", "emotion", "signal", "sync")
+    assert parse_judges(None) == ("wer", "speaker", "prosody", "emotion", "signal", "sync", "lag")
     with pytest.raises(UsageError, match="unknown judge"):
         parse_judges("wer,bleu")
 

@@ -254,6 +254,19 @@ def _add_train_command(commands: argparse._SubParsersAction) -> None:
         "the identity (face, or a reference voice) carries the voice (default: 0 for dit, the "
         "preset's for dit-voice)",
     )
+    train.add_argument(
+        "--init",
+        type=Path,
+        metavar="MODEL",
+        help="codec, vocoder: start from MODEL/codec or MODEL/vocoder (a shipped model or a "
+        "run) and fine-tune on --data",
+    )
+    train.add_argument(
+        "--lip-input",
+        choices=["pixels", "shape", "both"],
+        help="aligner: read the mouth crops (the preset's default), the lip shape (landmark "
+        "geometry) or both; later stages follow the trained aligner",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -65,19 +65,34 @@ class LipAligner(nn.Module):
         self.head = nn.Linear(config.encoder.dim, config.num_units)
 
     def forward(
-        self, crops: torch.Tensor, pad: torch.Tensor | None = None
+        self,
+        crops: torch.Tensor,
+        pad: torch.Tensor | None = None,
+        shape: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T, H, W) crops, (B, T) padding -> logits (B, 2T, K), features (B, 2T, D)."""
-        features = self.encoder(crops, pad)
+        """(B, T, H, W) crops, (B, T) padding, (B, T, F) lip-shape features (aligners that read
+        them) -> logits (B, 2T, K), features (B, 2T, D)."""
+        features = self.encoder(crops, pad, shape)
         return self.head(features), features
 
+    @property
+    def reads_shape(self) -> bool:
+        """Whether this aligner needs lip-shape features (`frontend.lip_shape`)."""
+        return self.config.encoder.uses_shape
+
     @torch.no_grad()
-    def predict(self, crops: np.ndarray) -> AlignerOutput:
-        """Units of one clip: `crops` (T, H, W) at 25 fps -> 2T steps at 50 Hz."""
+    def predict(self, crops: np.ndarray, shape: np.ndarray | None = None) -> AlignerOutput:
+        """Units of one clip: `crops` (T, H, W) at 25 fps (and its (T, F) lip-shape features,
+        for aligners that read them) -> 2T steps at 50 Hz."""
         self.eval()
         device = next(self.parameters()).device
         x = center_crop(crops_to_unit_range(crops), self.config.encoder.crop_size)
-        logits, features = self(torch.from_numpy(np.ascontiguousarray(x))[None].to(device))
+        z = None if shape is None else torch.from_numpy(np.asarray(shape, np.float32))[None]
+        logits, features = self(
+            torch.from_numpy(np.ascontiguousarray(x))[None].to(device),
+            None,
+            None if z is None else z.to(device),
+        )
         log_probs = logits[0].log_softmax(-1)  # (2T, K)
         top, tokens = log_probs.max(-1)
         return AlignerOutput(

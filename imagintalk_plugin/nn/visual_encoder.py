@@ -4,6 +4,11 @@ The lip-reading front of Auto-AVSR / VSR models: a 3D-convolution stem sees five
 motion, a ResNet trunk encodes each frame, a Conformer (or Transformer) mixes over time, and a
 learned 2x upsampler emits two 50 Hz steps per video frame, the rate of the speech units.
 
+Beside (or instead of) the pixels it can read the lip shape: per-frame landmark geometry
+(`frontend.lip_shape`, normalised here by statistics of the training clips kept as buffers),
+through a small MLP into the same width, added to the pixel trunk's output before the
+temporal encoder (`inputs` = "pixels", "shape" or "both").
+
 Normalisation is GroupNorm throughout (not BatchNorm): results do not depend on what else is in
 the batch, so distributed training on N processes equals one process, and inference on one clip
 equals inference in a batch.
@@ -12,6 +17,7 @@ equals inference in a batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -38,6 +44,21 @@ class VisualEncoderConfig:
     conv_kernel: int = 15  # Conformer depthwise kernel, in 25 Hz frames
     encoder: str = "conformer"  # or "transformer"
     dropout: float = 0.1
+    inputs: str = "pixels"  # "pixels" (mouth crops), "shape" (lip landmarks) or "both"
+    shape_dim: int = 118  # frontend.lip_shape.LIP_SHAPE_DIM (checked by the pipeline)
+
+    ADDED_KEYS: ClassVar[tuple[str, ...]] = ("inputs", "shape_dim")
+    INPUTS: ClassVar[tuple[str, ...]] = ("pixels", "shape", "both")
+
+    @property
+    def uses_pixels(self) -> bool:
+        """Whether the mouth crops are read."""
+        return self.inputs in ("pixels", "both")
+
+    @property
+    def uses_shape(self) -> bool:
+        """Whether the lip-shape features are read."""
+        return self.inputs in ("shape", "both")
 
 
 def _groups(channels: int) -> int:
@@ -73,7 +94,32 @@ class VisualEncoder(nn.Module):
 
     def __init__(self, config: VisualEncoderConfig) -> None:
         super().__init__()
+        if config.inputs not in config.INPUTS:
+            raise ValueError(f"inputs must be one of {config.INPUTS}, not '{config.inputs}'")
         self.config = config
+        if config.uses_pixels:
+            self._build_pixel_trunk(config)
+        if config.uses_shape:
+            d = config.dim
+            self.shape_project = nn.Sequential(
+                nn.Linear(config.shape_dim, d), nn.GELU(), nn.Linear(d, d)
+            )
+            # per-feature statistics of the training clips (set by `set_shape_stats`)
+            self.register_buffer("shape_mean", torch.zeros(config.shape_dim))
+            self.register_buffer("shape_std", torch.ones(config.shape_dim))
+        self.temporal = TemporalEncoder(
+            config.dim,
+            config.layers,
+            config.heads,
+            config.ff_mult,
+            config.conv_kernel,
+            config.dropout,
+            config.encoder,
+        )
+        self.upsample = nn.Linear(config.dim, 2 * config.dim)  # one 25 Hz frame -> two 50 Hz steps
+        self.out_norm = nn.LayerNorm(config.dim)
+
+    def _build_pixel_trunk(self, config: VisualEncoderConfig) -> None:
         c = config.stem_channels
         self.stem = nn.Conv3d(1, c, (5, 7, 7), (1, 2, 2), (2, 3, 3), bias=False)
         # normalised per frame (not over time), so padding never changes a clip's result
@@ -89,20 +135,37 @@ class VisualEncoder(nn.Module):
                 cin = cout
         self.trunk = nn.Sequential(*stages)
         self.project = nn.Linear(cin, config.dim)
-        self.temporal = TemporalEncoder(
-            config.dim,
-            config.layers,
-            config.heads,
-            config.ff_mult,
-            config.conv_kernel,
-            config.dropout,
-            config.encoder,
-        )
-        self.upsample = nn.Linear(config.dim, 2 * config.dim)  # one 25 Hz frame -> two 50 Hz steps
-        self.out_norm = nn.LayerNorm(config.dim)
 
-    def forward(self, crops: torch.Tensor, pad: torch.Tensor | None = None) -> torch.Tensor:
-        """`crops` (B, T, H, W) in [0, 1]; `pad` (B, T) True on padded frames."""
+    def set_shape_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Normalise lip-shape features by these (shape_dim,) statistics of the training clips."""
+        self.shape_mean.copy_(mean)
+        self.shape_std.copy_(std.clamp(min=1e-6))
+
+    def forward(
+        self,
+        crops: torch.Tensor,
+        pad: torch.Tensor | None = None,
+        shape: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """`crops` (B, T, H, W) in [0, 1]; `pad` (B, T) True on padded frames; `shape`
+        (B, T, shape_dim) lip-shape features (needed when the config reads them)."""
+        b, t = crops.shape[:2]
+        x = self._pixels(crops, pad) if self.config.uses_pixels else None
+        if self.config.uses_shape:
+            if shape is None:
+                raise ValueError("this visual encoder reads lip-shape features: pass `shape`")
+            z = (shape - self.shape_mean) / self.shape_std
+            if pad is not None:
+                z = z.masked_fill(pad[:, :, None], 0.0)
+            z = self.shape_project(z)  # (B, T, D)
+            x = z if x is None else x + z
+        assert x is not None
+        x = self.temporal(x, pad)  # (B, T, D)
+        x = self.upsample(x).reshape(b, 2 * t, -1)  # (B, 2T, D)
+        return self.out_norm(x)
+
+    def _pixels(self, crops: torch.Tensor, pad: torch.Tensor | None) -> torch.Tensor:
+        """(B, T, H, W) crops -> (B, T, D) per-frame features of the pixel trunk."""
         b, t = crops.shape[:2]
         x = (crops - MOUTH_MEAN) / MOUTH_STD
         if self.config.input_pool > 1:
@@ -112,7 +175,4 @@ class VisualEncoder(nn.Module):
         x = self.stem(x[:, None])  # (B, C, T, H/2, W/2)
         x = x.transpose(1, 2).reshape(b * t, x.shape[1], x.shape[3], x.shape[4])
         x = self.trunk(self.stem_out(x)).mean(dim=(2, 3))  # (B*T, C')
-        x = self.project(x).reshape(b, t, -1)  # (B, T, D)
-        x = self.temporal(x, pad)  # (B, T, D)
-        x = self.upsample(x).reshape(b, 2 * t, -1)  # (B, 2T, D)
-        return self.out_norm(x)
+        return self.project(x).reshape(b, t, -1)  # (B, T, D)

@@ -75,7 +75,7 @@ def content_conditions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The true audio's units and the aligner's lip features of one clip, same length (50 Hz)."""
     ids = units.unit_ids(utterance.audio).astype(np.int64)
-    lip = aligner.predict(utterance.crops).features
+    lip = aligner.predict(utterance.crops, utterance.shape).features
     length = min(len(ids), len(lip))
     return ids[:length], lip[:length]
 

@@ -45,7 +45,7 @@ def train_codec(
 ) -> Job[dict[str, Any]]:
     """Train the RVQ codec on the training audio; score the round trip on test speakers."""
     from imagintalk_plugin.nn.mel import LogMel
-    from imagintalk_plugin.nn.training.codec_training import codec_scores, codec_stage
+    from imagintalk_plugin.nn.training.codec_training import CODEC_KIND, codec_scores, codec_stage
 
     folder = request.out / "codec"
     stage = codec_stage(
@@ -55,6 +55,7 @@ def train_codec(
         _audio(corpus, "valid"),
         _meta(request, preset),
     )
+    _start_from(request, "codec", CODEC_KIND, stage.model, stage.meta)
     result = yield from run_stage(stage, folder, ctx, resume=request.resume, force=request.force)
     test: dict[str, float] = {}
     if ctx.is_main:
@@ -63,6 +64,23 @@ def train_codec(
         test = codec_scores(stage.model, mel, _audio(corpus, "test"), "test_")  # type: ignore[arg-type]
         write_metrics(folder / "metrics.json", {"history": result["history"], "test": test})
     return {"history": result["history"], "test": test}
+
+
+def _start_from(
+    request: TrainRequest, name: str, kind: str, model: Any, meta: dict[str, Any]
+) -> None:
+    """`train --init MODEL`: a fresh stage starts from MODEL/<name>'s weights (a shipped model
+    or another run; same config), to fine-tune it on new data rather than start from noise."""
+    if request.init is None or request.resume:
+        return
+    from imagintalk_plugin.nn.checkpoint import load_model, load_weights_strictly
+
+    source = request.init / name
+    config, weights, _ = load_model(source, kind, type(model.config))
+    if config != model.config:
+        raise UsageError(f"--init {source}: its {name} has another config than the preset's")
+    load_weights_strictly(model, {k: v.float() for k, v in weights.items()}, source)
+    meta["init"] = str(source)
 
 
 def train_vocoder(
@@ -88,6 +106,7 @@ def train_vocoder(
         preset.vocoder_seconds,
         meta,
     )
+    _start_from(request, "vocoder", VOCODER_KIND, stage.model.generator, stage.meta)  # type: ignore[union-attr]
     folder = request.out / "vocoder_gan"
     result = yield from run_stage(stage, folder, ctx, resume=request.resume, force=request.force)
     test: dict[str, float] = {}

@@ -84,12 +84,16 @@ def train_aligner(
     units = load_units(request.out)
     yield Progress("unit targets", 0, 1, unit="set")
     train_units_ = _unit_ids(units, corpus, "train")
+    config = preset.aligner
+    if request.lip_input is not None:  # train aligner --lip-input: what the aligner reads
+        encoder = replace(config.encoder, inputs=request.lip_input)
+        config = replace(config, encoder=encoder)
     stage = aligner_stage(
-        preset.aligner,
+        config,
         preset.aligner_train,
-        [u.crops for u in corpus.split("train")],
+        [u.lip for u in corpus.split("train")],
         train_units_,
-        [u.crops for u in corpus.split("valid")],
+        [u.lip for u in corpus.split("valid")],
         _unit_ids(units, corpus, "valid"),
         _meta(request, preset, units),
     )
@@ -101,7 +105,7 @@ def train_aligner(
         test_utts = corpus.split("test")
         test = aligner_metrics(
             stage.model,  # type: ignore[arg-type]  # the LipAligner run_stage trained in place
-            [u.crops for u in test_utts],
+            [u.lip for u in test_utts],
             _unit_ids(units, corpus, "test"),
             train_units_,
             "test_",
@@ -131,9 +135,9 @@ def train_detector(
     train = corpus.split("train")
     train_units_ = _unit_ids(units, corpus, "train")
     oof = yield from out_of_fold_predictions(
-        preset.aligner,
+        aligner.config,  # the fold aligners read what the final aligner reads
         preset.fold_train,
-        [u.crops for u in train],
+        [u.lip for u in train],
         train_units_,
         fold_groups(train),
         preset.folds,
@@ -144,7 +148,7 @@ def train_detector(
     if ctx.is_main:
         save_predictions(folder / "oof.safetensors", [u.id for u in train], oof)
     valid = corpus.split("valid")
-    valid_predictions = predict_clips(aligner, [u.crops for u in valid])
+    valid_predictions = predict_clips(aligner, [u.lip for u in valid])
     meta = {
         **_meta(request, preset, units),
         "folds": preset.folds,
@@ -165,7 +169,7 @@ def train_detector(
     test = {}
     if ctx.is_main:
         test_utts = corpus.split("test")
-        test_predictions = predict_clips(aligner, [u.crops for u in test_utts])
+        test_predictions = predict_clips(aligner, [u.lip for u in test_utts])
         test = {
             f"test_{k}": v
             for k, v in detector_metrics(
@@ -209,7 +213,7 @@ def train_refiner(
     model = load_refiner(request.out, units, str(ctx.device), folder="refiner_lm")
     aligner = load_aligner(request.out, units, str(ctx.device))
     detector = load_detector(request.out, units, str(ctx.device))
-    valid_predictions = predict_clips(aligner, [u.crops for u in corpus.split("valid")])
+    valid_predictions = predict_clips(aligner, [u.lip for u in corpus.split("valid")])
     valid_flags = [p >= preset.threshold for p in detect(detector, valid_predictions)]
     stage = finetune_stage(
         model,

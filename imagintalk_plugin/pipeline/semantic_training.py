@@ -67,6 +67,8 @@ class TrainRequest:
     steps: int | None = None  # overrides the preset's step count for this stage (--steps)
     voice_bank: int | None = None  # dit(-voice): speakers without video (--voice-bank)
     lip_drop: float | None = None  # dit(-voice): share of items trained without lips (--lip-drop)
+    init: Path | None = None  # codec, vocoder: start from this model's weights (--init)
+    lip_input: str | None = None  # aligner: "pixels", "shape" or "both" (--lip-input)
 
     @property
     def sources(self) -> tuple[DataSource, ...]:
@@ -88,6 +90,10 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
     preset = semantic_preset(request.preset)
     if request.stage in SEMANTIC_STAGES:  # fails before the corpus loads, like a bad preset
         preset = with_steps(preset, request.stage, request.steps)
+    if request.lip_input is not None and request.stage != "aligner":
+        raise UsageError(f"--lip-input applies to the aligner, not to '{request.stage}'")
+    if request.init is not None and request.stage not in ("codec", "vocoder"):
+        raise UsageError(f"--init applies to codec and vocoder, not to '{request.stage}'")
     for option, value in (("--voice-bank", request.voice_bank), ("--lip-drop", request.lip_drop)):
         if value is not None and request.stage not in DIT_STAGES:
             raise UsageError(f"{option} applies to dit and dit-voice, not to '{request.stage}'")
@@ -186,7 +192,7 @@ def split_outputs(
     utts = corpus.split(split)
     if not utts:
         return None
-    predictions = predict_clips(models.aligner, [u.crops for u in utts])
+    predictions = predict_clips(models.aligner, [u.lip for u in utts])
     return SplitOutputs(
         speakers=len({u.speaker for u in utts}),
         units=[models.units.unit_ids(u.audio) for u in utts],

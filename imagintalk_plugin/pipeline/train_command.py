@@ -28,6 +28,8 @@ def run_train_command(args: argparse.Namespace) -> str:
         steps=args.steps,
         voice_bank=args.voice_bank,
         lip_drop=args.lip_drop,
+        init=args.init,
+        lip_input=args.lip_input,
     )
     ctx = setup_distributed(None if args.device == "auto" else args.device)
     try:

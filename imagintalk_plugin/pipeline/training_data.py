@@ -27,6 +27,7 @@ from imagintalk_plugin.core.errors import ImagintalkError, ManifestError, UsageE
 from imagintalk_plugin.core.manifest import ManifestEntry, read_manifest
 from imagintalk_plugin.core.progress import Job, Progress, drive
 from imagintalk_plugin.frontend.cache import LipTrackCache
+from imagintalk_plugin.frontend.lip_shape import track_lip_shape
 from imagintalk_plugin.frontend.prepare import prepare_range
 from imagintalk_plugin.nn.training.corpus import SemanticCorpus, Utterance
 from imagintalk_plugin.timeline.bwf import read_wav
@@ -194,6 +195,7 @@ def _load_entries(
                 speed=entry.voice.speed if entry.voice is not None else None,
                 spell_letters=entry.text_set == "grid",
                 corpus=corpus,
+                shape=track_lip_shape(track),
             )
         )
     yield Progress(f"loading {corpus}", len(entries), len(entries), unit="clip")

@@ -30,7 +30,7 @@ def main() -> None:
     stage = aligner_stage(
         replace(preset.aligner, num_units=8),
         replace(preset.aligner_train, steps=4, batch_size=4, eval_every=100, save_every=100),
-        [u.crops for u in train],
+        [u.lip for u in train],
         [units.unit_ids(u.audio) for u in train],
         [],
         [],

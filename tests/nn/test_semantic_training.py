@@ -54,9 +54,9 @@ def _aligner_stage(corpus: SemanticCorpus, units: UnitExtractor, **train: object
     return aligner_stage(
         config,
         settings,
-        [u.crops for u in train_utts],
+        [u.lip for u in train_utts],
         [units.unit_ids(u.audio) for u in train_utts],
-        [u.crops for u in valid],
+        [u.lip for u in valid],
         [units.unit_ids(u.audio) for u in valid],
         meta={"codebook_id": units.codebook_id},
     )

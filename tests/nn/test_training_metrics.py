@@ -10,6 +10,7 @@ import torch
 
 from imagintalk_plugin.nn.training.corpus import (
     IGNORE,
+    LipClip,
     item_rng,
     lip_batch,
     pad_sequences,
@@ -149,7 +150,7 @@ def _clip(frames: int, seed: int) -> np.ndarray:
 def test_lip_batch_shapes_padding_and_centre_crop() -> None:
     clips = [_clip(3, 0), _clip(6, 1)]
     targets = [unit_targets(np.arange(6) + 10, 3), unit_targets(np.arange(12) + 20, 6)]
-    batch = lip_batch(clips, targets, crop_size=88, max_frames=50)
+    batch = lip_batch([LipClip(c) for c in clips], targets, crop_size=88, max_frames=50)
     assert batch.crops.shape == (2, 6, 88, 88)
     assert batch.crops.dtype == torch.float32
     assert batch.pad.tolist() == [[False] * 3 + [True] * 3, [False] * 6]
@@ -160,7 +161,7 @@ def test_lip_batch_shapes_padding_and_centre_crop() -> None:
         expected = torch.from_numpy(clip[:, 4:92, 4:92].astype(np.float32) / 255.0)
         torch.testing.assert_close(batch.crops[i, : len(clip)], expected)
     assert (batch.crops[0, 3:] == 0).all()
-    again = lip_batch(clips, targets, crop_size=88, max_frames=50)
+    again = lip_batch([LipClip(c) for c in clips], targets, crop_size=88, max_frames=50)
     assert torch.equal(again.crops, batch.crops)
     assert torch.equal(again.targets, batch.targets)
 
@@ -168,7 +169,7 @@ def test_lip_batch_shapes_padding_and_centre_crop() -> None:
 def test_lip_batch_without_rngs_cuts_long_clips_from_the_start() -> None:
     frames = 10
     clip = np.repeat(np.arange(frames, dtype=np.uint8)[:, None, None], 96, 1).repeat(96, 2)
-    batch = lip_batch([clip], [np.arange(2 * frames)], crop_size=88, max_frames=4)
+    batch = lip_batch([LipClip(clip)], [np.arange(2 * frames)], crop_size=88, max_frames=4)
     assert batch.crops.shape == (1, 4, 88, 88)
     assert (batch.crops[0, :, 0, 0] * 255).round().long().tolist() == [0, 1, 2, 3]
     assert batch.targets[0].tolist() == list(range(8))
@@ -185,7 +186,7 @@ def test_lip_batch_random_window_keeps_targets_with_their_frames() -> None:
     for step in range(8):
         rngs = [item_rng(0, step, 0), item_rng(0, step, 1)]
         batch = lip_batch(
-            [clip, short],
+            [LipClip(clip), LipClip(short)],
             [unit_targets(units, frames), unit_targets(np.arange(6), 3)],
             crop_size=88,
             max_frames=max_frames,
@@ -210,8 +211,8 @@ def test_lip_batch_random_window_keeps_targets_with_their_frames() -> None:
 def test_lip_batch_random_crop_stays_inside_and_is_seeded() -> None:
     clip = _clip(4, 9)
     targets = [unit_targets(np.arange(8), 4)]
-    a = lip_batch([clip], targets, crop_size=88, max_frames=50, rngs=[item_rng(3, 1, 0)])
-    b = lip_batch([clip], targets, crop_size=88, max_frames=50, rngs=[item_rng(3, 1, 0)])
+    a = lip_batch([LipClip(clip)], targets, crop_size=88, max_frames=50, rngs=[item_rng(3, 1, 0)])
+    b = lip_batch([LipClip(clip)], targets, crop_size=88, max_frames=50, rngs=[item_rng(3, 1, 0)])
     assert torch.equal(a.crops, b.crops)
     # the crop is some 88x88 window of the clip, possibly mirrored
     found = False

@@ -201,3 +201,23 @@ def test_a_dit_option_on_another_stage_or_out_of_range_is_refused(
     args = ["train", stage, "--preset", "tiny", "--data", str(missing), "--out", str(tmp_path)]
     assert main([*args, option, value, "--quiet"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_init_fine_tunes_codec_and_vocoder_from_another_model(
+    run: Path, manifest: Path, tmp_path: Path, capsys
+) -> None:
+    base = ["--preset", "tiny", "--data", str(manifest), "--quiet"]
+    out = tmp_path / "tuned"
+    for stage in ("codec", "vocoder"):
+        args = ["train", stage, *base, "--out", str(out), "--init", str(run), "--steps", "1"]
+        assert main(args) == 0, stage
+        assert _config(out / stage)["meta"]["init"] == str(run / stage)
+    # one step from the run's codec stays close to it; from noise it would not
+    before = load_file(str(run / "codec" / "model.safetensors"))
+    after = load_file(str(out / "codec" / "model.safetensors"))
+    name = next(k for k in before if before[k].dtype.is_floating_point and before[k].numel() > 8)
+    assert (after[name] - before[name]).abs().max() < 0.1 * before[name].abs().max()
+    capsys.readouterr()
+    args = ["train", "dit", *base, "--out", str(out), "--init", str(run)]
+    assert main(args) == 2
+    assert "--init applies to codec and vocoder" in capsys.readouterr().err

@@ -9,7 +9,13 @@ import torch
 from torch import nn
 
 from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
-from imagintalk_plugin.nn.training.corpus import IGNORE, item_rng, lip_batch, unit_targets
+from imagintalk_plugin.nn.training.corpus import (
+    IGNORE,
+    LipClip,
+    item_rng,
+    lip_batch,
+    unit_targets,
+)
 from imagintalk_plugin.nn.training.loop import Stage
 from imagintalk_plugin.nn.training.metrics import majority_baseline, unit_scores
 from imagintalk_plugin.nn.training.settings import TrainConfig
@@ -29,15 +35,19 @@ class Predictions:
 def aligner_stage(
     config: AlignerConfig,
     train: TrainConfig,
-    clips: list[np.ndarray],
+    clips: list[LipClip],
     units: list[np.ndarray],
-    valid_clips: list[np.ndarray],
+    valid_clips: list[LipClip],
     valid_units: list[np.ndarray],
     meta: dict,
 ) -> Stage:
-    """The aligner as a `Stage` for `run_stage` (model built with the training seed)."""
+    """The aligner as a `Stage` for `run_stage` (model built with the training seed; one that
+    reads the lip shape normalises it by the training clips' statistics)."""
     torch.manual_seed(train.seed)
     model = LipAligner(config)
+    if config.encoder.uses_shape:
+        mean, std = shape_statistics(clips)
+        model.encoder.set_shape_stats(mean, std)
     targets = [unit_targets(u, len(c)) for c, u in zip(clips, units, strict=True)]
     criterion = nn.CrossEntropyLoss(
         ignore_index=IGNORE, label_smoothing=config.label_smoothing, reduction="sum"
@@ -54,7 +64,8 @@ def aligner_stage(
             max_frames=train.max_frames,
             rngs=[item_rng(train.seed, step, i) for i in items],
         )
-        logits, _ = trained(batch.crops.to(device), batch.pad.to(device))  # (B, 2T, K)
+        shape = None if batch.shape is None else batch.shape.to(device)
+        logits, _ = trained(batch.crops.to(device), batch.pad.to(device), shape)  # (B, 2T, K)
         y = batch.targets.to(device)
         loss = criterion(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         return loss, (y != IGNORE).sum()
@@ -66,21 +77,31 @@ def aligner_stage(
     return Stage("aligner", ALIGNER_KIND, model, config, train, len(clips), loss_fn, evaluate, meta)
 
 
+def shape_statistics(clips: list[LipClip]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature mean and spread of the clips' lip-shape features (every frame)."""
+    shapes = [c.shape for c in clips if c.shape is not None]
+    if len(shapes) != len(clips) or not shapes:
+        raise ValueError("an aligner that reads the lip shape needs every clip's features")
+    frames = np.concatenate(shapes).astype(np.float64)
+    return torch.from_numpy(frames.mean(0)).float(), torch.from_numpy(frames.std(0)).float()
+
+
 @torch.no_grad()
-def predict_clips(model: LipAligner, clips: list[np.ndarray], batch_size: int = 8) -> Predictions:
+def predict_clips(model: LipAligner, clips: list[LipClip], batch_size: int = 8) -> Predictions:
     """The aligner's tokens, confidences and posteriors for each clip (centre crops)."""
     model.eval()
     device = next(model.parameters()).device
     tokens, confidence, log_probs = [], [], []
     for start in range(0, len(clips), batch_size):
         part = clips[start : start + batch_size]
-        empty = [np.zeros(2 * len(c), dtype=np.int64) for c in part]
+        empty = [np.zeros(2 * len(c.crops), dtype=np.int64) for c in part]
         batch = lip_batch(part, empty, crop_size=model.config.encoder.crop_size, max_frames=10**9)
-        logits, _ = model(batch.crops.to(device), batch.pad.to(device))
+        shape = None if batch.shape is None else batch.shape.to(device)
+        logits, _ = model(batch.crops.to(device), batch.pad.to(device), shape)
         lp = logits.log_softmax(-1)  # (B, 2T, K)
         top, best = lp.max(-1)
         for i, clip in enumerate(part):
-            n = 2 * len(clip)
+            n = 2 * len(clip.crops)
             tokens.append(best[i, :n].cpu().numpy().astype(np.int64))
             confidence.append(top[i, :n].exp().cpu().numpy().astype(np.float32))
             log_probs.append(lp[i, :n].cpu().numpy().astype(np.float16))
@@ -89,7 +110,7 @@ def predict_clips(model: LipAligner, clips: list[np.ndarray], batch_size: int = 
 
 def aligner_metrics(
     model: LipAligner,
-    clips: list[np.ndarray],
+    clips: list[LipClip],
     units: list[np.ndarray],
     train_units: list[np.ndarray],
     prefix: str,

@@ -30,6 +30,25 @@ class Utterance:
     speed: int | None = None  # espeak-ng words/min it was said at (synthetic corpora)
     spell_letters: bool = True  # single letters said by name (the GRID text set)
     corpus: str = ""  # the manifest it came from (its folder name), for per-corpus scores
+    shape: np.ndarray | None = None  # (T, F) float32 lip-shape features (frontend.lip_shape)
+
+    @property
+    def lip(self) -> LipClip:
+        """What the lip aligner reads of this clip."""
+        return LipClip(self.crops, self.shape)
+
+
+@dataclass(frozen=True, eq=False)
+class LipClip:
+    """One clip as the lip aligner reads it: mouth crops and, for aligners that read the lip
+    shape, its landmark geometry (same frames)."""
+
+    crops: np.ndarray  # (T, H, W) uint8 (or float in [0, 1])
+    shape: np.ndarray | None = None  # (T, F) float32
+
+    def __len__(self) -> int:
+        """Video frames."""
+        return len(self.crops)
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +82,7 @@ class LipBatch:
     crops: torch.Tensor  # (B, T, S, S) float32 in [0, 1]
     pad: torch.Tensor  # (B, T) bool, True on padding
     targets: torch.Tensor  # (B, 2T) int64, IGNORE on padding
+    shape: torch.Tensor | None = None  # (B, T, F) float32 lip-shape features, 0 on padding
 
 
 def time_window(length: int, size: int, rng: np.random.Generator | None) -> slice:
@@ -79,7 +99,7 @@ def item_rng(seed: int, step: int, item: int) -> np.random.Generator:
 
 
 def lip_batch(
-    clips: list[np.ndarray],
+    clips: list[LipClip],
     targets: list[np.ndarray],
     *,
     crop_size: int,
@@ -87,9 +107,12 @@ def lip_batch(
     rngs: list[np.random.Generator] | None = None,
 ) -> LipBatch:
     """Pad clips into a batch; with `rngs` (training), cut a random window of at most
-    `max_frames`, crop at a random position and mirror at random; without, centre crops."""
+    `max_frames`, crop at a random position and mirror at random; without, centre crops.
+    Lip-shape features (when every clip has them) are cut to the same frames, not mirrored."""
     windows = []
-    for index, (crops, target) in enumerate(zip(clips, targets, strict=True)):
+    with_shape = bool(clips) and all(c.shape is not None for c in clips)
+    for index, (clip, target) in enumerate(zip(clips, targets, strict=True)):
+        crops = clip.crops
         rng = rngs[index] if rngs is not None else None
         frames = time_window(len(crops), max_frames, rng)
         h, w = crops.shape[1:]
@@ -103,16 +126,28 @@ def lip_batch(
         part = crops[frames, top : top + crop_size, left : left + crop_size]
         if rng is not None and rng.random() < 0.5:
             part = part[:, :, ::-1]
-        windows.append((part, target[2 * frames.start : 2 * frames.stop]))
-    longest = max(len(p) for p, _ in windows)
+        shape = clip.shape[frames] if with_shape and clip.shape is not None else None
+        windows.append((part, target[2 * frames.start : 2 * frames.stop], shape))
+    longest = max(len(p) for p, _, _ in windows)
     batch = np.zeros((len(windows), longest, crop_size, crop_size), dtype=np.float32)
     pad = np.ones((len(windows), longest), dtype=bool)
     out_targets = np.full((len(windows), 2 * longest), IGNORE, dtype=np.int64)
-    for i, (part, target) in enumerate(windows):
+    shapes = None
+    if with_shape:
+        dim = windows[0][2].shape[1]  # type: ignore[union-attr]
+        shapes = np.zeros((len(windows), longest, dim), dtype=np.float32)
+    for i, (part, target, shape) in enumerate(windows):
         batch[i, : len(part)] = part.astype(np.float32) / 255.0
         pad[i, : len(part)] = False
         out_targets[i, : len(target)] = target
-    return LipBatch(torch.from_numpy(batch), torch.from_numpy(pad), torch.from_numpy(out_targets))
+        if shapes is not None and shape is not None:
+            shapes[i, : len(shape)] = shape
+    return LipBatch(
+        torch.from_numpy(batch),
+        torch.from_numpy(pad),
+        torch.from_numpy(out_targets),
+        None if shapes is None else torch.from_numpy(shapes),
+    )
 
 
 def pad_sequences(

@@ -20,6 +20,7 @@ from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
 from imagintalk_plugin.nn.training.aligner_training import Predictions, aligner_stage, predict_clips
 from imagintalk_plugin.nn.training.corpus import (
     IGNORE,
+    LipClip,
     item_rng,
     pad_sequences,
     time_window,
@@ -48,7 +49,7 @@ def speaker_folds(speakers: list[str], folds: int, seed: int) -> np.ndarray:
 def out_of_fold_predictions(
     aligner: AlignerConfig,
     fold_train: TrainConfig,
-    clips: list[np.ndarray],
+    clips: list[LipClip],
     units: list[np.ndarray],
     speakers: list[str],
     folds: int,

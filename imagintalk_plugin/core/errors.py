@@ -55,9 +55,9 @@ class OutputExistsError(ImagintalkError):
 
     exit_code = 2
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, hint: str = "use --force to overwrite") -> None:
         self.path = str(path)
-        super().__init__(f"output '{path}' already exists (use --force to overwrite)")
+        super().__init__(f"output '{path}' already exists ({hint})")
 
 
 class OutputBusyError(ImagintalkError):

@@ -77,7 +77,7 @@ def _prepare_output(settings: ImportSettings) -> None:
         raise UsageError(f"--out '{out}' is not a folder")
     manifest = out / "manifest.jsonl"
     if manifest.exists() and not (settings.force or settings.resume):
-        raise OutputExistsError(manifest)
+        raise OutputExistsError(manifest, "--resume continues that import, --force redoes it")
     for sub in ("audio", "video") if settings.copy_video else ("audio",):
         (out / sub).mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(out / sub)

@@ -90,6 +90,7 @@ def test_finished_import_is_refused_without_force_or_resume(imported, grid_corpu
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("imagintalk: error: output")
+    assert "--resume" in err
     assert "\n" not in err
     assert (out / "manifest.jsonl").read_bytes() == before
 

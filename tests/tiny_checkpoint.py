@@ -33,14 +33,19 @@ from imagintalk_plugin.pipeline.acoustic_models import codec_identity, weights_d
 
 
 def write_tiny_checkpoint(
-    folder: Path, seed: int = 0, open_style: bool = False, dit_voice: bool = False
+    folder: Path,
+    seed: int = 0,
+    open_style: bool = False,
+    dit_voice: bool = False,
+    aligner_inputs: str = "pixels",
 ) -> Path:
     """Every stage of the `tiny` presets under `folder`, random but consistent; returns it.
 
     The Style-DiT's style paths start at zero (adaLN-Zero), so an untrained generator ignores
     the face and any timbre; `open_style` fills its zero weights with noise so they matter.
     `dit_voice` adds a second Style-DiT of other weights (with lip dropout, as `train
-    dit-voice` makes it) for takes whose identity the editor replaces.
+    dit-voice` makes it) for takes whose identity the editor replaces. `aligner_inputs` is
+    what the aligner reads ("pixels", "shape" or "both", as `train aligner --lip-input`).
     """
     torch.manual_seed(seed)
     semantic, acoustic = semantic_preset("tiny"), acoustic_preset("tiny")
@@ -48,7 +53,11 @@ def write_tiny_checkpoint(
     units = UnitExtractor(config, torch.randn(config.num_units, mfcc_dim(config)))
     units.save(folder / "units")
     tied = {"codebook_id": units.codebook_id, "codebook_version": units.codebook_version}
-    aligner = LipAligner(semantic.aligner)
+    encoder = replace(semantic.aligner.encoder, inputs=aligner_inputs)
+    aligner = LipAligner(replace(semantic.aligner, encoder=encoder))
+    if aligner.reads_shape:  # lip-shape features move by about 0.01: scale them to matter
+        dim = encoder.shape_dim
+        aligner.encoder.set_shape_stats(torch.zeros(dim), torch.full((dim,), 0.01))
     detector = ErrorDetector(semantic.detector)
     refiner = UnitRefiner(semantic.refiner)
     for name, kind, model in (

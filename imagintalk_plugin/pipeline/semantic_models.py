@@ -55,9 +55,17 @@ def check_codebook(folder: Path, meta: dict, units: UnitExtractor) -> None:
 
 
 def load_aligner(out: Path, units: UnitExtractor, device: str | None = None) -> LipAligner:
-    """RUN/aligner, checked against the units."""
+    """RUN/aligner, checked against the units (and, if it reads the lip shape, against the
+    front-end's lip-shape features)."""
+    from imagintalk_plugin.frontend.lip_shape import LIP_SHAPE_DIM
+
     model, meta = load_module(out / "aligner", ALIGNER_KIND, AlignerConfig, LipAligner)
     check_codebook(out / "aligner", meta, units)
+    dim = model.config.encoder.shape_dim
+    if model.reads_shape and dim != LIP_SHAPE_DIM:
+        raise ModelLoadError(
+            out / "aligner", f"reads {dim} lip-shape features; this version makes {LIP_SHAPE_DIM}"
+        )
     return model.to(pick_device(device))
 
 

@@ -18,6 +18,7 @@ import torch
 from imagintalk_plugin.core.heap import release_free_heap
 from imagintalk_plugin.core.progress import Job, Progress, cancel_point
 from imagintalk_plugin.core.signals import LipTrack
+from imagintalk_plugin.frontend.lip_shape import LIP_SHAPE_DIM, track_lip_shape
 from imagintalk_plugin.nn.lip_aligner import center_crop, crops_to_unit_range
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
 from imagintalk_plugin.nn.refiner import Masking, RefinerForward, refine_tokens
@@ -84,9 +85,10 @@ def read_windows(
     stage is `where` (done, total, clip id, message)."""
     readings: list[WindowReading] = []
     budget = MAX_BATCH_FRAMES if stages.device.type == "cpu" else None
+    shapes: dict[int, np.ndarray] = {}  # lip-shape features per track, for aligners reading them
     for chunk in bounded_batches([w.frames for w in windows], budget):
         part = [windows[i] for i in chunk]
-        readings.extend((yield from _read_batch(models, stages, part, refine, where)))
+        readings.extend((yield from _read_batch(models, stages, part, refine, where, shapes)))
     return readings
 
 
@@ -108,12 +110,25 @@ def crop_batch(windows: Sequence[WindowInput], size: int) -> tuple[torch.Tensor,
     return crops, pad
 
 
+def shape_batch(windows: Sequence[WindowInput], shapes: dict[int, np.ndarray]) -> torch.Tensor:
+    """(B, T, F) lip-shape features of the windows, 0 on padding. Each track's features are
+    computed once over the whole track (their resting shape is a 4 s average) and cut."""
+    longest = max(w.frames for w in windows)
+    out = torch.zeros((len(windows), longest, LIP_SHAPE_DIM), dtype=torch.float32)
+    for b, w in enumerate(windows):
+        if id(w.track) not in shapes:
+            shapes[id(w.track)] = track_lip_shape(w.track)
+        out[b, : w.frames] = torch.from_numpy(shapes[id(w.track)][w.start : w.stop])
+    return out
+
+
 def _read_batch(
     models: DubModels,
     stages: Stages,
     windows: Sequence[WindowInput],
     refine: RefineSettings,
     where: tuple[int, int, str, str],
+    shapes: dict[int, np.ndarray],
 ) -> Job[list[WindowReading]]:
     """`read_windows` for windows that go through the aligner as one padded batch."""
     done, total, clip, note = where
@@ -122,8 +137,11 @@ def _read_batch(
     crops, frame_pad = crop_batch(windows, models.semantic.aligner.config.encoder.crop_size)
     frame_pad = frame_pad.to(device)
     yield Progress("lip aligner", done, total, clip, note)
-    logits, features = stages.aligner(crops.to(device), frame_pad)
-    del crops
+    inputs = [crops.to(device), frame_pad]
+    if models.semantic.aligner.reads_shape:
+        inputs.append(shape_batch(windows, shapes).to(device))
+    logits, features = stages.aligner(*inputs)
+    del crops, inputs
     step_pad = frame_pad.repeat_interleave(2, dim=1)  # 25 fps frames -> 50 Hz steps
     log_probs = logits.float().log_softmax(-1)
     confidence, tokens = log_probs.max(-1)

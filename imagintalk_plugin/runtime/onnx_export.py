@@ -90,9 +90,22 @@ STAGE_SPECS: dict[str, StageSpec] = {
     "codec_decoder": StageSpec(("codes",), ("mel",), {"codes": (0, 2)}),
     "vocoder": StageSpec(("mel",), ("magnitude", "phase"), {"mel": (0, 2)}),
 }
+# an aligner that reads the lip shape (`--lip-input shape|both`) takes its features too
+ALIGNER_SHAPE_SPEC = StageSpec(
+    ("crops", "pad", "shape"),
+    ("logits", "features"),
+    {"crops": (0, 1), "pad": (0, 1), "shape": (0, 1)},
+)
 # a run's `dit_voice` exports as a second style and DiT stage of the same shape
 OVERRIDE_OF = {"style_voice": "style", "dit_voice": "dit"}
 STAGE_SPECS.update({name: STAGE_SPECS[base] for name, base in OVERRIDE_OF.items()})
+
+
+def stage_spec(name: str, module: torch.nn.Module) -> StageSpec:
+    """The inputs and outputs stage `name` of this wrapped model exports with."""
+    if name == "aligner" and module.aligner.reads_shape:
+        return ALIGNER_SHAPE_SPEC
+    return STAGE_SPECS[name]
 
 
 def example_pad(b: int, t: int) -> torch.Tensor:
@@ -104,8 +117,12 @@ def example_pad(b: int, t: int) -> torch.Tensor:
 
 
 def _aligner_example(m: torch.nn.Module, b: int, t: int, g: torch.Generator) -> Example:
-    size = m.aligner.config.encoder.crop_size
-    return (torch.rand(b, t, size, size, generator=g), example_pad(b, t))
+    encoder = m.aligner.config.encoder
+    size = encoder.crop_size
+    crops = (torch.rand(b, t, size, size, generator=g), example_pad(b, t))
+    if not m.aligner.reads_shape:
+        return crops
+    return (*crops, torch.randn(b, t, encoder.shape_dim, generator=g) * 0.05)
 
 
 def _detector_example(m: torch.nn.Module, b: int, t: int, g: torch.Generator) -> Example:
@@ -193,7 +210,7 @@ def _dynamic_shapes(name: str, module: torch.nn.Module) -> dict[str, dict[int, D
     limit = max_time(name, module)
     time_dim = Dim("time", min=1) if limit is None else Dim("time", min=1, max=limit)
     shapes: dict[str, dict[int, Dim]] = {}
-    for input_name, (batch_axis, time_axis) in STAGE_SPECS[name].axes.items():
+    for input_name, (batch_axis, time_axis) in stage_spec(name, module).axes.items():
         axes = {} if batch_axis is None else {batch_axis: batch}
         if time_axis is not None:
             axes[time_axis] = time_dim
@@ -207,7 +224,7 @@ def _device(module: torch.nn.Module) -> torch.device:
 
 def _export_stage(name: str, module: torch.nn.Module, path: Path) -> dict:
     """Export one stage to `path`; returns its sidecar entry, read off the exported graph."""
-    spec = STAGE_SPECS[name]
+    spec = stage_spec(name, module)
     module.eval()
     args = tuple(
         a.to(_device(module)) for a in example_inputs(name, module, EXAMPLE_BATCH, EXAMPLE_TIME)

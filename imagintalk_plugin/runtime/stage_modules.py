@@ -25,14 +25,17 @@ from imagintalk_plugin.nn.vocoder import Vocoder
 
 class AlignerStage(nn.Module):
     """crops (B, T, S, S) float32 in unit range, centre-cropped, pad (B, T) bool (True on
-    padded frames) -> logits (B, 2T, K), features (B, 2T, D)."""
+    padded frames), and for aligners that read the lip shape its features (B, T, F) ->
+    logits (B, 2T, K), features (B, 2T, D)."""
 
     def __init__(self, aligner: LipAligner) -> None:
         super().__init__()
         self.aligner = aligner
 
-    def forward(self, crops: torch.Tensor, pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.aligner(crops, pad)
+    def forward(
+        self, crops: torch.Tensor, pad: torch.Tensor, shape: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.aligner(crops, pad, shape)
 
 
 class DetectorStage(nn.Module):

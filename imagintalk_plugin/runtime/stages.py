@@ -40,7 +40,7 @@ class Stages:
 
     backend: str  # "torch" or "onnx"
     device: torch.device  # where inputs must live
-    aligner: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    aligner: Callable[..., tuple[torch.Tensor, torch.Tensor]]  # crops, pad[, shape]
     detector: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
     refiner: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     style: Callable[..., tuple[torch.Tensor, torch.Tensor]]

@@ -56,7 +56,7 @@ def test_dub_on_the_demo_scene_places_dialogue_under_every_picture(tmp_path: Pat
         if track.kind == otio.schema.TrackKind.Audio
         for clip in track.find_clips()
     ]
-    assert len(audio) == len(pictures) == 3
+    assert len(audio) == len(pictures) == 5  # three synthetic clips, two real (GRID s1)
     for clip in audio:
         picture = pictures[clip.metadata["imagintalk"]["source_clip_id"]]
         assert clip.range_in_parent() == picture.record_range  # frame-exact

@@ -107,7 +107,7 @@ def test_the_demo_dubbed_into_another_folder_lists_its_media_online(tmp_path, ca
     out.parent.mkdir()
     write_timeline(read_timeline(demo_timeline()).timeline, out)
     assert main(["timeline", "inspect", str(out)]) == 0
-    assert "3 dubbable clip(s), 3 with media online" in capsys.readouterr().out
+    assert "5 dubbable clip(s), 5 with media online" in capsys.readouterr().out
 
 
 def test_otioz_still_bundles_media_relative_and_reads_back_online(tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.nn.checkpoint import config_to_dict
+from imagintalk_plugin.nn.lip_aligner import LipAligner
 from imagintalk_plugin.nn.presets import SemanticPreset
 from imagintalk_plugin.nn.training.corpus import SemanticCorpus, Utterance
 from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
@@ -103,13 +104,18 @@ def train_aligner(
     if ctx.is_main:
         yield Progress("aligner: test speakers", 0, 1, unit="set")
         test_utts = corpus.split("test")
+        trained = stage.model
+        assert isinstance(trained, LipAligner)  # the model run_stage trained in place
+        test_units = _unit_ids(units, corpus, "test")
         test = aligner_metrics(
-            stage.model,  # type: ignore[arg-type]  # the LipAligner run_stage trained in place
-            [u.lip for u in test_utts],
-            _unit_ids(units, corpus, "test"),
-            train_units_,
-            "test_",
+            trained, [u.lip for u in test_utts], test_units, train_units_, "test_"
         )
+        names = corpus.corpora()
+        for name in names if len(names) > 1 else []:  # several corpora: each one's too
+            pick = [i for i, u in enumerate(test_utts) if u.corpus == name]
+            if pick:
+                clips, refs = [test_utts[i].lip for i in pick], [test_units[i] for i in pick]
+                test.update(aligner_metrics(trained, clips, refs, train_units_, f"test@{name}_"))
         write_metrics(folder / "metrics.json", {"history": result["history"], "test": test})
     return {"history": result["history"], "test": test}
 

@@ -121,6 +121,8 @@ def test_training_on_two_corpora_scores_each(
         assert main(args) == 0, stage
     meta = json.loads((tmp_path / "aligner" / "config.json").read_text())["meta"]
     assert meta["data"] == f"{first} {second}:2"
+    aligner_test = json.loads((tmp_path / "aligner" / "metrics.json").read_text())["test"]
+    assert 0.0 <= aligner_test["test@real-one_unit_acc"] <= 1.0
     summary = json.loads((tmp_path / "metrics.json").read_text())
     for split in ("valid", "test"):
         for name in (first.parent.name, "real-one"):

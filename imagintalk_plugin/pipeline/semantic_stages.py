@@ -80,7 +80,11 @@ def train_aligner(
     request: TrainRequest, preset: SemanticPreset, corpus: SemanticCorpus, ctx: DistributedContext
 ) -> Job[dict[str, Any]]:
     """Train the lip aligner on the units of the true audio."""
-    from imagintalk_plugin.nn.training.aligner_training import aligner_metrics, aligner_stage
+    from imagintalk_plugin.nn.training.aligner_training import (
+        aligner_stage,
+        predict_clips,
+        prediction_scores,
+    )
 
     units = load_units(request.out)
     yield Progress("unit targets", 0, 1, unit="set")
@@ -107,15 +111,16 @@ def train_aligner(
         trained = stage.model
         assert isinstance(trained, LipAligner)  # the model run_stage trained in place
         test_units = _unit_ids(units, corpus, "test")
-        test = aligner_metrics(
-            trained, [u.lip for u in test_utts], test_units, train_units_, "test_"
-        )
-        names = corpus.corpora()
-        for name in names if len(names) > 1 else []:  # several corpora: each one's too
-            pick = [i for i, u in enumerate(test_utts) if u.corpus == name]
-            if pick:
-                clips, refs = [test_utts[i].lip for i in pick], [test_units[i] for i in pick]
-                test.update(aligner_metrics(trained, clips, refs, train_units_, f"test@{name}_"))
+        if test_utts:  # predicted once, scored as a whole and per corpus
+            predicted = predict_clips(trained, [u.lip for u in test_utts])
+            k = trained.config.num_units
+            test = prediction_scores(predicted, test_units, train_units_, k, "test_")
+            names = corpus.corpora()
+            for name in names if len(names) > 1 else []:  # several corpora: each one's too
+                pick = [i for i, u in enumerate(test_utts) if u.corpus == name]
+                if pick:
+                    part, refs = predicted.select(pick), [test_units[i] for i in pick]
+                    test.update(prediction_scores(part, refs, train_units_, k, f"test@{name}_"))
         write_metrics(folder / "metrics.json", {"history": result["history"], "test": test})
     return {"history": result["history"], "test": test}
 

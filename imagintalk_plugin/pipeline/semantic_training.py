@@ -205,15 +205,10 @@ def subset(outputs: SplitOutputs, indices: list[int], utts: list[Utterance]) -> 
     """The outputs of the clips at `indices` (None when there are none)."""
     if not indices:
         return None
-    p = outputs.predictions
     return SplitOutputs(
         speakers=len({utts[i].speaker for i in indices}),
         units=[outputs.units[i] for i in indices],
-        predictions=Predictions(
-            [p.tokens[i] for i in indices],
-            [p.confidence[i] for i in indices],
-            [p.log_probs[i] for i in indices],
-        ),
+        predictions=outputs.predictions.select(indices),
         wrong_probs=[outputs.wrong_probs[i] for i in indices],
     )
 

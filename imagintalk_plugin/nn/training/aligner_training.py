@@ -31,6 +31,14 @@ class Predictions:
     confidence: list[np.ndarray]  # (T,) float32
     log_probs: list[np.ndarray]  # (T, K) float16 (posteriors are kept compact)
 
+    def select(self, indices: list[int]) -> Predictions:
+        """The predictions of the clips at `indices`, in that order."""
+        return Predictions(
+            [self.tokens[i] for i in indices],
+            [self.confidence[i] for i in indices],
+            [self.log_probs[i] for i in indices],
+        )
+
 
 def aligner_stage(
     config: AlignerConfig,

@@ -20,7 +20,7 @@ On the ceiling the lag is 0 and the correlation 1 by construction (a sanity chec
 Writes `OUT/real_footage.json` (the figures, settings, timings) and both full eval reports.
 
     python benchmarks/real_footage.py --manifest data/grid-s1/manifest.jsonl \
-        [--model models/demo] [--split test] [--limit 30] [--out DIR] [--device cpu]
+        [--model DIR] [--split test] [--limit 30] [--out DIR] [--device cpu]
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def format_figures(generated: dict[str, float | None], ceiling: dict[str, float 
 def generate(args: argparse.Namespace, folder: Path) -> tuple[int, float]:
     """Voice the selected clips into `folder` with the model: (clips made now, seconds)."""
     from imagintalk_plugin.core.progress import drive
-    from imagintalk_plugin.pipeline.corpus_voicing import voice_corpus
+    from imagintalk_plugin.evaluation.corpus_voicing import voice_corpus
     from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
     from imagintalk_plugin.progress_bar import ProgressBars
 
@@ -134,9 +134,17 @@ def judge(args: argparse.Namespace, folder: Path | None, report_path: Path) -> A
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line."""
+    from imagintalk_plugin.core.paths import default_checkpoint
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifest", type=Path, required=True, help="a real corpus's manifest")
-    parser.add_argument("--model", type=Path, default=REPO / "models" / "demo", help="model folder")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=default_checkpoint(),
+        metavar="DIR",
+        help="model folder (default: the shipped demo model)",
+    )
     parser.add_argument("--split", default="test", choices=["train", "valid", "test"])
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N clips")
     parser.add_argument("--out", type=Path, metavar="DIR", help="default runs/real_footage/...")

@@ -33,7 +33,7 @@ def _positive_rate(text: str) -> float:
 
 def _data_source(text: str) -> object:
     """`train --data PATH[:WEIGHT]` -> a `DataSource` (argparse reports a bad weight)."""
-    from imagintalk_plugin.pipeline.training_data import parse_data_source
+    from imagintalk_plugin.training.training_data import parse_data_source
 
     try:
         return parse_data_source(text)
@@ -295,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(result)
             return result if isinstance(result, int) else 0
         if args.command == "train":
-            from imagintalk_plugin.pipeline.train_command import run_train_command
+            from imagintalk_plugin.training.train_command import run_train_command
 
             report = run_train_command(args)
             if report:

@@ -13,20 +13,20 @@ from pathlib import Path
 import numpy as np
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
 from imagintalk_plugin.nn.lip_aligner import LipAligner
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
-from imagintalk_plugin.nn.training.corpus import Utterance
 from imagintalk_plugin.nn.units import UnitExtractor
-from imagintalk_plugin.pipeline.acoustic_data import content_conditions
 from imagintalk_plugin.pipeline.acoustic_models import VoiceModels, load_voice_models
 from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_units
-from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
 from imagintalk_plugin.pipeline.voice_generation import (
     VoiceConditions,
     VoiceOverrides,
     synthesize_voice,
 )
+from imagintalk_plugin.training.acoustic_data import content_conditions
+from imagintalk_plugin.training.acoustic_presets import acoustic_preset
+from imagintalk_plugin.training.loops.corpus import Utterance
+from imagintalk_plugin.training.training_data import load_semantic_corpus
 
 
 @dataclass(frozen=True, eq=False)

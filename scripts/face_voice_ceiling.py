@@ -33,13 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
+from imagintalk_plugin.audio import SpeakerEncoder, cosine, load_audio
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.evaluation.audio import load_audio
-from imagintalk_plugin.evaluation.speaker import SpeakerEncoder, cosine
-from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
 from imagintalk_plugin.synth.espeak import EspeakVoice
 from imagintalk_plugin.synth.voice_bank import respoken
 from imagintalk_plugin.synth.voices import corpus_voice_rule, voice_from_face
+from imagintalk_plugin.training.training_data import load_semantic_corpus
 
 
 def main() -> None:
@@ -111,7 +110,7 @@ def _round_trip(folder: Path) -> Callable[[np.ndarray], np.ndarray]:
     """Audio -> the same audio's log-mel through `folder`'s codec tokens and vocoder."""
     from imagintalk_plugin.nn.mel import LogMel
     from imagintalk_plugin.pipeline.acoustic_models import load_voice_models
-    from imagintalk_plugin.pipeline.voice_evaluation import copy_synthesis
+    from imagintalk_plugin.training.voice_evaluation import copy_synthesis
 
     models = load_voice_models(folder, "cpu")
     mel = LogMel(models.codec.config.mel)

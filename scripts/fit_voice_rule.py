@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
 from imagintalk_plugin.synth.rendered_voice_rule import RULE_FILE, ProjectionRule
 from imagintalk_plugin.synth.voices import PROJECTION_SEED, VARIANTS, face_projections
+from imagintalk_plugin.training.training_data import load_semantic_corpus
 
 
 def main() -> None:

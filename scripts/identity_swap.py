@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from dit_probe import load_probe, probe_arguments
 
-from imagintalk_plugin.evaluation.speaker import SpeakerEncoder, cosine
+from imagintalk_plugin.audio import SpeakerEncoder, cosine
 from imagintalk_plugin.pipeline.voice_generation import VoiceOverrides
 
 

@@ -1,20 +1,21 @@
-"""Build `resources/demo/`: a short scene of held-out clips, synthetic and (optionally) real.
+"""Build the demo scene (`imagintalk_plugin/data/demo/`): held-out clips, synthetic and real.
 
 Usage: .venv/bin/python scripts/make_demo_timeline.py MANIFEST [--clips 3]
-           [--real REAL_MANIFEST [--real-clips 2]]
+           [--real REAL_MANIFEST [--real-clips 2]] [--out DIR]
 
 The shipped scene is built with
 `make_demo_timeline.py data/synth-demo/manifest.jsonl --real data/grid-s1/manifest.jsonl`.
 
 Takes test-split utterances (speakers never seen in training) of different speakers and
-emotions from a synth manifest, copies their silent videos into `resources/demo/media/`, and
-writes `resources/demo/demo.otio`: one video track at 25 fps starting 01:00:00:00, the clips
-with gaps between them and media referenced by relative path, so the folder works anywhere.
+emotions from a synth manifest, copies their silent videos into `media/` of the demo folder
+(default `imagintalk_plugin/data/demo/`, shipped as package data), and writes `demo.otio` there:
+one video track at 25 fps starting 01:00:00:00, the clips with gaps between them and media
+referenced by relative path, so the folder works anywhere.
 With `--real`, the first `--real-clips` test-split clips of a real corpus (different
 sentences; GRID speaker s1 for the shipped scene) follow on the same track: their video
 stream is remuxed with PyAV without its audio track (no re-encode: the same packets, frames
 and timing as the corpus's file), and each copy is checked to have no audio and every frame.
-`resources/demo/clips.json` keeps each clip's text, speaker, emotion and source
+`clips.json` beside it keeps each clip's text, speaker, emotion and source
 ("synthetic" or "real"): the ground truth.
 """
 
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
+
+DEMO = Path(__file__).resolve().parents[1] / "imagintalk_plugin" / "data" / "demo"
 
 RATE = 25
 GAP_FRAMES = 12
@@ -121,7 +124,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=3, help="synthetic clips (default 3)")
     parser.add_argument("--real", type=Path, help="real corpus manifest (GRID s1 import)")
     parser.add_argument("--real-clips", type=int, default=2, help="real clips (default 2)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "resources/demo")
+    parser.add_argument("--out", type=Path, default=DEMO, help=f"default {DEMO}")
     args = parser.parse_args()
     chosen = [(e, args.manifest, "synthetic") for e in _synthetic(_read(args.manifest), args.clips)]
     if args.real is not None:

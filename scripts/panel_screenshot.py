@@ -4,7 +4,7 @@ Usage: .venv/bin/python scripts/panel_screenshot.py [-o docs/panel.png] [--check
        [--timeline FILE] [--size 1400x900] [--timeout 600]
 
 Opens the panel offscreen (unless QT_QPA_PLATFORM says otherwise) on the demo timeline with the
-shipped demo model (`models/demo`), generates the first online clip on the panel's own worker
+shipped demo model (package data), generates the first online clip on the panel's own worker
 thread, selects it so the inspect views draw its units, prosody, waveform and mouths and the
 audition shows its picture, and saves the window as a PNG. Settings go to a throwaway file, not
 the user's. On failure it prints one line to stderr and exits 1.
@@ -116,7 +116,7 @@ def shoot(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "panel.png")
-    parser.add_argument("--checkpoint", type=Path, metavar="DIR", help="default: models/demo")
+    parser.add_argument("--checkpoint", type=Path, metavar="DIR", help="default: the demo model")
     parser.add_argument("--timeline", type=Path, metavar="FILE", help="default: the demo scene")
     parser.add_argument("--size", type=size, default=(1400, 900), metavar="WxH")
     parser.add_argument("--timeout", type=float, default=600.0, metavar="S")

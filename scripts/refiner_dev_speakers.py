@@ -19,15 +19,15 @@ import numpy as np
 import torch
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.nn.presets import semantic_preset
-from imagintalk_plugin.nn.training.aligner_training import Predictions
-from imagintalk_plugin.nn.training.detector_training import detect
-from imagintalk_plugin.nn.training.predictions_io import load_predictions
-from imagintalk_plugin.nn.training.refiner_training import finetune_stage, refinement_scores
-from imagintalk_plugin.nn.training.settings import TrainConfig
 from imagintalk_plugin.pipeline.semantic_models import load_models, load_refiner
-from imagintalk_plugin.pipeline.semantic_training import split_outputs
-from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
+from imagintalk_plugin.training.loops.aligner_training import Predictions
+from imagintalk_plugin.training.loops.detector_training import detect
+from imagintalk_plugin.training.loops.predictions_io import load_predictions
+from imagintalk_plugin.training.loops.refiner_training import finetune_stage, refinement_scores
+from imagintalk_plugin.training.loops.settings import TrainConfig
+from imagintalk_plugin.training.presets import semantic_preset
+from imagintalk_plugin.training.semantic_training import split_outputs
+from imagintalk_plugin.training.training_data import load_semantic_corpus
 
 SETTINGS = ((0.5, 1.0), (0.9, 0.5))  # (detector threshold, fusion weight): preset, calibrated
 BATCH = 32

@@ -25,15 +25,15 @@ import numpy as np
 import torch
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.nn.presets import semantic_preset
 from imagintalk_plugin.nn.refiner import UnitRefiner
-from imagintalk_plugin.nn.training.aligner_training import Predictions
-from imagintalk_plugin.nn.training.detector_training import detect
-from imagintalk_plugin.nn.training.predictions_io import load_predictions
-from imagintalk_plugin.nn.training.refiner_training import refinement_scores, span_mask
 from imagintalk_plugin.pipeline.semantic_models import load_models, load_refiner
-from imagintalk_plugin.pipeline.semantic_training import SplitOutputs, split_outputs
-from imagintalk_plugin.pipeline.training_data import load_semantic_corpus
+from imagintalk_plugin.training.loops.aligner_training import Predictions
+from imagintalk_plugin.training.loops.detector_training import detect
+from imagintalk_plugin.training.loops.predictions_io import load_predictions
+from imagintalk_plugin.training.loops.refiner_training import refinement_scores, span_mask
+from imagintalk_plugin.training.presets import semantic_preset
+from imagintalk_plugin.training.semantic_training import SplitOutputs, split_outputs
+from imagintalk_plugin.training.training_data import load_semantic_corpus
 
 
 def top_k_coverage(predictions: Predictions, units: list[np.ndarray]) -> dict[str, float]:

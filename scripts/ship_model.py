@@ -1,4 +1,4 @@
-"""Ship a trained run folder as a compact inference checkpoint (models/<name>).
+"""Ship a trained run folder as a compact inference checkpoint (data/models/<name>).
 
 Usage: .venv/bin/python scripts/ship_model.py RUN [--name demo]
 
@@ -21,12 +21,12 @@ from pathlib import Path
 import torch
 
 from imagintalk_plugin.nn.checkpoint import read_model_document, save_model
-from imagintalk_plugin.nn.training.aligner_training import ALIGNER_KIND
-from imagintalk_plugin.nn.training.codec_training import CODEC_KIND
-from imagintalk_plugin.nn.training.detector_training import DETECTOR_KIND
-from imagintalk_plugin.nn.training.dit_training import DIT_KIND
-from imagintalk_plugin.nn.training.refiner_training import REFINER_KIND
-from imagintalk_plugin.nn.training.vocoder_training import VOCODER_KIND
+from imagintalk_plugin.nn.codec import CODEC_KIND
+from imagintalk_plugin.nn.error_detector import DETECTOR_KIND
+from imagintalk_plugin.nn.lip_aligner import ALIGNER_KIND
+from imagintalk_plugin.nn.refiner import REFINER_KIND
+from imagintalk_plugin.nn.speech_generator import DIT_KIND
+from imagintalk_plugin.nn.vocoder import VOCODER_KIND
 from imagintalk_plugin.pipeline.acoustic_models import codec_identity, load_codec, weights_digest
 from imagintalk_plugin.pipeline.dub_models import PARTS, load_dub_models
 from imagintalk_plugin.pipeline.semantic_models import chosen_refiner
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("--name", default="demo")
     args = parser.parse_args()
-    dest = Path(__file__).resolve().parents[1] / "models" / args.name
+    dest = Path(__file__).resolve().parents[1] / "imagintalk_plugin" / "data" / "models" / args.name
     models = load_dub_models(args.run, "cpu")
     s, v = models.semantic, models.voice
     modules = {

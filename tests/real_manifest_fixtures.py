@@ -15,8 +15,8 @@ import av
 import numpy as np
 from evaluation_fixtures import VOICES, speak_words, write_wav
 
+from imagintalk_plugin.audio import SAMPLE_RATE, resample
 from imagintalk_plugin.core.manifest import ManifestEntry, Segment
-from imagintalk_plugin.evaluation.audio import SAMPLE_RATE, resample
 from imagintalk_plugin.synth.sentences import grid_sentence
 
 ALIGN_UNITS_PER_S = 25000.0  # GRID .align times

@@ -13,23 +13,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
 from imagintalk_plugin.nn.checkpoint import save_model
-from imagintalk_plugin.nn.codec import MelCodec
-from imagintalk_plugin.nn.error_detector import ErrorDetector
-from imagintalk_plugin.nn.lip_aligner import LipAligner
-from imagintalk_plugin.nn.presets import semantic_preset
-from imagintalk_plugin.nn.refiner import UnitRefiner
-from imagintalk_plugin.nn.speech_generator import SpeechGenerator
-from imagintalk_plugin.nn.training.aligner_training import ALIGNER_KIND
-from imagintalk_plugin.nn.training.codec_training import CODEC_KIND
-from imagintalk_plugin.nn.training.detector_training import DETECTOR_KIND
-from imagintalk_plugin.nn.training.dit_training import DIT_KIND
-from imagintalk_plugin.nn.training.refiner_training import REFINER_KIND
-from imagintalk_plugin.nn.training.vocoder_training import VOCODER_KIND
+from imagintalk_plugin.nn.codec import CODEC_KIND, MelCodec
+from imagintalk_plugin.nn.error_detector import DETECTOR_KIND, ErrorDetector
+from imagintalk_plugin.nn.lip_aligner import ALIGNER_KIND, LipAligner
+from imagintalk_plugin.nn.refiner import REFINER_KIND, UnitRefiner
+from imagintalk_plugin.nn.speech_generator import DIT_KIND, SpeechGenerator
 from imagintalk_plugin.nn.units import UnitExtractor, mfcc_dim
-from imagintalk_plugin.nn.vocoder import Vocoder
+from imagintalk_plugin.nn.vocoder import VOCODER_KIND, Vocoder
 from imagintalk_plugin.pipeline.acoustic_models import codec_identity, weights_digest
+from imagintalk_plugin.training.acoustic_presets import acoustic_preset
+from imagintalk_plugin.training.presets import semantic_preset
 
 
 def write_tiny_checkpoint(

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from imagintalk_plugin.audio import SAMPLE_RATE, load_audio
 from imagintalk_plugin.core.errors import AudioFileError, OutputExistsError, UsageError
 from imagintalk_plugin.core.manifest import ManifestEntry, read_manifest
 from imagintalk_plugin.core.progress import Job, Progress
-from imagintalk_plugin.evaluation.audio import SAMPLE_RATE, load_audio
 from imagintalk_plugin.evaluation.judge import Judge, Row, Utterance
 from imagintalk_plugin.evaluation.report import EvalReport, format_table
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from imagintalk_plugin.audio import active_span, load_audio, pitch_track
 from imagintalk_plugin.core.manifest import ManifestEntry
 from imagintalk_plugin.core.progress import Job, Progress
-from imagintalk_plugin.evaluation.audio import active_span, load_audio, pitch_track
 from imagintalk_plugin.evaluation.judge import Judge, Row, Utterance
 
 FEATURES = ("f0_median_st", "f0_spread_st", "log_rate", "energy_db")

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from imagintalk_plugin.audio import SAMPLE_RATE
 from imagintalk_plugin.core.errors import ModelLoadError
-from imagintalk_plugin.evaluation.audio import SAMPLE_RATE
 from imagintalk_plugin.evaluation.judge import Judge, Row, Utterance
 from imagintalk_plugin.synth import sentences
 

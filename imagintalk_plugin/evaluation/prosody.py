@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from imagintalk_plugin.evaluation.audio import PitchTrack, pitch_track
+from imagintalk_plugin.audio import PitchTrack, pitch_track
 from imagintalk_plugin.evaluation.judge import Judge, Row, Utterance, pearson
 
 ENERGY_FLOOR_DB = 50.0

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from imagintalk_plugin.evaluation.audio import SAMPLE_RATE
+from imagintalk_plugin.audio import SAMPLE_RATE
 from imagintalk_plugin.evaluation.judge import Judge, Row, Utterance
 
 N_MELS = 40

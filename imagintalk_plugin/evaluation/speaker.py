@@ -14,45 +14,13 @@ Columns:
 
 from __future__ import annotations
 
-import warnings
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
-from imagintalk_plugin.core.errors import ModelLoadError
-from imagintalk_plugin.evaluation.audio import SAMPLE_RATE
+from imagintalk_plugin.audio import SpeakerEncoder, cosine
 from imagintalk_plugin.evaluation.judge import Judge, Row, Utterance
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two vectors (NaN if either is zero)."""
-    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
-    return float(np.dot(a, b) / norm) if norm > 0 else float("nan")
-
-
-class SpeakerEncoder:
-    """Resemblyzer's VoiceEncoder on the CPU, loaded on first use and then reused."""
-
-    def __init__(self) -> None:
-        self._encoder: Any = None
-
-    def embed(self, samples: np.ndarray) -> np.ndarray:
-        """Unit-length 256-d voice embedding of 16 kHz mono speech."""
-        if self._encoder is None:
-            try:
-                with warnings.catch_warnings():  # its scipy.ndimage.morphology import
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    from resemblyzer import VoiceEncoder
-            except ImportError as exc:
-                raise ModelLoadError("resemblyzer", f"cannot import: {exc}") from exc
-            self._encoder = VoiceEncoder("cpu", verbose=False)
-        from resemblyzer import preprocess_wav
-
-        wav = preprocess_wav(np.asarray(samples, np.float32))  # already at 16 kHz
-        if len(wav) < SAMPLE_RATE // 10:  # webrtcvad found (almost) no speech: use it all
-            wav = np.asarray(samples, np.float32)
-        return np.asarray(self._encoder.embed_utterance(wav), np.float32)
 
 
 class SpeakerJudge(Judge):

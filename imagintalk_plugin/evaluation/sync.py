@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from imagintalk_plugin.audio import SAMPLE_RATE
 from imagintalk_plugin.core.errors import NoFaceError, VideoReadError
-from imagintalk_plugin.evaluation.audio import SAMPLE_RATE
 from imagintalk_plugin.evaluation.judge import Judge, Row, Utterance, pearson
 
 MAX_LAG_FRAMES = 10

@@ -18,6 +18,8 @@ from imagintalk_plugin.nn.mel import MelConfig, denormalize_log_mel, normalize_l
 from imagintalk_plugin.nn.rvq import ResidualVQ
 from imagintalk_plugin.nn.vocoder import ConvNeXtBackbone, init_convnext
 
+CODEC_KIND = "imagintalk/codec"  # checkpoint kind of this model family
+
 
 @dataclass(frozen=True)
 class CodecConfig:

@@ -18,6 +18,8 @@ from torch import nn
 
 from imagintalk_plugin.nn.conformer import TemporalEncoder
 
+DETECTOR_KIND = "imagintalk/detector"  # checkpoint kind of this model family
+
 
 @dataclass(frozen=True)
 class DetectorConfig:

@@ -14,10 +14,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from imagintalk_plugin.core.signals import EMOTIONS
+
+
+@dataclass(frozen=True, eq=False)
+class ExpressionStats:
+    """Per-feature mean and spread of the training split's expressions."""
+
+    mean: np.ndarray  # (E,)
+    std: np.ndarray  # (E,)
+
+    @staticmethod
+    def fit(clips: list[np.ndarray]) -> ExpressionStats:
+        """Statistics over every valid frame of the given (T_i, E) clips."""
+        frames = np.concatenate(clips)
+        frames = frames[np.isfinite(frames).all(axis=1)]
+        return ExpressionStats(
+            frames.mean(0).astype(np.float32), np.maximum(frames.std(0), 1e-3).astype(np.float32)
+        )
+
+    def apply(self, expressions: np.ndarray) -> np.ndarray:
+        """Normalised (T, E) features; frames without a face become 0 (the mean)."""
+        out = (expressions - self.mean) / self.std
+        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from torch import nn
 from imagintalk_plugin.core.signals import TokenSequence
 from imagintalk_plugin.nn.visual_encoder import VisualEncoder, VisualEncoderConfig
 
+ALIGNER_KIND = "imagintalk/aligner"  # checkpoint kind of this model family
+
 UNIT_RATE_HZ = 50.0
 VIDEO_FPS = 25.0
 

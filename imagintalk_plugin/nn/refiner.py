@@ -34,6 +34,8 @@ from torch import nn
 
 from imagintalk_plugin.nn.attention_masks import padding_key_bias
 
+REFINER_KIND = "imagintalk/refiner"  # checkpoint kind of this model family
+
 Masking = Literal["all", "runs"]
 MASKINGS: tuple[Masking, ...] = ("all", "runs")
 RUN_GROUPS = 8  # "runs" masking: copy g of a window masks flagged runs g, g + 8, g + 16, ...

@@ -19,6 +19,8 @@ from imagintalk_plugin.nn.face_style import AdapterConfig, FaceStyleAdapter
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings, sample
 from imagintalk_plugin.nn.style_dit import DiTConfig, StyleDiT
 
+DIT_KIND = "imagintalk/style-dit"  # checkpoint kind of this model family
+
 
 @dataclass(frozen=True)
 class GeneratorConfig:

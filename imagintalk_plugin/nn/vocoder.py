@@ -20,6 +20,8 @@ from torch import nn
 
 from imagintalk_plugin.nn.mel import MelConfig, normalize_log_mel
 
+VOCODER_KIND = "imagintalk/vocoder"  # checkpoint kind of this model family
+
 
 @dataclass(frozen=True)
 class VocoderConfig:

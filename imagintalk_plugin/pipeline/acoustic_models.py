@@ -22,14 +22,11 @@ import torch
 
 from imagintalk_plugin.core.errors import ModelLoadError
 from imagintalk_plugin.nn.checkpoint import load_module
-from imagintalk_plugin.nn.codec import CodecConfig, MelCodec
-from imagintalk_plugin.nn.speech_generator import GeneratorConfig, SpeechGenerator
-from imagintalk_plugin.nn.training.codec_training import CODEC_KIND
-from imagintalk_plugin.nn.training.distributed import pick_device
-from imagintalk_plugin.nn.training.dit_training import DIT_KIND
-from imagintalk_plugin.nn.training.vocoder_training import VOCODER_KIND
-from imagintalk_plugin.nn.vocoder import Vocoder, VocoderConfig
-from imagintalk_plugin.pipeline.acoustic_data import ExpressionStats
+from imagintalk_plugin.nn.codec import CODEC_KIND, CodecConfig, MelCodec
+from imagintalk_plugin.nn.device import pick_device
+from imagintalk_plugin.nn.face_style import ExpressionStats
+from imagintalk_plugin.nn.speech_generator import DIT_KIND, GeneratorConfig, SpeechGenerator
+from imagintalk_plugin.nn.vocoder import VOCODER_KIND, Vocoder, VocoderConfig
 from imagintalk_plugin.pipeline.semantic_models import require_stage
 
 CODEC_VERSION = "1"

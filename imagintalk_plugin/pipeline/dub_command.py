@@ -320,8 +320,13 @@ def run_bench_command(args: argparse.Namespace) -> tuple[int, str]:
     import tempfile
 
     from imagintalk_plugin.core.paths import demo_videos
+    from imagintalk_plugin.evaluation.bench import (
+        BenchRequest,
+        format_report,
+        measure,
+        time_frontend,
+    )
     from imagintalk_plugin.frontend.lip_track_io import save_lip_track
-    from imagintalk_plugin.pipeline.bench import BenchRequest, format_report, measure, time_frontend
 
     folder = checkpoint_of(args)
     video = args.video or demo_videos()[0]
@@ -358,7 +363,7 @@ def run_bench_command(args: argparse.Namespace) -> tuple[int, str]:
 
 def run_voice_corpus_command(args: argparse.Namespace) -> tuple[int, str]:
     """`imagintalk voice-corpus MANIFEST --out DIR`."""
-    from imagintalk_plugin.pipeline.corpus_voicing import voice_corpus
+    from imagintalk_plugin.evaluation.corpus_voicing import voice_corpus
 
     if not args.manifest.is_file():
         raise UsageError(f"manifest '{args.manifest}' does not exist")

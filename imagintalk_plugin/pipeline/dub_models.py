@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagintalk_plugin.core.errors import UsageError
-from imagintalk_plugin.nn.training.distributed import pick_device
+from imagintalk_plugin.nn.device import pick_device
 from imagintalk_plugin.pipeline.acoustic_models import (
     VoiceModels,
     load_voice_models,

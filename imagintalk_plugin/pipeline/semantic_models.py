@@ -12,13 +12,10 @@ from pathlib import Path
 
 from imagintalk_plugin.core.errors import ModelLoadError, UsageError
 from imagintalk_plugin.nn.checkpoint import load_module
-from imagintalk_plugin.nn.error_detector import DetectorConfig, ErrorDetector
-from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
-from imagintalk_plugin.nn.refiner import MASKINGS, Masking, RefinerConfig, UnitRefiner
-from imagintalk_plugin.nn.training.aligner_training import ALIGNER_KIND
-from imagintalk_plugin.nn.training.detector_training import DETECTOR_KIND
-from imagintalk_plugin.nn.training.distributed import pick_device
-from imagintalk_plugin.nn.training.refiner_training import REFINER_KIND
+from imagintalk_plugin.nn.device import pick_device
+from imagintalk_plugin.nn.error_detector import DETECTOR_KIND, DetectorConfig, ErrorDetector
+from imagintalk_plugin.nn.lip_aligner import ALIGNER_KIND, AlignerConfig, LipAligner
+from imagintalk_plugin.nn.refiner import MASKINGS, REFINER_KIND, Masking, RefinerConfig, UnitRefiner
 from imagintalk_plugin.nn.units import UnitExtractor
 
 

@@ -29,7 +29,7 @@ from imagintalk_plugin.core.heap import release_free_heap
 from imagintalk_plugin.core.progress import cancel_point
 from imagintalk_plugin.core.signals import EMOTIONS, ProsodyCurves, TokenSequence, Waveform
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings, sample
-from imagintalk_plugin.nn.training.corpus import pad_sequences
+from imagintalk_plugin.nn.sequences import pad_sequences
 from imagintalk_plugin.pipeline.acoustic_models import CODEC_VERSION, StyleGenerator, VoiceModels
 from imagintalk_plugin.runtime.stages import VoicePath, torch_voice_path
 
@@ -119,7 +119,7 @@ def shift_pitch(samples: np.ndarray, semitones: float, rate: int = SAMPLE_RATE) 
 
 def measure_prosody(samples: np.ndarray) -> ProsodyCurves:
     """F0, energy and voicing every 10 ms (Praat), as the judges measure them."""
-    from imagintalk_plugin.evaluation.audio import pitch_track
+    from imagintalk_plugin.audio import pitch_track
 
     track = pitch_track(samples)
     return ProsodyCurves(

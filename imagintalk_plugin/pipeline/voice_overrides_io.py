@@ -30,7 +30,7 @@ from imagintalk_plugin.core.errors import AudioFileError
 from imagintalk_plugin.core.progress import Job
 
 if TYPE_CHECKING:
-    from imagintalk_plugin.evaluation.speaker import SpeakerEncoder
+    from imagintalk_plugin.audio import SpeakerEncoder
     from imagintalk_plugin.frontend.cache import LipTrackCache
 
 FACE_SAMPLE_S = 10.0  # seconds of a face video read for its identity
@@ -58,7 +58,7 @@ def check_reference_audio(path: str | Path) -> float:
 
 @cache
 def _shared_encoder() -> SpeakerEncoder:
-    from imagintalk_plugin.evaluation.speaker import SpeakerEncoder
+    from imagintalk_plugin.audio import SpeakerEncoder
 
     return SpeakerEncoder()
 
@@ -67,7 +67,7 @@ def reference_voice_embedding(
     path: str | Path, encoder: SpeakerEncoder | None = None
 ) -> np.ndarray:
     """(256,) float32 speaker embedding of a reference WAV (any rate; mixed to mono, 16 kHz)."""
-    from imagintalk_plugin.evaluation.audio import load_audio
+    from imagintalk_plugin.audio import load_audio
 
     path = Path(path)
     check_reference_audio(path)

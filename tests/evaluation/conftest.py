@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from imagintalk_plugin.audio import SpeakerEncoder
 from imagintalk_plugin.evaluation.intelligibility import Recogniser
-from imagintalk_plugin.evaluation.speaker import SpeakerEncoder
 
 
 @pytest.fixture(scope="session")

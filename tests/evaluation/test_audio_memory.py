@@ -11,7 +11,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from imagintalk_plugin.evaluation.audio import SAMPLE_RATE, frame_energy_db, pitch_track
+from imagintalk_plugin.audio import SAMPLE_RATE, frame_energy_db, pitch_track
 
 
 def _whole(samples: np.ndarray, hop: int, window: int, pad: tuple[int, int]) -> np.ndarray:

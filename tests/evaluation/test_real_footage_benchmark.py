@@ -12,6 +12,7 @@ import pytest
 from real_manifest_fixtures import grid_s1_manifest
 from shared_data import REPO
 
+from imagintalk_plugin.core.paths import default_checkpoint
 from imagintalk_plugin.evaluation.report import EvalReport
 
 
@@ -71,7 +72,7 @@ def test_arguments_and_default_output_folder(tmp_path: Path) -> None:
     bench = _benchmark()
     args = bench.parse_args(["--manifest", str(tmp_path), "--limit", "3"])
     assert args.manifest == tmp_path / "manifest.jsonl"
-    assert args.model == REPO / "models" / "demo"
+    assert args.model == default_checkpoint()
     assert args.split == "test"
     assert args.out == REPO / "runs" / "real_footage" / f"demo-{tmp_path.name}-test"
 
@@ -83,7 +84,7 @@ def test_smoke_run_on_two_real_clips(realdata: Path, tmp_path: Path) -> None:
     grid_s1 = realdata / "grid-s1"
     if not (grid_s1 / "video" / "bbaf2n.mp4").is_file():
         pytest.skip(f"{grid_s1} not in the shared real data")
-    if not (REPO / "models" / "demo" / "dit").is_dir():
+    if not (default_checkpoint() / "dit").is_dir():
         pytest.skip("the shipped demo model is not in this checkout")
     manifest = grid_s1_manifest(tmp_path / "corpus", grid_s1, ["bbaf2n", "bbaf3s"])
     out = tmp_path / "bench"

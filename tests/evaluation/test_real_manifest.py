@@ -15,9 +15,9 @@ import soxr
 from evaluation_fixtures import VOICES, speak_words
 from real_manifest_fixtures import grid_s1_manifest, real_style_corpus
 
+from imagintalk_plugin.audio import SAMPLE_RATE, load_audio
 from imagintalk_plugin.core.manifest import ManifestEntry, read_manifest
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.evaluation.audio import SAMPLE_RATE, load_audio
 from imagintalk_plugin.evaluation.command import JUDGES, run_eval
 from imagintalk_plugin.evaluation.intelligibility import (
     GRID_SEARCH,

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 from evaluation_fixtures import VOICES, write_wav
 
-from imagintalk_plugin.evaluation.audio import load_audio, pitch_track
+from imagintalk_plugin.audio import SpeakerEncoder, cosine, load_audio, pitch_track
 from imagintalk_plugin.evaluation.prosody import compare_pitch
 from imagintalk_plugin.evaluation.signal_quality import (
     intelligibility_indices,
     mel_cepstral_distortion,
 )
-from imagintalk_plugin.evaluation.speaker import SpeakerEncoder, cosine
 from imagintalk_plugin.synth.espeak import EspeakVoice
 from imagintalk_plugin.synth.sentences import say
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from imagintalk_plugin.core.signals import EMOTIONS
 from imagintalk_plugin.nn.speech_generator import GeneratorConfig
-from imagintalk_plugin.nn.training.dit_training import VoiceItem
+from imagintalk_plugin.training.loops.dit_training import VoiceItem
 
 
 def toy_codes(units: np.ndarray, levels: int, codebook_size: int) -> np.ndarray:

@@ -12,10 +12,10 @@ import torch
 from acoustic_fixtures import toy_voice_items
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
-from imagintalk_plugin.nn.training.distributed import setup_distributed, teardown_distributed
-from imagintalk_plugin.nn.training.dit_training import ItemDraws, dit_stage, generator_batch
-from imagintalk_plugin.nn.training.loop import run_stage
+from imagintalk_plugin.training.acoustic_presets import acoustic_preset
+from imagintalk_plugin.training.loops.distributed import setup_distributed, teardown_distributed
+from imagintalk_plugin.training.loops.dit_training import ItemDraws, dit_stage, generator_batch
+from imagintalk_plugin.training.loops.loop import run_stage
 
 
 def main() -> None:

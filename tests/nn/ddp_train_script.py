@@ -13,11 +13,11 @@ from safetensors.torch import save_file
 from semantic_fixtures import toy_corpus
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.nn.presets import semantic_preset
-from imagintalk_plugin.nn.training.aligner_training import aligner_stage
-from imagintalk_plugin.nn.training.distributed import setup_distributed, teardown_distributed
-from imagintalk_plugin.nn.training.loop import run_stage
 from imagintalk_plugin.nn.units import fit_unit_extractor
+from imagintalk_plugin.training.loops.aligner_training import aligner_stage
+from imagintalk_plugin.training.loops.distributed import setup_distributed, teardown_distributed
+from imagintalk_plugin.training.loops.loop import run_stage
+from imagintalk_plugin.training.presets import semantic_preset
 
 
 def main() -> None:

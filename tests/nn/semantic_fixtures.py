@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imagintalk_plugin.nn.training.corpus import SemanticCorpus, Utterance
+from imagintalk_plugin.training.loops.corpus import SemanticCorpus, Utterance
 
 RATE = 16000
 FRAME = RATE // 25  # samples per 25 fps video frame

@@ -16,32 +16,31 @@ from semantic_fixtures import toy_corpus
 
 from imagintalk_plugin.core.errors import CancelledError, ModelLoadError, UsageError
 from imagintalk_plugin.core.progress import CancelToken, Progress, drive
-from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
 from imagintalk_plugin.nn.checkpoint import load_module
-from imagintalk_plugin.nn.codec import CodecConfig, MelCodec
+from imagintalk_plugin.nn.codec import CODEC_KIND, CodecConfig, MelCodec
 from imagintalk_plugin.nn.mel import LogMel
-from imagintalk_plugin.nn.presets import semantic_preset
-from imagintalk_plugin.nn.speech_generator import GeneratorConfig, SpeechGenerator
-from imagintalk_plugin.nn.training.codec_training import CODEC_KIND, codec_scores, codec_stage
-from imagintalk_plugin.nn.training.corpus import SemanticCorpus
-from imagintalk_plugin.nn.training.distributed import DistributedContext
-from imagintalk_plugin.nn.training.dit_training import (
-    DIT_KIND,
+from imagintalk_plugin.nn.speech_generator import DIT_KIND, GeneratorConfig, SpeechGenerator
+from imagintalk_plugin.training.acoustic_presets import acoustic_preset
+from imagintalk_plugin.training.loops.codec_training import codec_scores, codec_stage
+from imagintalk_plugin.training.loops.corpus import SemanticCorpus
+from imagintalk_plugin.training.loops.distributed import DistributedContext
+from imagintalk_plugin.training.loops.dit_training import (
     ItemDraws,
     dit_scores,
     dit_stage,
     draw,
     generator_batch,
 )
-from imagintalk_plugin.nn.training.loop import run_stage
-from imagintalk_plugin.nn.training.vocoder_training import (
+from imagintalk_plugin.training.loops.loop import run_stage
+from imagintalk_plugin.training.loops.vocoder_training import (
     VOCODER_GAN_KIND,
     VocoderGAN,
     VocoderGANConfig,
     vocoder_scores,
     vocoder_stage,
 )
-from imagintalk_plugin.pipeline.semantic_training import with_steps
+from imagintalk_plugin.training.presets import semantic_preset
+from imagintalk_plugin.training.request import with_steps
 
 PRESET = acoustic_preset("tiny")
 GEN = PRESET.generator

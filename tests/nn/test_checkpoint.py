@@ -26,9 +26,9 @@ from imagintalk_plugin.nn.checkpoint import (
     save_trainer_state,
 )
 from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
-from imagintalk_plugin.nn.presets import semantic_preset
 from imagintalk_plugin.nn.refiner import RefinerConfig, UnitRefiner
 from imagintalk_plugin.nn.visual_encoder import VisualEncoderConfig
+from imagintalk_plugin.training.presets import semantic_preset
 
 TINY = semantic_preset("tiny")
 ALIGNER = "test-aligner"

@@ -16,17 +16,13 @@ from imagintalk_plugin.core.progress import drive
 from imagintalk_plugin.frontend.face_models import PREDICTOR_FILE, models_dir, read_mean_shape
 from imagintalk_plugin.frontend.lip_shape import LIP_SHAPE_DIM, fill_missing, lip_shape_features
 from imagintalk_plugin.nn.checkpoint import config_to_dict, load_model
-from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
-from imagintalk_plugin.nn.presets import semantic_preset
-from imagintalk_plugin.nn.training.aligner_training import (
-    ALIGNER_KIND,
-    aligner_stage,
-    predict_clips,
-)
-from imagintalk_plugin.nn.training.corpus import LipClip, lip_batch
-from imagintalk_plugin.nn.training.distributed import setup_distributed
-from imagintalk_plugin.nn.training.loop import run_stage
+from imagintalk_plugin.nn.lip_aligner import ALIGNER_KIND, AlignerConfig, LipAligner
 from imagintalk_plugin.nn.visual_encoder import VisualEncoderConfig
+from imagintalk_plugin.training.loops.aligner_training import aligner_stage, predict_clips
+from imagintalk_plugin.training.loops.corpus import LipClip, lip_batch
+from imagintalk_plugin.training.loops.distributed import setup_distributed
+from imagintalk_plugin.training.loops.loop import run_stage
+from imagintalk_plugin.training.presets import semantic_preset
 
 MEAN = read_mean_shape(models_dir() / PREDICTOR_FILE)
 

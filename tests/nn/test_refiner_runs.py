@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from imagintalk_plugin.core.errors import ModelLoadError
-from imagintalk_plugin.nn.presets import semantic_preset
 from imagintalk_plugin.nn.refiner import (
     RUN_GROUPS,
     UnitRefiner,
@@ -20,6 +19,7 @@ from imagintalk_plugin.nn.refiner import (
     run_log_probs,
 )
 from imagintalk_plugin.pipeline.semantic_models import Calibration
+from imagintalk_plugin.training.presets import semantic_preset
 
 TINY = semantic_preset("tiny")
 K = TINY.refiner.num_units
@@ -121,8 +121,8 @@ def test_calibration_reads_its_masking_and_old_files_mask_all(tmp_path: Path) ->
 
 
 def test_calibration_scores_runs_masking_as_refining_with_it_does() -> None:
-    from imagintalk_plugin.nn.training.aligner_training import Predictions
-    from imagintalk_plugin.nn.training.refiner_training import calibrate, refinement_scores
+    from imagintalk_plugin.training.loops.aligner_training import Predictions
+    from imagintalk_plugin.training.loops.refiner_training import calibrate, refinement_scores
 
     refiner = _refiner()
     rng = np.random.default_rng(5)

@@ -10,9 +10,9 @@ import torch
 
 from imagintalk_plugin.nn.error_detector import ErrorDetector
 from imagintalk_plugin.nn.lip_aligner import LipAligner, center_crop
-from imagintalk_plugin.nn.presets import semantic_preset
 from imagintalk_plugin.nn.refiner import UnitRefiner
 from imagintalk_plugin.nn.visual_encoder import VisualEncoder
+from imagintalk_plugin.training.presets import semantic_preset
 
 TINY = semantic_preset("tiny")
 K = TINY.aligner.num_units

@@ -14,23 +14,19 @@ from semantic_fixtures import toy_corpus
 from imagintalk_plugin.core.errors import CancelledError, ModelLoadError, OutputExistsError
 from imagintalk_plugin.core.progress import CancelToken, Progress, drive
 from imagintalk_plugin.nn.checkpoint import load_module
-from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
-from imagintalk_plugin.nn.presets import semantic_preset
-from imagintalk_plugin.nn.training.aligner_training import (
-    ALIGNER_KIND,
-    Predictions,
-    aligner_stage,
-)
-from imagintalk_plugin.nn.training.corpus import SemanticCorpus
-from imagintalk_plugin.nn.training.detector_training import (
+from imagintalk_plugin.nn.lip_aligner import ALIGNER_KIND, AlignerConfig, LipAligner
+from imagintalk_plugin.nn.units import UnitExtractor, fit_unit_extractor
+from imagintalk_plugin.training.loops.aligner_training import Predictions, aligner_stage
+from imagintalk_plugin.training.loops.corpus import SemanticCorpus
+from imagintalk_plugin.training.loops.detector_training import (
     detector_metrics,
     detector_stage,
     speaker_folds,
 )
-from imagintalk_plugin.nn.training.distributed import DistributedContext
-from imagintalk_plugin.nn.training.loop import global_batch, learning_rate, run_stage
-from imagintalk_plugin.nn.training.refiner_training import pretrain_stage, span_mask
-from imagintalk_plugin.nn.units import UnitExtractor, fit_unit_extractor
+from imagintalk_plugin.training.loops.distributed import DistributedContext
+from imagintalk_plugin.training.loops.loop import global_batch, learning_rate, run_stage
+from imagintalk_plugin.training.loops.refiner_training import pretrain_stage, span_mask
+from imagintalk_plugin.training.presets import semantic_preset
 
 PRESET = semantic_preset("tiny")
 CTX = DistributedContext()

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from imagintalk_plugin.nn.training.corpus import (
+from imagintalk_plugin.nn.sequences import pad_sequences
+from imagintalk_plugin.training.loops.corpus import (
     IGNORE,
     LipClip,
     item_rng,
     lip_batch,
-    pad_sequences,
     unit_targets,
 )
-from imagintalk_plugin.nn.training.metrics import (
+from imagintalk_plugin.training.loops.metrics import (
     dedupe,
     detector_scores,
     edit_distance,
@@ -226,7 +226,7 @@ def test_lip_batch_random_crop_stays_inside_and_is_seeded() -> None:
 
 
 def test_paired_gain_interval_covers_a_steady_gain_and_straddles_noise() -> None:
-    from imagintalk_plugin.nn.training.metrics import paired_gain_interval
+    from imagintalk_plugin.training.loops.metrics import paired_gain_interval
 
     counts = np.full(200, 100)
     steady = np.full(200, 2)  # every clip +2 of 100 steps: +0.02, whatever the draw

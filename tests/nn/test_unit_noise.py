@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.nn.presets import semantic_preset
-from imagintalk_plugin.nn.training.distributed import DistributedContext
-from imagintalk_plugin.nn.training.loop import run_stage
-from imagintalk_plugin.nn.training.refiner_training import pretrain_stage
-from imagintalk_plugin.nn.training.unit_noise import corrupt_runs, error_confusion
+from imagintalk_plugin.training.loops.distributed import DistributedContext
+from imagintalk_plugin.training.loops.loop import run_stage
+from imagintalk_plugin.training.loops.refiner_training import pretrain_stage
+from imagintalk_plugin.training.loops.unit_noise import corrupt_runs, error_confusion
+from imagintalk_plugin.training.presets import semantic_preset
 
 PRESET = semantic_preset("tiny")
 

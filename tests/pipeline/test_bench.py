@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from imagintalk_plugin.cli import main
+from imagintalk_plugin.evaluation.bench import DURATIONS_S, TIMED_STAGES, looped_video
 from imagintalk_plugin.frontend.video_probe import probe_video
-from imagintalk_plugin.pipeline.bench import DURATIONS_S, TIMED_STAGES, looped_video
 
 
 def test_looped_video_has_the_asked_length(videos: list[Path], tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from imagintalk_plugin.timeline.reading import read_timeline
 
 pytestmark = pytest.mark.skipif(
     not (default_checkpoint() / "dit" / "config.json").exists(),
-    reason="models/demo is not shipped in this checkout",
+    reason="the demo model is not in imagintalk_plugin/data/models/demo",
 )
 MAX_MB = 60
 

@@ -132,7 +132,7 @@ def test_read_audio_16k_mixes_stereo_down_to_mono(tmp_path: Path) -> None:
 
     import numpy as np
 
-    from imagintalk_plugin.pipeline.training_data import read_audio_16k
+    from imagintalk_plugin.training.training_data import read_audio_16k
 
     left = np.full(8000, 0.5)
     right = np.full(8000, -0.25)

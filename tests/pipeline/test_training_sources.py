@@ -13,15 +13,15 @@ import pytest
 from imagintalk_plugin.cli import main
 from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.nn.training.corpus import Utterance
-from imagintalk_plugin.pipeline.semantic_stages import fold_groups
-from imagintalk_plugin.pipeline.training_data import (
+from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
+from imagintalk_plugin.training.loops.corpus import Utterance
+from imagintalk_plugin.training.semantic_stages import fold_groups
+from imagintalk_plugin.training.training_data import (
     DataSource,
     load_semantic_corpus,
     parse_data_source,
     weighted_copies,
 )
-from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from imagintalk_plugin.audio import pitch_track
 from imagintalk_plugin.core.signals import EMOTIONS
-from imagintalk_plugin.evaluation.audio import pitch_track
-from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
 from imagintalk_plugin.nn.codec import MelCodec
+from imagintalk_plugin.nn.face_style import ExpressionStats
 from imagintalk_plugin.nn.speech_generator import SpeechGenerator
 from imagintalk_plugin.nn.vocoder import Vocoder
-from imagintalk_plugin.pipeline.acoustic_data import ExpressionStats
 from imagintalk_plugin.pipeline.acoustic_models import (
     CODEC_VERSION,
     StyleGenerator,
@@ -36,6 +35,7 @@ from imagintalk_plugin.pipeline.voice_generation import (
     uses_override_dit,
     withholds_lips,
 )
+from imagintalk_plugin.training.acoustic_presets import acoustic_preset
 
 PRESET = acoustic_preset("tiny")
 ADAPTER, DIT = PRESET.generator.adapter, PRESET.generator.dit

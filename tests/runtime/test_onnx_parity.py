@@ -16,11 +16,9 @@ pytest.importorskip("onnxruntime", reason="the ONNX backend needs onnxruntime (e
 pytest.importorskip("onnxscript", reason="ONNX export needs onnxscript")
 
 from imagintalk_plugin.core.errors import ModelLoadError, UsageError
-from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
 from imagintalk_plugin.nn.codec import MelCodec
 from imagintalk_plugin.nn.error_detector import ErrorDetector
 from imagintalk_plugin.nn.lip_aligner import LipAligner
-from imagintalk_plugin.nn.presets import semantic_preset
 from imagintalk_plugin.nn.refiner import UnitRefiner
 from imagintalk_plugin.nn.speech_generator import SpeechGenerator
 from imagintalk_plugin.nn.vocoder import Vocoder
@@ -33,6 +31,8 @@ from imagintalk_plugin.runtime.stages import (
     stage_modules,
     torch_stages,
 )
+from imagintalk_plugin.training.acoustic_presets import acoustic_preset
+from imagintalk_plugin.training.presets import semantic_preset
 
 ATOL = 1e-5  # float32 kernels of two runtimes; the largest difference seen is 4e-6 (aligner)
 RTOL = 1e-4

@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
+from imagintalk_plugin.audio import load_audio
 from imagintalk_plugin.cli import main
 from imagintalk_plugin.core.manifest import read_manifest
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.evaluation.audio import load_audio
 from imagintalk_plugin.evaluation.sync import (
     lag_correlations,
     mouth_curve,

@@ -12,6 +12,7 @@ import pytest
 
 from imagintalk_plugin.cli import main
 from imagintalk_plugin.core.errors import UsageError
+from imagintalk_plugin.core.paths import demo_timeline
 from imagintalk_plugin.timeline.clips import list_clips
 from imagintalk_plugin.timeline.media_probe import probe_timing
 from imagintalk_plugin.timeline.reading import read_timeline
@@ -148,7 +149,7 @@ def test_a_source_range_outside_every_file_is_not_matched(tmp_path):
 
 
 def test_online_clips_are_left_alone(tmp_path, media):
-    loaded = read_timeline(Path(__file__).parents[2] / "resources" / "demo" / "demo.otio")
+    loaded = read_timeline(demo_timeline())
     new, report = relink_timeline(loaded, [media])
     assert report == RelinkReport(found=(), missing=(), media_dirs=(str(media),))
     assert report.summary() == f"no offline clips to relink from {media}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-SOURCES = ROOT / "host_adapters" / "resolve"
+SOURCES = ROOT / "imagintalk_plugin" / "data" / "host_adapters" / "resolve"
 # installed into the bridge too (as imagintalk_link.py, imagintalk_otio.py)
 SHARED = [ROOT / "imagintalk_plugin" / "hostlink" / n for n in ("protocol.py", "otio_json.py")]
 FILES = sorted(SOURCES.rglob("*.py")) + SHARED

@@ -35,13 +35,13 @@ from imagintalk_plugin.nn.checkpoint import (
     save_model,
     save_trainer_state,
 )
-from imagintalk_plugin.nn.training.distributed import (
+from imagintalk_plugin.training.loops.distributed import (
     DistributedContext,
     all_reduce_sum,
     barrier,
     wrap_model,
 )
-from imagintalk_plugin.nn.training.settings import TrainConfig
+from imagintalk_plugin.training.loops.settings import TrainConfig
 
 # loss_fn(model, item_indices_of_this_process, step) -> (summed loss, number of loss terms)
 LossFn = Callable[[torch.nn.Module, list[int], int], tuple[torch.Tensor, torch.Tensor]]

@@ -20,17 +20,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
-from imagintalk_plugin.core.errors import OutputExistsError, UsageError
-from imagintalk_plugin.core.files import atomic_path
+from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import Job, Progress
-from imagintalk_plugin.nn.presets import SemanticPreset, semantic_preset
-from imagintalk_plugin.nn.training.aligner_training import Predictions
-from imagintalk_plugin.nn.training.corpus import SemanticCorpus, Utterance
-from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
 from imagintalk_plugin.pipeline.semantic_models import (
     REFINER_FOLDERS,
     SemanticModels,
@@ -38,49 +33,21 @@ from imagintalk_plugin.pipeline.semantic_models import (
     load_models,
     load_refiner,
 )
-from imagintalk_plugin.pipeline.training_data import (
-    DataSource,
-    as_sources,
-    load_semantic_corpus,
+from imagintalk_plugin.training import semantic_stages as stages
+from imagintalk_plugin.training.loops.aligner_training import Predictions
+from imagintalk_plugin.training.loops.corpus import SemanticCorpus, Utterance
+from imagintalk_plugin.training.loops.distributed import DistributedContext, barrier
+from imagintalk_plugin.training.presets import SemanticPreset, semantic_preset
+from imagintalk_plugin.training.request import (
+    ACOUSTIC_STAGES,
+    DIT_STAGES,
+    SEMANTIC_STAGES,
+    STAGES,
+    TrainRequest,
+    with_steps,
+    write_metrics,
 )
-
-SEMANTIC_STAGES = ("units", "aligner", "detector", "refiner", "evaluate")
-# pipeline/acoustic_stages.py; dit-voice: the Style-DiT for identity overrides (RUN/dit_voice)
-ACOUSTIC_STAGES = ("codec", "vocoder", "dit", "dit-voice", "evaluate-voice")
-DIT_STAGES = ("dit", "dit-voice")
-STAGES = SEMANTIC_STAGES + ACOUSTIC_STAGES
-
-
-@dataclass(frozen=True)
-class TrainRequest:
-    """One `imagintalk train` invocation."""
-
-    stage: str
-    preset: str
-    data: Path | tuple[DataSource, ...]  # one manifest, or several with weights (--data)
-    out: Path
-    resume: bool = False
-    force: bool = False
-    jobs: int = 0
-    limit: int | None = None
-    hubert: Path | None = None  # a local HuBERT checkpoint folder: units from its layer 6
-    steps: int | None = None  # overrides the preset's step count for this stage (--steps)
-    voice_bank: int | None = None  # dit(-voice): speakers without video (--voice-bank)
-    lip_drop: float | None = None  # dit(-voice): share of items trained without lips (--lip-drop)
-    init: Path | None = None  # codec, vocoder: start from this model's weights (--init)
-    lip_input: str | None = None  # aligner: "pixels", "shape" or "both" (--lip-input)
-
-    @property
-    def sources(self) -> tuple[DataSource, ...]:
-        """The training manifests with their weights."""
-        return as_sources(self.data)
-
-    @property
-    def data_label(self) -> str:
-        """The manifests as `--data` reads them, for run metadata and messages."""
-        return " ".join(
-            str(s.manifest) + ("" if s.weight == 1.0 else f":{s.weight:g}") for s in self.sources
-        )
+from imagintalk_plugin.training.training_data import load_semantic_corpus
 
 
 def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str, Any]]:
@@ -98,8 +65,8 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
         if value is not None and request.stage not in DIT_STAGES:
             raise UsageError(f"{option} applies to dit and dit-voice, not to '{request.stage}'")
     if request.stage in ACOUSTIC_STAGES:
-        from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
-        from imagintalk_plugin.pipeline.acoustic_stages import with_dit_options
+        from imagintalk_plugin.training.acoustic_presets import acoustic_preset
+        from imagintalk_plugin.training.acoustic_stages import with_dit_options
 
         # an unknown preset, a stage without a schedule or a bad bank fail before the corpus loads
         checked = with_steps(acoustic_preset(request.preset), request.stage, request.steps)
@@ -113,8 +80,6 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
     if not corpus.split("train"):
         raise UsageError(f"{request.data_label} has no usable training utterances")
     request.out.mkdir(parents=True, exist_ok=True)
-    from imagintalk_plugin.pipeline import semantic_stages as stages
-
     runners = {
         "units": stages.train_units,
         "aligner": stages.train_aligner,
@@ -123,7 +88,7 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
     }
     metrics: dict[str, Any] = {"skipped_clips": load.skipped}
     if request.stage in ACOUSTIC_STAGES:
-        from imagintalk_plugin.pipeline.acoustic_stages import run_acoustic_stage
+        from imagintalk_plugin.training.acoustic_stages import run_acoustic_stage
 
         metrics.update((yield from run_acoustic_stage(request, corpus, ctx)))
         return metrics
@@ -186,8 +151,8 @@ def split_outputs(
     models: SemanticModels, corpus: SemanticCorpus, split: str
 ) -> SplitOutputs | None:
     """Units, aligner predictions and detector probabilities of one split (None when empty)."""
-    from imagintalk_plugin.nn.training.aligner_training import predict_clips
-    from imagintalk_plugin.nn.training.detector_training import detect
+    from imagintalk_plugin.training.loops.aligner_training import predict_clips
+    from imagintalk_plugin.training.loops.detector_training import detect
 
     utts = corpus.split(split)
     if not utts:
@@ -222,7 +187,7 @@ def calibration_for(
     with the better validation accuracy after refinement is the refiner ("model"), so a
     fine-tuning that does not help on validation is not used.
     """
-    from imagintalk_plugin.nn.training.refiner_training import calibrate
+    from imagintalk_plugin.training.loops.refiner_training import calibrate
 
     path = out / "refiner" / "calibration.json"
     if path.is_file():
@@ -257,9 +222,9 @@ def models_scores(
 ) -> dict[str, float]:
     """Aligner, detector and refiner scores on one split (the chosen refiner at the preset's
     settings, then at the calibrated ones)."""
-    from imagintalk_plugin.nn.training.aligner_training import prediction_scores
-    from imagintalk_plugin.nn.training.detector_training import flag_scores
-    from imagintalk_plugin.nn.training.refiner_training import refinement_scores
+    from imagintalk_plugin.training.loops.aligner_training import prediction_scores
+    from imagintalk_plugin.training.loops.detector_training import flag_scores
+    from imagintalk_plugin.training.loops.refiner_training import refinement_scores
 
     if outputs is None:
         return {}
@@ -283,47 +248,3 @@ def models_scores(
     scores["clips"] = len(units)
     scores["speakers"] = outputs.speakers
     return scores
-
-
-PresetT = TypeVar("PresetT")
-
-
-def with_steps(preset: PresetT, stage: str, steps: int | None) -> PresetT:
-    """The preset with `stage`'s step count replaced (`train --steps N`; with --resume this
-    extends a finished stage, its learning-rate schedule stretched to the new length)."""
-    if steps is None:
-        return preset
-    field = "dit_train" if stage == "dit-voice" else f"{stage}_train"  # both DiTs: one schedule
-    if not hasattr(preset, field):
-        raise UsageError(
-            "--steps applies to aligner, detector, codec, vocoder, dit and dit-voice, "
-            f"not to '{stage}'"
-        )
-    if steps < 1:
-        raise UsageError(f"--steps must be at least 1, not {steps}")
-    longer = replace(getattr(preset, field), steps=steps)
-    return replace(preset, **{field: longer})  # type: ignore[type-var]
-
-
-def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
-    """Write a metrics JSON file (NaN as null)."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, float) and not np.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(
-            json.dumps(clean(metrics), indent=2, sort_keys=True) + "\n", encoding="utf-8"
-        )
-
-
-def check_fresh(folder: Path, request: TrainRequest) -> None:
-    """Refuse to overwrite a trained stage unless --force (or --resume continues it)."""
-    if (folder / "config.json").exists() and not (request.force or request.resume):
-        raise OutputExistsError(folder)

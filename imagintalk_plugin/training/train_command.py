@@ -11,9 +11,10 @@ from imagintalk_plugin.core.progress import drive, interruptible
 
 def run_train_command(args: argparse.Namespace) -> str:
     """Run `imagintalk train` from parsed arguments; the metrics report to print ('' off rank 0)."""
-    from imagintalk_plugin.nn.training.distributed import setup_distributed, teardown_distributed
-    from imagintalk_plugin.pipeline.semantic_training import TrainRequest, run_training
     from imagintalk_plugin.progress_bar import ProgressBars
+    from imagintalk_plugin.training.loops.distributed import setup_distributed, teardown_distributed
+    from imagintalk_plugin.training.request import TrainRequest
+    from imagintalk_plugin.training.semantic_training import run_training
 
     request = TrainRequest(
         stage=args.stage,
@@ -66,7 +67,7 @@ def format_metrics(stage: str, metrics: dict[str, Any]) -> str:
             + json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()})
         )
     if metrics.get("voice"):
-        from imagintalk_plugin.pipeline.voice_evaluation import voice_lines
+        from imagintalk_plugin.training.voice_evaluation import voice_lines
 
         lines += voice_lines(metrics["voice"])
     if metrics.get("skipped_clips"):

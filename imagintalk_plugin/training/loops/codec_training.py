@@ -12,13 +12,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from imagintalk_plugin.nn.codec import CodecConfig, MelCodec
+from imagintalk_plugin.nn.codec import CODEC_KIND, CodecConfig, MelCodec
 from imagintalk_plugin.nn.mel import LogMel
-from imagintalk_plugin.nn.training.corpus import item_rng, time_window
-from imagintalk_plugin.nn.training.loop import Stage
-from imagintalk_plugin.nn.training.settings import TrainConfig
+from imagintalk_plugin.training.loops.corpus import item_rng, time_window
+from imagintalk_plugin.training.loops.loop import Stage
+from imagintalk_plugin.training.loops.settings import TrainConfig
 
-CODEC_KIND = "imagintalk/codec"
 EVAL_CLIPS = 32  # validation clips scored each time (the first ones: the same every time)
 
 

@@ -11,43 +11,20 @@ by another voice, so the units do not tell the DiT whose voice to make.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from imagintalk_plugin.audio import SpeakerEncoder
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import EMOTIONS
-from imagintalk_plugin.evaluation.speaker import SpeakerEncoder
 from imagintalk_plugin.nn.codec import MelCodec
+from imagintalk_plugin.nn.face_style import ExpressionStats
 from imagintalk_plugin.nn.lip_aligner import LipAligner
 from imagintalk_plugin.nn.mel import LogMel
-from imagintalk_plugin.nn.training.corpus import Utterance
-from imagintalk_plugin.nn.training.dit_training import VoiceItem
 from imagintalk_plugin.nn.units import UnitExtractor
 from imagintalk_plugin.synth.voice_bank import VoiceBank, VoiceOnlyUtterance, respoken
-
-
-@dataclass(frozen=True, eq=False)
-class ExpressionStats:
-    """Per-feature mean and spread of the training split's expressions."""
-
-    mean: np.ndarray  # (E,)
-    std: np.ndarray  # (E,)
-
-    @staticmethod
-    def fit(utterances: list[Utterance]) -> ExpressionStats:
-        """Statistics over every valid frame of the given utterances."""
-        frames = np.concatenate([_expressions(u) for u in utterances])
-        frames = frames[np.isfinite(frames).all(axis=1)]
-        return ExpressionStats(
-            frames.mean(0).astype(np.float32), np.maximum(frames.std(0), 1e-3).astype(np.float32)
-        )
-
-    def apply(self, expressions: np.ndarray) -> np.ndarray:
-        """Normalised (T, E) features; frames without a face become 0 (the mean)."""
-        out = (expressions - self.mean) / self.std
-        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+from imagintalk_plugin.training.loops.corpus import Utterance
+from imagintalk_plugin.training.loops.dit_training import VoiceItem
 
 
 def _expressions(utterance: Utterance) -> np.ndarray:
@@ -170,3 +147,8 @@ def voice_only_items(
         )
     yield Progress("style-dit inputs without video", len(utterances), len(utterances), unit="clip")
     return items
+
+
+def fit_expression_stats(utterances: list[Utterance]) -> ExpressionStats:
+    """The normalisation over every valid expression frame of the training utterances."""
+    return ExpressionStats.fit([_expressions(u) for u in utterances])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imagintalk_plugin.nn.training.corpus import IGNORE, unit_targets
+from imagintalk_plugin.training.loops.corpus import IGNORE, unit_targets
 
 NOISE_RATES = (0.1, 0.6)  # share of runs replaced per window: training speakers .. new voices
 

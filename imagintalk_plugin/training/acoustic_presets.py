@@ -20,12 +20,12 @@ from imagintalk_plugin.nn.codec import CodecConfig
 from imagintalk_plugin.nn.discriminators import DiscriminatorConfig
 from imagintalk_plugin.nn.face_style import AdapterConfig
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
-from imagintalk_plugin.nn.presets import PRESETS, semantic_preset
 from imagintalk_plugin.nn.speech_generator import GeneratorConfig
 from imagintalk_plugin.nn.style_dit import DiTConfig
-from imagintalk_plugin.nn.training.settings import TrainConfig
-from imagintalk_plugin.nn.training.vocoder_training import VocoderGANConfig
 from imagintalk_plugin.nn.vocoder import VocoderConfig
+from imagintalk_plugin.training.loops.settings import TrainConfig
+from imagintalk_plugin.training.loops.vocoder_training import VocoderGANConfig
+from imagintalk_plugin.training.presets import PRESETS, semantic_preset
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,20 @@
-"""Audio for the judges: any WAV to 16 kHz mono float32, and the frame features they share.
+"""Audio helpers that inference, training and the judges share.
 
-Generated speech may come at any rate and channel count; it is mixed to mono and resampled with
-soxr, so every judge sees the ground truth and the generated audio on the same footing.
+Any WAV to 16 kHz mono float32 (mixed to mono, resampled with soxr), frame energy, Praat pitch
+tracks, and Resemblyzer's pretrained voice encoder (GE2E, 256-d; its weights ship in the wheel,
+so nothing is downloaded). One home so that `pipeline/` never reaches into the judges.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from imagintalk_plugin.core.errors import ModelLoadError
 
 SAMPLE_RATE = 16000
 PITCH_STEP_S = 0.01
@@ -121,3 +126,33 @@ def _praat_pitch(samples: np.ndarray) -> tuple[np.ndarray, float]:
         time_step=PITCH_STEP_S, pitch_floor=PITCH_FLOOR_HZ, pitch_ceiling=PITCH_CEILING_HZ
     )
     return pitch.selected_array["frequency"], float(pitch.xs()[0])
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two vectors (NaN if either is zero)."""
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b) / norm) if norm > 0 else float("nan")
+
+
+class SpeakerEncoder:
+    """Resemblyzer's VoiceEncoder on the CPU, loaded on first use and then reused."""
+
+    def __init__(self) -> None:
+        self._encoder: Any = None
+
+    def embed(self, samples: np.ndarray) -> np.ndarray:
+        """Unit-length 256-d voice embedding of 16 kHz mono speech."""
+        if self._encoder is None:
+            try:
+                with warnings.catch_warnings():  # its scipy.ndimage.morphology import
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    from resemblyzer import VoiceEncoder
+            except ImportError as exc:
+                raise ModelLoadError("resemblyzer", f"cannot import: {exc}") from exc
+            self._encoder = VoiceEncoder("cpu", verbose=False)
+        from resemblyzer import preprocess_wav
+
+        wav = preprocess_wav(np.asarray(samples, np.float32))  # already at 16 kHz
+        if len(wav) < SAMPLE_RATE // 10:  # webrtcvad found (almost) no speech: use it all
+            wav = np.asarray(samples, np.float32)
+        return np.asarray(self._encoder.embed_utterance(wav), np.float32)

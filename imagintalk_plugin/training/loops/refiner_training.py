@@ -21,26 +21,21 @@ from torch import nn
 
 from imagintalk_plugin.nn.refiner import (
     MASKINGS,
+    REFINER_KIND,
     Masking,
     RefinerConfig,
     UnitRefiner,
     fuse_runs,
     run_log_probs,
 )
-from imagintalk_plugin.nn.training.aligner_training import Predictions
-from imagintalk_plugin.nn.training.corpus import (
-    IGNORE,
-    item_rng,
-    pad_sequences,
-    time_window,
-    unit_targets,
-)
-from imagintalk_plugin.nn.training.loop import Stage
-from imagintalk_plugin.nn.training.metrics import paired_gain_interval, unit_scores
-from imagintalk_plugin.nn.training.settings import TrainConfig
-from imagintalk_plugin.nn.training.unit_noise import corrupt_runs, noise_rate
+from imagintalk_plugin.nn.sequences import pad_sequences
+from imagintalk_plugin.training.loops.aligner_training import Predictions
+from imagintalk_plugin.training.loops.corpus import IGNORE, item_rng, time_window, unit_targets
+from imagintalk_plugin.training.loops.loop import Stage
+from imagintalk_plugin.training.loops.metrics import paired_gain_interval, unit_scores
+from imagintalk_plugin.training.loops.settings import TrainConfig
+from imagintalk_plugin.training.loops.unit_noise import corrupt_runs, noise_rate
 
-REFINER_KIND = "imagintalk/refiner"
 MEAN_SPAN = 8  # steps (160 ms): about one phone
 VALID_STEP = 10**9  # fixed "step" seeding the validation masks: the same every time
 VALID_NOISE = 0.45  # validation context corruption: about the aligner's rate on new voices

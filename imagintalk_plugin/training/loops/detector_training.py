@@ -15,23 +15,25 @@ import torch
 from torch import nn
 
 from imagintalk_plugin.core.progress import Job
-from imagintalk_plugin.nn.error_detector import DetectorConfig, ErrorDetector
+from imagintalk_plugin.nn.error_detector import DETECTOR_KIND, DetectorConfig, ErrorDetector
 from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
-from imagintalk_plugin.nn.training.aligner_training import Predictions, aligner_stage, predict_clips
-from imagintalk_plugin.nn.training.corpus import (
+from imagintalk_plugin.nn.sequences import pad_sequences
+from imagintalk_plugin.training.loops.aligner_training import (
+    Predictions,
+    aligner_stage,
+    predict_clips,
+)
+from imagintalk_plugin.training.loops.corpus import (
     IGNORE,
     LipClip,
     item_rng,
-    pad_sequences,
     time_window,
     unit_targets,
 )
-from imagintalk_plugin.nn.training.distributed import DistributedContext
-from imagintalk_plugin.nn.training.loop import Stage, train_or_load
-from imagintalk_plugin.nn.training.metrics import detector_scores
-from imagintalk_plugin.nn.training.settings import TrainConfig
-
-DETECTOR_KIND = "imagintalk/detector"
+from imagintalk_plugin.training.loops.distributed import DistributedContext
+from imagintalk_plugin.training.loops.loop import Stage, train_or_load
+from imagintalk_plugin.training.loops.metrics import detector_scores
+from imagintalk_plugin.training.loops.settings import TrainConfig
 
 
 def speaker_folds(speakers: list[str], folds: int, seed: int) -> np.ndarray:

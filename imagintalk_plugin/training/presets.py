@@ -18,9 +18,9 @@ from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.nn.error_detector import DetectorConfig
 from imagintalk_plugin.nn.lip_aligner import AlignerConfig
 from imagintalk_plugin.nn.refiner import RefinerConfig
-from imagintalk_plugin.nn.training.settings import TrainConfig
 from imagintalk_plugin.nn.units import UnitConfig
 from imagintalk_plugin.nn.visual_encoder import VisualEncoderConfig
+from imagintalk_plugin.training.loops.settings import TrainConfig
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
+from imagintalk_plugin.nn.device import pick_device
+
 
 @dataclass(frozen=True)
 class DistributedContext:
@@ -33,15 +35,6 @@ class DistributedContext:
     def distributed(self) -> bool:
         """Whether there is more than one process."""
         return self.world_size > 1
-
-
-def pick_device(name: str | None) -> torch.device:
-    """`cpu`, `cuda` or None (cuda when there is one)."""
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
-    return torch.device(name)
 
 
 def setup_distributed(device: str | None = None) -> DistributedContext:

@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from imagintalk_plugin.core.errors import ModelLoadError
 from imagintalk_plugin.core.files import atomic_path
-from imagintalk_plugin.nn.training.aligner_training import Predictions
+from imagintalk_plugin.training.loops.aligner_training import Predictions
 
 
 def save_predictions(path: Path, ids: list[str], predictions: Predictions) -> None:

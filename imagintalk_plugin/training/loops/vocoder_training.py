@@ -29,14 +29,13 @@ from imagintalk_plugin.nn.discriminators import (
     multi_resolution_stft_loss,
 )
 from imagintalk_plugin.nn.mel import LogMel
-from imagintalk_plugin.nn.training.codec_training import audio_window, mel_batch
-from imagintalk_plugin.nn.training.corpus import item_rng
-from imagintalk_plugin.nn.training.loop import Stage
-from imagintalk_plugin.nn.training.settings import TrainConfig
 from imagintalk_plugin.nn.vocoder import Vocoder, VocoderConfig
+from imagintalk_plugin.training.loops.codec_training import audio_window, mel_batch
+from imagintalk_plugin.training.loops.corpus import item_rng
+from imagintalk_plugin.training.loops.loop import Stage
+from imagintalk_plugin.training.loops.settings import TrainConfig
 
 VOCODER_GAN_KIND = "imagintalk/vocoder-gan"
-VOCODER_KIND = "imagintalk/vocoder"
 EVAL_CLIPS = 16
 
 

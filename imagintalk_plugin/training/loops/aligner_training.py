@@ -8,19 +8,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from imagintalk_plugin.nn.lip_aligner import AlignerConfig, LipAligner
-from imagintalk_plugin.nn.training.corpus import (
+from imagintalk_plugin.nn.lip_aligner import ALIGNER_KIND, AlignerConfig, LipAligner
+from imagintalk_plugin.training.loops.corpus import (
     IGNORE,
     LipClip,
     item_rng,
     lip_batch,
     unit_targets,
 )
-from imagintalk_plugin.nn.training.loop import Stage
-from imagintalk_plugin.nn.training.metrics import majority_baseline, unit_scores
-from imagintalk_plugin.nn.training.settings import TrainConfig
-
-ALIGNER_KIND = "imagintalk/aligner"
+from imagintalk_plugin.training.loops.loop import Stage
+from imagintalk_plugin.training.loops.metrics import majority_baseline, unit_scores
+from imagintalk_plugin.training.loops.settings import TrainConfig
 
 
 @dataclass(frozen=True, eq=False)

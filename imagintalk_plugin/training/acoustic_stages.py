@@ -17,19 +17,14 @@ from typing import Any
 
 from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import Job, Progress
-from imagintalk_plugin.nn.acoustic_presets import AcousticPreset
 from imagintalk_plugin.nn.checkpoint import save_model
-from imagintalk_plugin.nn.training.corpus import SemanticCorpus
-from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
-from imagintalk_plugin.nn.training.loop import run_stage
 from imagintalk_plugin.pipeline.acoustic_models import OVERRIDE_DIT, load_codec, weights_digest
-from imagintalk_plugin.pipeline.semantic_training import (
-    TrainRequest,
-    check_fresh,
-    with_steps,
-    write_metrics,
-)
 from imagintalk_plugin.synth.voices import VoiceRule, corpus_voice_rule
+from imagintalk_plugin.training.acoustic_presets import AcousticPreset
+from imagintalk_plugin.training.loops.corpus import SemanticCorpus
+from imagintalk_plugin.training.loops.distributed import DistributedContext, barrier
+from imagintalk_plugin.training.loops.loop import run_stage
+from imagintalk_plugin.training.request import TrainRequest, check_fresh, with_steps, write_metrics
 
 
 def _audio(corpus: SemanticCorpus, split: str) -> list:
@@ -44,8 +39,9 @@ def train_codec(
     request: TrainRequest, preset: AcousticPreset, corpus: SemanticCorpus, ctx: DistributedContext
 ) -> Job[dict[str, Any]]:
     """Train the RVQ codec on the training audio; score the round trip on test speakers."""
+    from imagintalk_plugin.nn.codec import CODEC_KIND
     from imagintalk_plugin.nn.mel import LogMel
-    from imagintalk_plugin.nn.training.codec_training import CODEC_KIND, codec_scores, codec_stage
+    from imagintalk_plugin.training.loops.codec_training import codec_scores, codec_stage
 
     folder = request.out / "codec"
     stage = codec_stage(
@@ -88,11 +84,8 @@ def train_vocoder(
 ) -> Job[dict[str, Any]]:
     """Train the vocoder against its discriminator; save the generator alone for inference."""
     from imagintalk_plugin.nn.mel import LogMel
-    from imagintalk_plugin.nn.training.vocoder_training import (
-        VOCODER_KIND,
-        vocoder_scores,
-        vocoder_stage,
-    )
+    from imagintalk_plugin.nn.vocoder import VOCODER_KIND
+    from imagintalk_plugin.training.loops.vocoder_training import vocoder_scores, vocoder_stage
 
     check_fresh(request.out / "vocoder", request)
     codec, codec_id = load_codec(request.out, str(ctx.device))
@@ -136,10 +129,10 @@ def train_dit(
 ) -> Job[dict[str, Any]]:
     """Train the face-style adapter + Style-DiT on codec tokens under units and lip features,
     into RUN/<name> (`dit`, or `dit_voice` for identity overrides)."""
-    from imagintalk_plugin.evaluation.speaker import SpeakerEncoder
-    from imagintalk_plugin.nn.training.dit_training import dit_scores, dit_stage
-    from imagintalk_plugin.pipeline.acoustic_data import ExpressionStats, voice_items
+    from imagintalk_plugin.audio import SpeakerEncoder
     from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_units, require_stage
+    from imagintalk_plugin.training.acoustic_data import fit_expression_stats, voice_items
+    from imagintalk_plugin.training.loops.dit_training import dit_scores, dit_stage
 
     folder = request.out / name
     check_fresh(folder, request)  # before the slow inputs, as train_vocoder does
@@ -148,7 +141,7 @@ def train_dit(
     aligner = load_aligner(request.out, units, str(ctx.device))
     codec, codec_id = load_codec(request.out, str(ctx.device))
     train = corpus.split("train")
-    stats = ExpressionStats.fit(train)
+    stats = fit_expression_stats(train)
     encoder = SpeakerEncoder()
     splits = {}
     bank = _voice_bank(preset, train, _voice_rule(request))
@@ -220,8 +213,8 @@ def _voice_only(
     preset: AcousticPreset, bank: Any, units: Any, codec: Any, encoder: Any
 ) -> Job[list]:
     """The DiT's items from the bank's speakers without video."""
-    from imagintalk_plugin.pipeline.acoustic_data import voice_only_items
     from imagintalk_plugin.synth.voice_bank import voice_only_utterances
+    from imagintalk_plugin.training.acoustic_data import voice_only_items
 
     utterances = yield from voice_only_utterances(
         bank, preset.voice_only_utterances, preset.dit_train.seed
@@ -273,8 +266,8 @@ def run_acoustic_stage(
     request: TrainRequest, corpus: SemanticCorpus, ctx: DistributedContext
 ) -> Job[dict[str, Any]]:
     """Job: the acoustic stage `request.stage` with the preset of the same name."""
-    from imagintalk_plugin.nn.acoustic_presets import acoustic_preset
-    from imagintalk_plugin.pipeline.voice_evaluation import evaluate_voice
+    from imagintalk_plugin.training.acoustic_presets import acoustic_preset
+    from imagintalk_plugin.training.voice_evaluation import evaluate_voice
 
     runners = {
         "codec": train_codec,

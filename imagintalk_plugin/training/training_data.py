@@ -29,8 +29,8 @@ from imagintalk_plugin.core.progress import Job, Progress, drive
 from imagintalk_plugin.frontend.cache import LipTrackCache
 from imagintalk_plugin.frontend.lip_shape import track_lip_shape
 from imagintalk_plugin.frontend.prepare import prepare_range
-from imagintalk_plugin.nn.training.corpus import SemanticCorpus, Utterance
 from imagintalk_plugin.timeline.bwf import read_wav
+from imagintalk_plugin.training.loops.corpus import SemanticCorpus, Utterance
 
 SAMPLE_RATE = 16000
 

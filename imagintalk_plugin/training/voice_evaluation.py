@@ -26,15 +26,15 @@ import torch
 
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import Waveform
-from imagintalk_plugin.nn.acoustic_presets import AcousticPreset
 from imagintalk_plugin.nn.lip_aligner import LipAligner
 from imagintalk_plugin.nn.mel import LogMel
-from imagintalk_plugin.nn.training.corpus import SemanticCorpus, Utterance
 from imagintalk_plugin.nn.units import UnitExtractor
-from imagintalk_plugin.pipeline.acoustic_data import clip_mel, content_conditions
 from imagintalk_plugin.pipeline.acoustic_models import VoiceModels
-from imagintalk_plugin.pipeline.semantic_training import TrainRequest, write_metrics
 from imagintalk_plugin.pipeline.voice_generation import VoiceConditions, generate_voice
+from imagintalk_plugin.training.acoustic_data import clip_mel, content_conditions
+from imagintalk_plugin.training.acoustic_presets import AcousticPreset
+from imagintalk_plugin.training.loops.corpus import SemanticCorpus, Utterance
+from imagintalk_plugin.training.request import TrainRequest, write_metrics
 
 VERSIONS = ("vocoder", "codec", "dit")
 JUDGES = ("wer", "speaker", "prosody", "emotion", "signal")
@@ -85,7 +85,7 @@ def write_versions(
 
 
 def _mean_f0_semitones(samples: np.ndarray) -> float:
-    from imagintalk_plugin.evaluation.audio import pitch_track
+    from imagintalk_plugin.audio import pitch_track
 
     f0 = pitch_track(samples).f0_hz
     voiced = f0[f0 > 0]
@@ -137,7 +137,7 @@ def evaluate_voice(
     request: TrainRequest, preset: AcousticPreset, corpus: SemanticCorpus, ctx: Any
 ) -> Job[dict[str, Any]]:
     """Job: write the test clips' three versions, judge them and the truth, save the summary."""
-    from imagintalk_plugin.evaluation.audio import load_audio
+    from imagintalk_plugin.audio import load_audio
     from imagintalk_plugin.pipeline.acoustic_models import load_voice_models
     from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_units
 

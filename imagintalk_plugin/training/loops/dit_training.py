@@ -22,12 +22,17 @@ import torch
 from torch import nn
 
 from imagintalk_plugin.nn.masked_diffusion import corrupt, mask_ratio, masked_token_loss
-from imagintalk_plugin.nn.speech_generator import GeneratorConfig, GeneratorInputs, SpeechGenerator
-from imagintalk_plugin.nn.training.corpus import item_rng, pad_sequences, time_window
-from imagintalk_plugin.nn.training.loop import Stage
-from imagintalk_plugin.nn.training.settings import TrainConfig
+from imagintalk_plugin.nn.sequences import pad_sequences
+from imagintalk_plugin.nn.speech_generator import (
+    DIT_KIND,
+    GeneratorConfig,
+    GeneratorInputs,
+    SpeechGenerator,
+)
+from imagintalk_plugin.training.loops.corpus import item_rng, time_window
+from imagintalk_plugin.training.loops.loop import Stage
+from imagintalk_plugin.training.loops.settings import TrainConfig
 
-DIT_KIND = "imagintalk/style-dit"
 VALID_STEP = 10**9  # fixed "step" seeding validation masks: the same every time
 EVAL_CLIPS = 64
 

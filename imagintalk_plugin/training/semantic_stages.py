@@ -11,10 +11,6 @@ import numpy as np
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.nn.checkpoint import config_to_dict
 from imagintalk_plugin.nn.lip_aligner import LipAligner
-from imagintalk_plugin.nn.presets import SemanticPreset
-from imagintalk_plugin.nn.training.corpus import SemanticCorpus, Utterance
-from imagintalk_plugin.nn.training.distributed import DistributedContext, barrier
-from imagintalk_plugin.nn.training.loop import run_stage, train_or_load
 from imagintalk_plugin.nn.units import UnitExtractor, fit_unit_extractor
 from imagintalk_plugin.pipeline.semantic_models import (
     load_aligner,
@@ -22,7 +18,11 @@ from imagintalk_plugin.pipeline.semantic_models import (
     load_refiner,
     load_units,
 )
-from imagintalk_plugin.pipeline.semantic_training import TrainRequest, check_fresh, write_metrics
+from imagintalk_plugin.training.loops.corpus import SemanticCorpus, Utterance
+from imagintalk_plugin.training.loops.distributed import DistributedContext, barrier
+from imagintalk_plugin.training.loops.loop import run_stage, train_or_load
+from imagintalk_plugin.training.presets import SemanticPreset
+from imagintalk_plugin.training.request import TrainRequest, check_fresh, write_metrics
 
 
 def _meta(request: TrainRequest, preset: SemanticPreset, units: UnitExtractor | None) -> dict:
@@ -80,7 +80,7 @@ def train_aligner(
     request: TrainRequest, preset: SemanticPreset, corpus: SemanticCorpus, ctx: DistributedContext
 ) -> Job[dict[str, Any]]:
     """Train the lip aligner on the units of the true audio."""
-    from imagintalk_plugin.nn.training.aligner_training import (
+    from imagintalk_plugin.training.loops.aligner_training import (
         aligner_stage,
         predict_clips,
         prediction_scores,
@@ -129,13 +129,13 @@ def train_detector(
     request: TrainRequest, preset: SemanticPreset, corpus: SemanticCorpus, ctx: DistributedContext
 ) -> Job[dict[str, Any]]:
     """Fold aligners -> honest predictions -> the error detector."""
-    from imagintalk_plugin.nn.training.aligner_training import predict_clips
-    from imagintalk_plugin.nn.training.detector_training import (
+    from imagintalk_plugin.training.loops.aligner_training import predict_clips
+    from imagintalk_plugin.training.loops.detector_training import (
         detector_metrics,
         detector_stage,
         out_of_fold_predictions,
     )
-    from imagintalk_plugin.nn.training.predictions_io import save_predictions
+    from imagintalk_plugin.training.loops.predictions_io import save_predictions
 
     units = load_units(request.out)
     folder = request.out / "detector"
@@ -198,11 +198,11 @@ def train_refiner(
     request: TrainRequest, preset: SemanticPreset, corpus: SemanticCorpus, ctx: DistributedContext
 ) -> Job[dict[str, Any]]:
     """Pretrain the BERT unit LM on audio units, then fine-tune it with lip posteriors."""
-    from imagintalk_plugin.nn.training.aligner_training import predict_clips
-    from imagintalk_plugin.nn.training.detector_training import detect
-    from imagintalk_plugin.nn.training.predictions_io import load_predictions
-    from imagintalk_plugin.nn.training.refiner_training import finetune_stage, pretrain_stage
-    from imagintalk_plugin.nn.training.unit_noise import error_confusion
+    from imagintalk_plugin.training.loops.aligner_training import predict_clips
+    from imagintalk_plugin.training.loops.detector_training import detect
+    from imagintalk_plugin.training.loops.predictions_io import load_predictions
+    from imagintalk_plugin.training.loops.refiner_training import finetune_stage, pretrain_stage
+    from imagintalk_plugin.training.loops.unit_noise import error_confusion
 
     units = load_units(request.out)
     folder = request.out / "refiner"

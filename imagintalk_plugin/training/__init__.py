@@ -1,0 +1,1 @@
+"""Training: per-stage loops (`loops/`), presets and the stage orchestration."""

@@ -1,6 +1,9 @@
 """`imagintalk install-host blender|resolve [--uninstall] [--dest DIR]`: put the host bridges
 where each editor looks for them, on Linux, macOS and Windows.
 
+The bridges' sources are the installed package's data (`imagintalk_plugin/data/host_adapters`,
+found by `core.paths.host_adapters_dir`): no source checkout is needed.
+
 A bridge gets the link protocol as `imagintalk_link.py`, the stdlib OTIO writer as
 `imagintalk_otio.py`, and an `imagintalk_config.json` naming
 the command that starts the panel (this Python, `-m imagintalk_plugin.ui`), so the editor's own
@@ -162,7 +165,10 @@ def _install_folder(source: Path, installed: Path) -> None:
     """Copy the bridge next to its destination, add the shared stdlib modules (link protocol,
     OTIO writer) and the config, then swap it in."""
     if not source.is_dir():
-        raise UsageError(f"bridge sources not found at {source} (a source checkout is needed)")
+        raise UsageError(
+            f"bridge sources not found at {source}: the installed package lacks its data "
+            "(reinstall imagintalk, or point IMAGINTALK_DATA_DIR at a complete data folder)"
+        )
     installed.parent.mkdir(parents=True, exist_ok=True)
     staging = installed.with_name(installed.name + ".imagintalk-new")
     if staging.exists():

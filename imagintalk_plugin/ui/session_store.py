@@ -26,7 +26,7 @@ from typing import Any
 
 from imagintalk_plugin.core.clips import ClipRef
 from imagintalk_plugin.core.files import atomic_path, remove_stale_temporaries
-from imagintalk_plugin.core.paths import repo_root
+from imagintalk_plugin.core.paths import is_shipped
 from imagintalk_plugin.timeline.timecode import to_frames
 from imagintalk_plugin.ui.saved_takes import (
     SavedSpeech,
@@ -53,7 +53,7 @@ def session_folder(timeline: Path) -> Path:
     is not writable or the timeline is one the project ships (the demo scene)."""
     timeline = Path(timeline).resolve()
     beside = timeline.parent / f"{timeline.stem}{SESSION_SUFFIX}"
-    shipped = timeline.is_relative_to(repo_root() / "resources")
+    shipped = is_shipped(timeline)
     if beside.is_dir() and os.access(beside, os.W_OK) and not shipped:
         return beside
     if os.access(timeline.parent, os.W_OK) and not shipped:

@@ -100,10 +100,10 @@ def format_figures(generated: dict[str, float | None], ceiling: dict[str, float 
 
 def generate(args: argparse.Namespace, folder: Path) -> tuple[int, float]:
     """Voice the selected clips into `folder` with the model: (clips made now, seconds)."""
+    from imagintalk_plugin.cli.progress_bar import ProgressBars
     from imagintalk_plugin.core.progress import drive
     from imagintalk_plugin.evaluation.corpus_voicing import voice_corpus
     from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
-    from imagintalk_plugin.progress_bar import ProgressBars
 
     device = None if args.device == "auto" else args.device
     models = load_dub_models(args.model, device)
@@ -118,9 +118,9 @@ def generate(args: argparse.Namespace, folder: Path) -> tuple[int, float]:
 def judge(args: argparse.Namespace, folder: Path | None, report_path: Path) -> Any:
     """The judges on the generated folder (None: the recordings, the ceiling); the report,
     also written to `report_path`."""
+    from imagintalk_plugin.cli.progress_bar import ProgressBars
     from imagintalk_plugin.core.progress import drive
-    from imagintalk_plugin.evaluation.command import run_eval
-    from imagintalk_plugin.progress_bar import ProgressBars
+    from imagintalk_plugin.evaluation.scoring import run_eval
 
     job = run_eval(
         args.manifest, folder, ground_truth=folder is None, split=args.split,

@@ -1,6 +1,6 @@
 """A dubbing checkpoint: the seven trained stages from one folder, checked together.
 
-A checkpoint is a run folder (or the shipped `models/demo`): `units/`, `aligner/`,
+A checkpoint is a run folder (or the shipped demo model (`core.paths.default_checkpoint()`)): `units/`, `aligner/`,
 `detector/`, `refiner/` (with `calibration.json`, the detector threshold and fusion weight
 fitted on validation clips), `codec/`, `vocoder/`, `dit/`, each a safetensors file plus a
 versioned JSON config (never pickles), optionally `dit_voice/` (the Style-DiT for takes whose

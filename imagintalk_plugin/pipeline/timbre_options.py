@@ -1,4 +1,4 @@
-"""`--voice WAV` and `--face VIDEO` for `speak`, `dub` and `voice-corpus`: a timbre from outside.
+"""A timbre from outside the clip (`--voice WAV`, `--face VIDEO` on the command line).
 
 By default every take's timbre comes from its own clip's face. An editor can instead give a
 reference recording (its Resemblyzer embedding drives the face-style adapter's voice branch)
@@ -10,7 +10,6 @@ timbre never reuses old takes.
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import numpy as np
 from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.pipeline.voice_overrides_io import (
-    FACE_SAMPLE_S,
     check_reference_audio,
     reference_voice_embedding,
     video_face_embedding,
@@ -35,34 +33,18 @@ class Timbre:
     record: tuple[tuple[str, str], ...] = (("source", "face"),)  # for the take's metadata
 
 
-def add_timbre_options(parser: argparse.ArgumentParser) -> None:
-    """The exclusive --voice / --face options."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--voice",
-        type=Path,
-        metavar="WAV",
-        help="timbre from this reference recording instead of the clip's face",
-    )
-    group.add_argument(
-        "--face",
-        type=Path,
-        metavar="VIDEO",
-        help=f"timbre from the face in this video (its first {FACE_SAMPLE_S:g} s) instead",
-    )
+def check_timbre(voice: Path | None, face: Path | None) -> None:
+    """Fail fast, before any model loads, on a missing or unusable reference recording or face
+    video."""
+    if voice is not None:
+        check_reference_audio(voice)  # AudioFileError, one line
+    if face is not None and not Path(face).is_file():
+        raise UsageError(f"face video '{face}' does not exist")
 
 
-def check_timbre_options(args: argparse.Namespace) -> None:
-    """Fail fast, before any model loads, on a missing or unusable --voice / --face file."""
-    if args.voice is not None:
-        check_reference_audio(args.voice)  # AudioFileError, one line
-    if args.face is not None and not Path(args.face).is_file():
-        raise UsageError(f"face video '{args.face}' does not exist")
-
-
-def timbre_job(args: argparse.Namespace) -> Job[Timbre]:
-    """Job: the Timbre the options ask for (runs the front-end for --face)."""
-    voice, face = args.voice, args.face
+def timbre_job(voice: Path | None, face: Path | None) -> Job[Timbre]:
+    """Job: the Timbre from a reference recording or another face's video (runs the front-end
+    for a face); the clip's own face when both are None."""
     if voice is not None:
         yield Progress("reference voice", 0, 1, message=Path(voice).name)
         embedding = reference_voice_embedding(voice)

@@ -168,7 +168,7 @@ def evaluate_voice(
 def _judge_versions(manifest: Path, folder: Path, tag: str) -> Job[dict[str, Any]]:
     """Job: the judges' means and summaries of the truth and each version on one manifest's
     test split (reports in `folder/{tag}{version}.json`)."""
-    from imagintalk_plugin.evaluation.command import run_eval
+    from imagintalk_plugin.evaluation.scoring import run_eval
 
     results: dict[str, Any] = {}
     for name in ("ground_truth", *VERSIONS):

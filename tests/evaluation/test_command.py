@@ -13,7 +13,7 @@ from imagintalk_plugin.cli import main
 from imagintalk_plugin.core.errors import ManifestError, OutputExistsError, UsageError
 from imagintalk_plugin.core.manifest import read_manifest
 from imagintalk_plugin.core.progress import Progress, drive
-from imagintalk_plugin.evaluation.command import parse_judges, run_eval
+from imagintalk_plugin.evaluation.scoring import parse_judges, run_eval
 
 FAST = ("wer", "speaker", "prosody", "signal")
 

@@ -9,7 +9,7 @@ from evaluation_fixtures import VOICES, build_corpus, emotional, speak_words, wr
 
 from imagintalk_plugin.core.manifest import read_manifest
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.evaluation.command import run_eval
+from imagintalk_plugin.evaluation.scoring import run_eval
 
 EMOTIONS = ("neutral", "happy", "sad", "surprised")
 

@@ -12,9 +12,9 @@ from real_manifest_fixtures import decode_audio, real_style_corpus
 from imagintalk_plugin.audio import SAMPLE_RATE, load_audio
 from imagintalk_plugin.core.manifest import read_manifest
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.evaluation.command import run_eval
 from imagintalk_plugin.evaluation.envelope_lag import LagJudge, envelope_lag, loudness_envelope
 from imagintalk_plugin.evaluation.report import EvalReport, format_table
+from imagintalk_plugin.evaluation.scoring import run_eval
 
 LINE = ["bin", "blue", "at", "f", "two", "now"]
 

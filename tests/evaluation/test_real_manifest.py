@@ -18,7 +18,6 @@ from real_manifest_fixtures import grid_s1_manifest, real_style_corpus
 from imagintalk_plugin.audio import SAMPLE_RATE, load_audio
 from imagintalk_plugin.core.manifest import ManifestEntry, read_manifest
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.evaluation.command import JUDGES, run_eval
 from imagintalk_plugin.evaluation.intelligibility import (
     GRID_SEARCH,
     LM_SEARCH,
@@ -26,6 +25,7 @@ from imagintalk_plugin.evaluation.intelligibility import (
     Recogniser,
 )
 from imagintalk_plugin.evaluation.judge import Utterance
+from imagintalk_plugin.evaluation.scoring import JUDGES, run_eval
 from imagintalk_plugin.evaluation.signal_quality import intelligibility_indices
 
 

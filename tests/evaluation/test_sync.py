@@ -13,7 +13,7 @@ from evaluation_fixtures import write_wav
 from imagintalk_plugin.audio import SAMPLE_RATE, resample
 from imagintalk_plugin.core.manifest import ManifestEntry, Voice
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.evaluation.command import run_eval
+from imagintalk_plugin.evaluation.scoring import run_eval
 from imagintalk_plugin.evaluation.sync import (
     lag_correlations,
     mouth_curve,

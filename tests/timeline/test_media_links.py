@@ -17,7 +17,7 @@ from imagintalk_plugin.cli import main
 from imagintalk_plugin.core.paths import demo_timeline
 from imagintalk_plugin.timeline.clips import list_clips
 from imagintalk_plugin.timeline.media_paths import file_name, rebased_url
-from imagintalk_plugin.timeline.place_command import place_audio_files
+from imagintalk_plugin.timeline.place_files import place_audio_files
 from imagintalk_plugin.timeline.reading import read_timeline
 from imagintalk_plugin.timeline.timecode import to_frames
 from imagintalk_plugin.timeline.writing import write_timeline

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from imagintalk_plugin.timeline.clips import list_clips
-from imagintalk_plugin.timeline.place_command import place_audio_files
+from imagintalk_plugin.timeline.place_files import place_audio_files
 from imagintalk_plugin.timeline.reading import read_timeline
 from imagintalk_plugin.timeline.report import inspect_report
 from imagintalk_plugin.timeline.timecode import to_frames

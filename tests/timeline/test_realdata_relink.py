@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from imagintalk_plugin.timeline.clips import list_clips
-from imagintalk_plugin.timeline.place_command import place_audio_files
+from imagintalk_plugin.timeline.place_files import place_audio_files
 from imagintalk_plugin.timeline.reading import read_timeline
 from imagintalk_plugin.timeline.relink import relink_timeline
 from imagintalk_plugin.timeline.writing import write_timeline

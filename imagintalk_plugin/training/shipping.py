@@ -1,6 +1,4 @@
-"""Ship a trained run folder as a compact inference checkpoint (data/models/<name>).
-
-Usage: .venv/bin/python scripts/ship_model.py RUN [--name demo]
+"""`imagintalk ship RUN --out MODEL`: a trained run folder as a compact inference checkpoint.
 
 Copies each stage's model (no trainer state, optimiser moments, fold models or out-of-fold
 predictions) with its floating-point weights stored as float16, which halves the size (the
@@ -13,13 +11,13 @@ LM over its fine-tuning, the LM's weights ship as `refiner/`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
 
 import torch
 
+from imagintalk_plugin.core.errors import OutputExistsError, UsageError
 from imagintalk_plugin.nn.checkpoint import read_model_document, save_model
 from imagintalk_plugin.nn.codec import CODEC_KIND
 from imagintalk_plugin.nn.error_detector import DETECTOR_KIND
@@ -51,13 +49,15 @@ def _half(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
-    parser.add_argument("--name", default="demo")
-    args = parser.parse_args()
-    dest = Path(__file__).resolve().parents[1] / "imagintalk_plugin" / "data" / "models" / args.name
-    models = load_dub_models(args.run, "cpu")
+def ship_run(run: Path, dest: Path, force: bool = False) -> str:
+    """Write RUN's models into DEST as a shipped checkpoint; returns the line to print.
+
+    An existing DEST is only updated with `force` (its model card and other files stay)."""
+    if not run.is_dir():
+        raise UsageError(f"run folder '{run}' does not exist")
+    if dest.exists() and not force:
+        raise OutputExistsError(dest)
+    models = load_dub_models(run, "cpu")
     s, v = models.semantic, models.voice
     modules = {
         "aligner": s.aligner,
@@ -76,10 +76,10 @@ def main() -> None:
         shutil.rmtree(dest / "onnx", ignore_errors=True)
         if "dit_voice" not in modules:  # a previous shipment's, not this run's
             shutil.rmtree(dest / "dit_voice", ignore_errors=True)
-    shutil.copytree(args.run / "units", dest / "units", dirs_exist_ok=True)
-    chosen = {"refiner": chosen_refiner(args.run)}  # the fine-tuned refiner or its LM
+    shutil.copytree(run / "units", dest / "units", dirs_exist_ok=True)
+    chosen = {"refiner": chosen_refiner(run)}  # the fine-tuned refiner or its LM
     for name, module in modules.items():
-        meta = read_model_document(args.run / chosen.get(name, name), KINDS[name])["meta"]
+        meta = read_model_document(run / chosen.get(name, name), KINDS[name])["meta"]
         meta["weights_dtype"] = "float16"
         if "codec_id" in meta:
             meta["codec_id"] = codec_id
@@ -88,24 +88,24 @@ def main() -> None:
         save_model(dest / name, KINDS[name], module.config, weights[name], meta)
         (dest / name / "metrics.json").unlink(missing_ok=True)
         for source, extra in ((chosen.get(name, name), "metrics.json"), (name, "calibration.json")):
-            if (args.run / source / extra).exists():
-                shutil.copyfile(args.run / source / extra, dest / name / extra)
+            if (run / source / extra).exists():
+                shutil.copyfile(run / source / extra, dest / name / extra)
     calibration = dest / "refiner" / "calibration.json"
     if calibration.exists():  # the chosen weights now live in refiner/
         data = json.loads(calibration.read_text(encoding="utf-8"))
         data["model"] = "refiner"
         calibration.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     for extra in ("metrics.json", "voice_metrics.json"):
-        if (args.run / extra).exists():
-            shutil.copyfile(args.run / extra, dest / extra)
+        if (run / extra).exists():
+            shutil.copyfile(run / extra, dest / extra)
     shipped = load_dub_models(dest, "cpu")  # refuses any broken tie
-    assert shipped.voice.codec_id == codec_id
-    assert all((dest / part / "model.safetensors").is_file() for part in PARTS)
-    assert (shipped.voice.override is None) == ("dit_voice" not in modules)
-    assert load_codec(dest, "cpu")[1] == codec_id
+    complete = all((dest / part / "model.safetensors").is_file() for part in PARTS)
+    if not (
+        complete
+        and shipped.voice.codec_id == codec_id
+        and load_codec(dest, "cpu")[1] == codec_id
+        and (shipped.voice.override is None) == ("dit_voice" not in modules)
+    ):
+        raise RuntimeError(f"{dest} does not hold what {run} shipped; ship it again")
     size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
-    print(f"shipped {args.run} as {dest}: {size / 1e6:.1f} MB")
-
-
-if __name__ == "__main__":
-    main()
+    return f"shipped {run} as {dest}: {size / 1e6:.1f} MB"

@@ -11,6 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
+from imagintalk_plugin.cli.options import positive_int, run_job
 from imagintalk_plugin.core.errors import UsageError
 
 _LAYOUTS = ("grid", "lrs3", "folder")
@@ -28,19 +29,9 @@ def _size(text: str) -> float:
     return value
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: '{text}'")
-    return value
-
-
-def add_corpus_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register `corpus import` with the top-level command's sub-commands."""
-    corpus = subparsers.add_parser("corpus", help="import a real audio-visual corpus to train on")
+def register(commands: argparse._SubParsersAction) -> None:
+    """`corpus import`."""
+    corpus = commands.add_parser("corpus", help="import a real audio-visual corpus to train on")
     actions = corpus.add_subparsers(dest="corpus_command", metavar="ACTION")
     parser = actions.add_parser(
         "import",
@@ -82,7 +73,7 @@ def add_corpus_parser(subparsers: argparse._SubParsersAction) -> None:
         "--valid-clips", type=_size, default=60, metavar="N", help="likewise (default 60)"
     )
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="split seed (default 0)")
-    parser.add_argument("--limit", type=_positive, metavar="N", help="only the first N clips")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N clips")
     parser.add_argument("--jobs", type=int, default=0, metavar="J", help="front-end workers")
     parser.add_argument(
         "--no-frontend",
@@ -96,6 +87,7 @@ def add_corpus_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     again.add_argument("--force", action="store_true", help="redo it, extracting audio again")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    corpus.set_defaults(run=run_corpus_command)
 
 
 def _elapsed(seconds: float) -> str:
@@ -103,12 +95,10 @@ def _elapsed(seconds: float) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
-def run_corpus_command(args: argparse.Namespace) -> int | str:
-    """Run `corpus import`; returns the summary line to print."""
-    from imagintalk_plugin.core.progress import drive, interruptible
+def run_corpus_command(args: argparse.Namespace) -> int:
+    """Run `corpus import` and print its summary line."""
     from imagintalk_plugin.corpora.importer import ImportSettings, import_corpus
     from imagintalk_plugin.corpora.splits import SplitPlan
-    from imagintalk_plugin.progress_bar import ProgressBars
 
     if args.corpus_command != "import":
         raise UsageError("say what to do: imagintalk corpus import SRC --layout ... --out DIR")
@@ -128,6 +118,6 @@ def run_corpus_command(args: argparse.Namespace) -> int | str:
         resume=args.resume,
     )
     started = time.monotonic()
-    with interruptible() as cancel, ProgressBars(enabled=not args.quiet) as bars:
-        report = drive(import_corpus(settings), bars, cancel)
-    return f"{report.summary()} in {_elapsed(time.monotonic() - started)}"
+    report = run_job(import_corpus(settings), args.quiet)
+    print(f"{report.summary()} in {_elapsed(time.monotonic() - started)}")
+    return 0

@@ -49,12 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    run = getattr(args, "run", None)
-    if run is None:  # no command, or a group without its action (`imagintalk timeline`)
+    handler = getattr(args, "handler", None)
+    if handler is None:  # no command, or a group without its action (`imagintalk timeline`)
         parser.print_help()
         return 2 if args.command else 0
     try:
-        return int(run(args))
+        return int(handler(args))
     except KeyboardInterrupt:
         print("imagintalk: cancelled", file=sys.stderr)
         return CancelledError.exit_code

@@ -25,7 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--repeats", type=int, default=3, help="timed runs per clip (median)")
     bench.add_argument("--threads", type=int, default=0, help="CPU threads (0: default)")
     bench.add_argument("--json", type=Path, help="also write the figures as JSON here")
-    bench.set_defaults(run=run_bench)
+    bench.set_defaults(handler=run_bench)
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -87,7 +87,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     again.add_argument("--force", action="store_true", help="redo it, extracting audio again")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    corpus.set_defaults(run=run_corpus_command)
+    corpus.set_defaults(handler=run_corpus_command)
 
 
 def _elapsed(seconds: float) -> str:

@@ -57,7 +57,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "that an earlier dub did not write",
     )
     generation_options(dub)
-    dub.set_defaults(run=run_dub)
+    dub.set_defaults(handler=run_dub)
 
     speak = commands.add_parser("speak", help="generate speech for one video file or range")
     speak.add_argument("video", type=Path)
@@ -66,7 +66,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     speak.add_argument("-o", "--output", type=Path, required=True, help="output WAV")
     speak.add_argument("--force", action="store_true", help="overwrite an existing output WAV")
     generation_options(speak)
-    speak.set_defaults(run=run_speak)
+    speak.set_defaults(handler=run_speak)
 
     panel = commands.add_parser(
         "panel",
@@ -84,7 +84,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="model folder for this session (default: the panel's setting, else the demo model)",
     )
-    panel.set_defaults(run=run_panel)
+    panel.set_defaults(handler=run_panel)
 
 
 def run_dub(args: argparse.Namespace) -> int:

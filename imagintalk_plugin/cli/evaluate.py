@@ -35,7 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--limit", type=int, metavar="N", help="only the first N utterances")
     evaluate.add_argument("--force", action="store_true", help="overwrite an existing report")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
-    evaluate.set_defaults(run=run_eval_command)
+    evaluate.set_defaults(handler=run_eval_command)
 
     corpus = commands.add_parser(
         "voice-corpus", help="video to speech for a manifest's clips (then `imagintalk eval`)"
@@ -45,7 +45,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     corpus.add_argument("--split", default="test", help="split to voice (default test)")
     corpus.add_argument("--limit", type=int, help="only the first N clips")
     generation_options(corpus)
-    corpus.set_defaults(run=run_voice_corpus)
+    corpus.set_defaults(handler=run_voice_corpus)
 
 
 def run_eval_command(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     install.add_argument("host", choices=["blender", "resolve"])
     install.add_argument("--uninstall", action="store_true", help="remove what it installed")
     install.add_argument("--dest", type=Path, metavar="DIR", help="install into DIR instead")
-    install.set_defaults(run=run_install_host)
+    install.set_defaults(handler=run_install_host)
 
 
 def run_install_host(args: argparse.Namespace) -> int:

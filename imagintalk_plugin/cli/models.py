@@ -16,7 +16,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     checkpoint_option(export)
     export.add_argument("--out", type=Path, help="output folder (default: CHECKPOINT/onnx)")
     export.add_argument("--force", action="store_true", help="replace an existing export")
-    export.set_defaults(run=run_export)
+    export.set_defaults(handler=run_export)
 
     ship = commands.add_parser(
         "ship",
@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     ship.add_argument(
         "--force", action="store_true", help="update an existing model folder (its card stays)"
     )
-    ship.set_defaults(run=run_ship)
+    ship.set_defaults(handler=run_ship)
 
 
 def export_checkpoint(folder: Path, out: Path | None, force: bool) -> str:

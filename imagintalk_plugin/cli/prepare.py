@@ -26,11 +26,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     prepare.add_argument("--force", action="store_true", help="overwrite existing outputs")
     prepare.add_argument("--quiet", action="store_true", help="no progress bar")
-    prepare.set_defaults(run=run_prepare)
+    prepare.set_defaults(handler=run_prepare)
 
     cache = commands.add_parser("cache", help="show or clear the prepared-clip cache")
     cache.add_argument("action", choices=["info", "clear"])
-    cache.set_defaults(run=run_cache)
+    cache.set_defaults(handler=run_cache)
 
 
 def run_prepare(args: argparse.Namespace) -> int:

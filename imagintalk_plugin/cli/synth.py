@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     synth.add_argument("--force", action="store_true", help="overwrite an existing corpus")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
-    synth.set_defaults(run=run_synth)
+    synth.set_defaults(handler=run_synth)
 
 
 def run_synth(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     inspect.add_argument("file", type=Path, help="timeline: .otio .otioz .edl .xml .fcpxml .aaf")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
     timeline_source_options(inspect)
-    inspect.set_defaults(run=run_inspect)
+    inspect.set_defaults(handler=run_inspect)
 
     place = actions.add_parser(
         "place", help="place audio files under clips, writing a new timeline"
@@ -36,7 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     place.add_argument("-o", "--output", type=Path, required=True, help=".otio .xml .edl .aaf")
     place.add_argument("--force", action="store_true", help="overwrite existing outputs")
     timeline_source_options(place)
-    place.set_defaults(run=run_place)
+    place.set_defaults(handler=run_place)
 
 
 def run_inspect(args: argparse.Namespace) -> int:

@@ -98,7 +98,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "geometry) or both; later stages follow the trained aligner",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(run=run_train_command)
+    train.set_defaults(handler=run_train_command)
 
 
 def run_train_command(args: argparse.Namespace) -> int:

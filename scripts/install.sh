@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Install ImaginTalk and everything its main job and tests need into ./.venv.
 #
+# The plugin (base install) plus every extra: `train`, `eval` (the judges), `synth`
+# (ImaginTalk-Synth) and `dev` (tests, ruff, import contracts), editable (`-e`), so the tests
+# run on the checkout; tests/test_wheel_install.py checks the wheel apart.
+#
 # One command for every machine: it picks the torch build and the ONNX runtime for the machine.
 #   - GPU machine (nvidia-smi lists a GPU): CUDA torch from PyPI + onnxruntime-gpu.
 #   - CPU machine: torch==$TORCH_VERSION resolved through pip's configured sources (a local CPU
@@ -79,10 +83,11 @@ fi
 if "${PIP[@]}" show -q "$ORT_DROP" >/dev/null 2>&1; then
     "${PIP[@]}" uninstall -q -y "$ORT_DROP"
 fi
-"${PIP[@]}" install -q -e ".[$EXTRA,dev]"
-# Resemblyzer (speaker-similarity judge; ships its pretrained weights) declares `webrtcvad`, an
-# sdist that needs a C compiler; `webrtcvad-wheels` (in our dependencies) provides the same
-# module prebuilt, so Resemblyzer goes in without its declared dependencies.
+"${PIP[@]}" install -q -e ".[$EXTRA,train,eval,synth,dev]"
+# Resemblyzer (the --voice reference encoder and the speaker-similarity judge; ships its
+# pretrained weights) declares `webrtcvad`, an sdist that needs a C compiler; `webrtcvad-wheels`
+# (in our base dependencies) provides the same module prebuilt, so Resemblyzer goes in without
+# its declared dependencies.
 "${PIP[@]}" install -q --no-deps "resemblyzer>=0.1.4"
 
 "$VENV/bin/python" - "$DEVICE" <<'PYEOF'

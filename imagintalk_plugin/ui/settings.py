@@ -43,7 +43,7 @@ class SettingsBox(QGroupBox):
         self.setFlat(True)
         self.store = store if store is not None else default_qsettings()
         self.checkpoint = QLineEdit(str(self.store.value("checkpoint", "") or ""))
-        self.checkpoint.setPlaceholderText("shipped demo model (models/demo)")
+        self.checkpoint.setPlaceholderText("the shipped demo model")
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.backend = QComboBox()

@@ -70,23 +70,41 @@ def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeo
     return done
 
 
-def _tree_files() -> list[str]:
-    """This tree's files as a clone would have them: tracked and untracked, never ignored."""
+def _copy_tree(source: Path) -> None:
+    """This tree's files as a clone would have them: tracked and untracked, never ignored (without
+    git: all but the venvs, caches, build outputs and local data and runs)."""
+    if not (shutil.which("git") and (REPO / ".git").exists()):
+        local = {"build", "dist", "runs", "data", "eval", "out"}  # top-level folders
+
+        def ignore(folder: str, names: list[str]) -> set[str]:
+            top = Path(folder) == REPO
+            return {
+                n
+                for n in names
+                if n.startswith(".")
+                or n == "__pycache__"
+                or n.endswith(".egg-info")
+                or (top and n in local)
+            }
+
+        shutil.copytree(REPO, source, ignore=ignore)
+        return
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
         capture_output=True,
         check=True,
     ).stdout.decode()
-    return sorted({name for name in listed.split("\0") if name and (REPO / name).is_file()})
+    for name in sorted({name for name in listed.split("\0") if name}):
+        if (REPO / name).is_file():  # not deleted in the working tree
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
 
 
 def _build_wheel(work: Path) -> tuple[Path, Path]:
     """(sdist, wheel) of a copy of the tree: nothing of the checkout's build/ or egg-info."""
     source = work / "source"
-    for name in _tree_files():
-        (source / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, source / name)
+    _copy_tree(source)
     dist = work / "dist"
     built = _run([sys.executable, "-c", BUILD_SDIST, str(dist)], cwd=source).stdout
     sdist = dist / built.strip().splitlines()[-1]
@@ -116,8 +134,6 @@ def _clean_env(home: Path, venv: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    if shutil.which("git") is None or not (REPO / ".git").exists():
-        pytest.skip("needs a git checkout to know the tree's files")
     work = tmp_path_factory.mktemp("wheel")
     sdist, wheel = _build_wheel(work)
     venv = work / "venv"

@@ -51,10 +51,10 @@ def shoot(args: argparse.Namespace) -> str:
     from PySide6.QtCore import QSettings
 
     from imagintalk_plugin.core.paths import demo_timeline
+    from imagintalk_plugin.panel_model.controller import PanelController
+    from imagintalk_plugin.panel_model.state import FAILED, OFFLINE
     from imagintalk_plugin.ui.app import application
-    from imagintalk_plugin.ui.controller import PanelController
     from imagintalk_plugin.ui.panel import PanelWindow
-    from imagintalk_plugin.ui.state import FAILED, OFFLINE
 
     app = application()
     with tempfile.TemporaryDirectory(prefix="imagintalk-shot-") as tmp:

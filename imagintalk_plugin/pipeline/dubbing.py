@@ -1,10 +1,12 @@
 """`imagintalk dub`: every dubbable clip of a timeline gets dialogue, placed frame-exact.
 
-For each clip (and each take) the front-end reads the lips and face, `speak_tracks` generates
-the speech, and the take is written as a Broadcast WAV (48 kHz, 24-bit by default) spotted at
-the clip's record timecode into `<output stem>_dialogue/`, with a JSON sidecar of its take
-record (`take_files`). The new timeline is written last, with every finished take on
-`ImaginTalk Dialogue` track(s) and the pictures' media rebased so they stay online.
+For each clip (and each take) the front-end reads the lips and face and `speak_tracks`
+generates the speech: the steps of the clip job (`clip_job`) that `speak` and the panel's
+worker run too, here with several clips' takes generated together. Each take is written as a
+Broadcast WAV (48 kHz, 24-bit by default) spotted at the clip's record timecode into
+`<output stem>_dialogue/`, with a JSON sidecar of its take record (`take_files`). The new
+timeline is written last, with every finished take on `ImaginTalk Dialogue` track(s) and the
+pictures' media rebased so they stay online.
 
 - Checked first, once: the output (`dub_output`), then the timeline and its clips, then the
   model, device and backend: a bad one is one line, before any clip is worked on.
@@ -21,7 +23,7 @@ record (`take_files`). The new timeline is written last, with every finished tak
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from imagintalk_plugin.core.clips import ClipRef, PlacedAudio
@@ -35,7 +37,7 @@ from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.frontend.cache import LipTrackCache
 from imagintalk_plugin.frontend.face_models import release_shared_face_models
-from imagintalk_plugin.frontend.prepare import prepare_clip
+from imagintalk_plugin.pipeline.clip_job import read_clip, with_seed
 from imagintalk_plugin.pipeline.dub_models import DubModels
 from imagintalk_plugin.pipeline.dub_output import check_output, holding
 from imagintalk_plugin.pipeline.speech import ClipSpeech, SpeechSettings, speak_tracks, take_info
@@ -233,8 +235,7 @@ class _Run:
         todo = []
         for take in range(1, request.takes + 1):
             seed = request.seed + take - 1
-            overrides = replace(request.settings.overrides, seed=seed)
-            settings = replace(request.settings, overrides=overrides)
+            settings = with_seed(request.settings, seed)
             info = take_info(models, settings, stages.backend)
             record = take_record(clip, take, info, request.sample_rate)
             slot = find_slot(self.media_dir, clip, take, record, fresh=request.force)
@@ -243,9 +244,9 @@ class _Run:
             else:
                 todo.append(_Pending(clip, take, settings, slot.wav, record))
         if todo:
-            prepared = yield from prepare_clip(clip, cache=self.cache)
+            track = yield from read_clip(clip, self.cache)
             for item in todo:
-                item.track = prepared.track
+                item.track = track
         return todo
 
     def _generate(

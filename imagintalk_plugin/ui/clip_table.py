@@ -27,8 +27,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from imagintalk_plugin.ui.controller import PanelController
-from imagintalk_plugin.ui.state import DONE, FAILED, OFFLINE, RUNNING, ClipState, PanelEvent
+from imagintalk_plugin.panel_model.controller import PanelController
+from imagintalk_plugin.panel_model.state import (
+    DONE,
+    FAILED,
+    OFFLINE,
+    RUNNING,
+    ClipState,
+    PanelEvent,
+)
 from imagintalk_plugin.ui.thumbnails import THUMB_PX, ThumbnailMaker, face_pixmap, usable
 
 # Two-line cells, as in an editor's bin: "id · track" over the name, timecode over duration.

@@ -25,8 +25,8 @@ from imagintalk_plugin.core.progress import Progress
 from imagintalk_plugin.hostlink.placements import placement_messages
 from imagintalk_plugin.hostlink.protocol import TIMEOUT_S
 from imagintalk_plugin.hostlink.server import LinkServer
+from imagintalk_plugin.panel_model.state import ClipResult
 from imagintalk_plugin.ui.panel import PanelWindow
-from imagintalk_plugin.ui.state import ClipResult
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
-from imagintalk_plugin.ui.saved_takes import MouthStrip, mouth_strip
+from imagintalk_plugin.panel_model.saved_takes import MouthStrip, mouth_strip
 from imagintalk_plugin.ui.timecode_axis import ClipClock, TimecodeAxis, seconds_clock
 
 __all__ = ["ROWS", "InspectViews", "mouth_strip"]

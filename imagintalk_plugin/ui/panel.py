@@ -28,14 +28,14 @@ from PySide6.QtWidgets import (
 
 from imagintalk_plugin.core.errors import ImagintalkError
 from imagintalk_plugin.core.progress import Progress
+from imagintalk_plugin.panel_model.controller import PanelController, next_free_output
+from imagintalk_plugin.panel_model.saved_takes import SavedSpeech, SavedTakeError, track_strip
+from imagintalk_plugin.panel_model.state import ClipResult, PanelEvent
 from imagintalk_plugin.ui.audition import AuditionPlayer
 from imagintalk_plugin.ui.clip_table import ClipTable
-from imagintalk_plugin.ui.controller import PanelController, next_free_output
 from imagintalk_plugin.ui.inspect_views import InspectViews
 from imagintalk_plugin.ui.panel_layout import arrange
-from imagintalk_plugin.ui.saved_takes import SavedSpeech, SavedTakeError, track_strip
 from imagintalk_plugin.ui.settings import SettingsBox
-from imagintalk_plugin.ui.state import ClipResult, PanelEvent
 from imagintalk_plugin.ui.style_panel import StylePanel
 from imagintalk_plugin.ui.timecode_axis import ClipClock
 from imagintalk_plugin.ui.worker import WorkerHost

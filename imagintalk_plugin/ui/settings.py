@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from imagintalk_plugin.ui.worker import ModelConfig
+from imagintalk_plugin.panel_model.state import ModelConfig
 
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("torch", "onnx")

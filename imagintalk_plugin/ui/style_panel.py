@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from imagintalk_plugin.core.signals import EMOTIONS
-from imagintalk_plugin.ui.state import ClipState
+from imagintalk_plugin.panel_model.state import ClipState
 from imagintalk_plugin.ui.timbre_controls import TimbreControls
 
 FROM_FACE = "from the face"

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from imagintalk_plugin.ui.state import StyleSettings
+from imagintalk_plugin.panel_model.state import StyleSettings
 
 FROM_FACE, FROM_CLIP, FROM_AUDIO = "from the face", "from another clip's face", "from a voice file"
 MODES = (FROM_FACE, FROM_CLIP, FROM_AUDIO)

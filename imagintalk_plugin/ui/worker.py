@@ -10,7 +10,6 @@ next stage boundary. Errors become signals with one-line reasons, never a crash.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +17,10 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from imagintalk_plugin.core.errors import CancelledError, ImagintalkError
 from imagintalk_plugin.core.progress import CancelToken, Progress, drive
-from imagintalk_plugin.ui.controller import clip_job
-from imagintalk_plugin.ui.state import ClipRequest
+from imagintalk_plugin.panel_model.controller import clip_job
+from imagintalk_plugin.panel_model.state import ClipRequest, ModelConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Which model to run and where (the panel's settings)."""
-
-    checkpoint: Path | None = None  # None: the shipped demo model
-    device: str = "auto"  # auto / cpu / cuda
-    backend: str = "torch"  # torch / onnx
-    threads: int = 0  # CPU threads, 0 = torch's default
 
 
 def _one_line(err: BaseException) -> str:
@@ -46,7 +35,7 @@ class DubWorker(QObject):
 
     clip_started = Signal(str)
     progress = Signal(object)  # core.progress.Progress of the running clip
-    clip_done = Signal(object)  # ui.state.ClipResult
+    clip_done = Signal(object)  # panel_model.state.ClipResult
     clip_failed = Signal(str, str)  # clip id, one-line reason
     cancelled = Signal(object)  # list of clip ids that did not run
     model_ready = Signal(str)  # what was checked or loaded

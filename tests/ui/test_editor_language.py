@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FACE_CLIPS, run_clips
+from conftest import run_clips
+from panel_fixtures import FACE_CLIPS
 from PySide6.QtWidgets import QFormLayout
 
 from imagintalk_plugin.core.signals import Waveform
+from imagintalk_plugin.panel_model.controller import PanelController
 from imagintalk_plugin.ui.audition import NO_OUTPUT, AuditionPlayer
 from imagintalk_plugin.ui.audition_media import MediaPair
-from imagintalk_plugin.ui.controller import PanelController
 from imagintalk_plugin.ui.style_panel import StylePanel
 from imagintalk_plugin.ui.timecode_axis import ClipClock
 

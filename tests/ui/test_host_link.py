@@ -11,16 +11,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FACE_CLIPS, RATE
+from panel_fixtures import FACE_CLIPS, RATE
 from PySide6.QtCore import QSettings, Qt
 
 from imagintalk_plugin.hostlink import protocol
 from imagintalk_plugin.hostlink.protocol import LinkConnection
+from imagintalk_plugin.panel_model.controller import PanelController
+from imagintalk_plugin.panel_model.state import StyleSettings
 from imagintalk_plugin.ui.app import main
-from imagintalk_plugin.ui.controller import PanelController
 from imagintalk_plugin.ui.host_link import HostLink
 from imagintalk_plugin.ui.panel import PanelWindow
-from imagintalk_plugin.ui.state import StyleSettings
 
 RUN_TIMEOUT_MS = 180_000  # generous: a training job may share the CPU
 TOKEN = "panel-test-token"

@@ -14,16 +14,17 @@ from pathlib import Path
 import numpy as np
 import opentimelineio as otio
 import pytest
-from conftest import FACE_CLIPS, OFFLINE_CLIP, RUN_TIMEOUT_MS
+from conftest import RUN_TIMEOUT_MS
 from conftest import run_clips as _run
+from panel_fixtures import FACE_CLIPS, OFFLINE_CLIP
 from PySide6.QtCore import QSettings, Qt, QTimer
 
 from imagintalk_plugin.cli import main
 from imagintalk_plugin.core.progress import Progress
 from imagintalk_plugin.frontend.cache import LipTrackCache
+from imagintalk_plugin.panel_model.state import DONE, OFFLINE, PENDING, SPEECH_STAGES
 from imagintalk_plugin.timeline.reading import read_timeline
 from imagintalk_plugin.ui.settings import SettingsBox
-from imagintalk_plugin.ui.state import DONE, OFFLINE, PENDING, SPEECH_STAGES
 
 
 def test_running_two_clips_fills_the_inspect_views(qtbot, make_panel) -> None:

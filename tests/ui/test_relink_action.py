@@ -7,10 +7,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import OFFLINE_CLIP, run_clips
+from conftest import run_clips
+from panel_fixtures import OFFLINE_CLIP
 
+from imagintalk_plugin.panel_model.state import DONE, OFFLINE, PENDING
 from imagintalk_plugin.ui.clip_table import COLUMNS
-from imagintalk_plugin.ui.state import DONE, OFFLINE, PENDING
 
 
 def test_relink_brings_offline_clips_online(qtbot, make_panel, videos, tmp_path: Path) -> None:

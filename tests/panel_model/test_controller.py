@@ -1,5 +1,6 @@
 """The panel's controller without Qt: clips and their status, takes and seeds, circling,
-placing circled takes on a new timeline, and one clip job driven on the real (tiny) model."""
+placing circled takes on a new timeline, and one clip job driven on the real (tiny) model: the
+pipeline's clip job, so a panel take is the take `dub` makes with the same settings."""
 
 from __future__ import annotations
 
@@ -8,21 +9,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import opentimelineio as otio
 import pytest
-from conftest import FACE_CLIPS, OFFLINE_CLIP, START, fake_speech
+from panel_fixtures import FACE_CLIPS, OFFLINE_CLIP, START, fake_speech
 
 from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import Progress, drive
-from imagintalk_plugin.timeline.bwf import read_bwf_time_reference, read_wav
-from imagintalk_plugin.timeline.reading import read_timeline
-from imagintalk_plugin.ui.controller import (
+from imagintalk_plugin.panel_model.controller import (
     PanelController,
     clip_job,
     next_free_output,
     speech_settings,
 )
-from imagintalk_plugin.ui.state import (
+from imagintalk_plugin.panel_model.state import (
     DONE,
     FAILED,
     OFFLINE,
@@ -34,6 +34,8 @@ from imagintalk_plugin.ui.state import (
     StyleSettings,
     clip_fraction,
 )
+from imagintalk_plugin.timeline.bwf import read_bwf_time_reference, read_wav
+from imagintalk_plugin.timeline.reading import read_timeline
 
 
 def _fake_result(request: ClipRequest, level: float = 0.1) -> ClipResult:
@@ -177,13 +179,16 @@ def test_clip_fraction_runs_from_front_end_to_prosody() -> None:
     assert fractions[-1] == 1.0
 
 
-def test_the_panel_modules_load_no_model_code() -> None:
-    """Opening the panel imports neither torch (models load in the worker) nor, for the
-    controller, Qt."""
+def test_the_panel_model_loads_no_model_code_and_no_qt() -> None:
+    """The panel model opens without torch (models load in the worker), Qt or the widgets."""
     code = (
-        "import sys; import imagintalk_plugin.ui.controller; "
-        "assert 'torch' not in sys.modules and 'PySide6' not in sys.modules; "
-        "import imagintalk_plugin.ui.panel; assert 'torch' not in sys.modules"
+        "import sys, pkgutil, importlib, imagintalk_plugin.panel_model as pm; "
+        "names = [m.name for m in pkgutil.iter_modules(pm.__path__)]; "
+        "[importlib.import_module(f'imagintalk_plugin.panel_model.{n}') for n in names]; "
+        "assert {'controller', 'state', 'session_store', 'saved_takes', 'placing'} <= set(names); "
+        "heavy = [m for m in ('torch', 'PySide6', 'pyqtgraph', 'imagintalk_plugin.ui') "
+        "if m in sys.modules]; "
+        "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -212,3 +217,32 @@ def test_a_clip_job_reads_the_lips_then_speaks(scene: Path, checkpoint: Path) ->
     steps.clear()
     drive(clip_job(again, models, stages), steps.append)
     assert all(s.stage in SPEECH_STAGES for s in steps)
+
+
+def test_a_panel_take_is_the_take_dub_makes(scene: Path, checkpoint: Path, tmp_path: Path) -> None:
+    """The panel's worker and `dub` run the same clip job: the same style gives the same
+    recipe in the take's record and the same audio."""
+    from imagintalk_plugin.pipeline.dub_models import load_dub_models, make_stages
+    from imagintalk_plugin.pipeline.dubbing import DubRequest, dub_timeline
+    from imagintalk_plugin.timeline.delivery import for_delivery
+
+    style = StyleSettings(steps=2, seed=5, emotion="happy", pitch=1.0)
+    controller = PanelController(style, keep_session=False)
+    controller.open_timeline(scene)
+    models = load_dub_models(checkpoint, "cpu")
+    stages = make_stages(models)
+    result = drive(clip_job(controller.request("V1-001"), models, stages))
+
+    output = tmp_path / "out" / "scene_dubbed.otio"
+    output.parent.mkdir()
+    request = DubRequest(
+        scene, output, clips=("V1-001",), seed=5, settings=speech_settings(style), sample_rate=None
+    )
+    report = drive(dub_timeline(request, lambda: (models, stages)))
+    wav = report.outcomes[0].files[0]
+    record = json.loads(wav.with_suffix(".take.json").read_text())
+    assert record["settings"] == result.speech.take.settings
+    assert (record["seed"], record["model_digest"]) == (5, result.speech.take.model_digest)
+    seconds = controller.clip("V1-001").duration_s
+    expected = for_delivery(result.speech.waveform, None, seconds).samples
+    np.testing.assert_allclose(read_wav(wav).samples, expected, atol=1e-5)

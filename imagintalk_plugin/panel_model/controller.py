@@ -1,12 +1,13 @@
 """The panel's controller: a timeline's clips, their styles and takes, and placing them (no Qt).
 
-Following napari and AYON's loader, the widgets only draw the state and call these methods;
-observers are a plain callback list. The work for one clip is `clip_job`, a plain generator
-(front-end, then `speak_track`) that the Qt worker drives on its own thread and tests drive
-directly. Pipeline modules pull torch, so they are imported inside the functions that use
-them: the panel opens without loading a model. Every announced change of a clip's takes or style
-is saved at once in the timeline's session (`session_store`), which opening the timeline again
-reads back.
+Following napari and AYON's loader, the widgets (`imagintalk_plugin.ui`) only draw the state and
+call these methods; observers are a plain callback list. The work for one clip is `clip_job`, a
+plain generator around the pipeline's clip job (`pipeline.clip_job`: front-end, then
+`speak_track`) that the Qt worker drives on its own thread and tests drive directly. Pipeline
+modules pull torch, so they are imported inside the functions that use them: the panel opens
+without loading a model. Every announced change of a clip's takes or style is saved at once in
+the timeline's session (`session_store`), which opening the timeline again reads back. Nothing
+in `panel_model` imports Qt, the widgets or the models (an import contract keeps it so).
 """
 
 from __future__ import annotations
@@ -21,13 +22,9 @@ import numpy as np
 from imagintalk_plugin.core.clips import PlacedAudio
 from imagintalk_plugin.core.errors import ImagintalkError, MediaOfflineError, UsageError
 from imagintalk_plugin.core.progress import Job, Progress
-from imagintalk_plugin.timeline.clips import list_clips
-from imagintalk_plugin.timeline.reading import LoadedTimeline, read_timeline
-from imagintalk_plugin.timeline.relink import RelinkReport, relink_timeline
-from imagintalk_plugin.timeline.report import clip_record
-from imagintalk_plugin.ui.placing import place_takes
-from imagintalk_plugin.ui.session_store import SessionStore
-from imagintalk_plugin.ui.state import (
+from imagintalk_plugin.panel_model.placing import place_takes
+from imagintalk_plugin.panel_model.session_store import SessionStore
+from imagintalk_plugin.panel_model.state import (
     DONE,
     FAILED,
     OFFLINE,
@@ -41,6 +38,10 @@ from imagintalk_plugin.ui.state import (
     Take,
     clip_fraction,
 )
+from imagintalk_plugin.timeline.clips import list_clips
+from imagintalk_plugin.timeline.reading import LoadedTimeline, read_timeline
+from imagintalk_plugin.timeline.relink import RelinkReport, relink_timeline
+from imagintalk_plugin.timeline.report import clip_record
 
 Observer = Callable[[PanelEvent], None]
 
@@ -50,25 +51,23 @@ def speech_settings(
 ) -> Any:
     """The pipeline's `SpeechSettings` for a style (imports the pipeline: worker side only).
 
-    `face` (another clip's 128-d identity) or `reference_voice` (a 256-d speaker embedding)
-    replace the clip's own face as the timbre; `clip_job` makes them from the style.
+    Built by `pipeline.clip_job.speech_settings`, as the CLI's options are. `face` (another
+    clip's 128-d identity) or `reference_voice` (a 256-d speaker embedding) replace the clip's
+    own face as the timbre; `clip_job` resolves them from the style.
     """
-    from imagintalk_plugin.pipeline.speech import SpeechSettings
-    from imagintalk_plugin.pipeline.voice_generation import VoiceOverrides
+    from imagintalk_plugin.pipeline import clip_job as pipeline_job
 
-    base = SpeechSettings()
-    return SpeechSettings(
+    return pipeline_job.speech_settings(
+        steps=style.steps,
+        guidance=style.guidance,
         threshold=style.threshold,
-        sampler=replace(base.sampler, steps=style.steps, guidance=style.guidance),
-        timbre=tuple(timbre_record(style).items()),
-        overrides=VoiceOverrides(
-            reference_voice=reference_voice,
-            face=face,
-            emotion=style.emotion,
-            pitch_offset_semitones=style.pitch,
-            speed_factor=style.speed,
-            seed=style.seed,
-        ),
+        emotion=style.emotion,
+        pitch=style.pitch,
+        speed=style.speed,
+        seed=style.seed,
+        face=face,
+        reference_voice=reference_voice,
+        timbre=timbre_record(style),
     )
 
 
@@ -81,54 +80,32 @@ def timbre_record(style: StyleSettings) -> dict[str, str]:
     return {"source": "face"}
 
 
-def timbre_overrides(
-    request: ClipRequest, cache: Any = None
-) -> Job[tuple[np.ndarray | None, np.ndarray | None]]:
-    """Job: (face, reference_voice) for the request's style; (None, None) for its own face."""
-    from imagintalk_plugin.pipeline.voice_overrides_io import (
-        clip_face_embedding,
-        reference_voice_embedding,
-    )
+def clip_job(request: ClipRequest, models: Any, stages: Any, cache: Any = None) -> Job[ClipResult]:
+    """Job: one take of one clip, by the pipeline's clip job (`pipeline.clip_job.clip_job`,
+    the one `dub` and `speak` run too); reads lips and face first unless the request carries
+    them.
+
+    A timbre from another clip's face or a reference voice is resolved first; the take's
+    settings record it under "timbre" (`timbre_record`).
+    """
+    from imagintalk_plugin.pipeline import clip_job as pipeline_job
 
     style = request.style
-    if style.reference_audio is not None:
-        yield Progress("reference voice", 0, 1, request.clip.clip_id)
-        return None, reference_voice_embedding(style.reference_audio)
-    if style.timbre_clip is None:
-        return None, None
-    if request.timbre_track is not None:
-        return np.asarray(request.timbre_track.face_embedding, np.float32), None
-    if request.timbre_clip is None:
+    other = request.timbre_clip if style.timbre_clip is not None else None
+    other_track = request.timbre_track if style.timbre_clip is not None else None
+    if style.timbre_clip is not None and other is None and other_track is None:
         raise UsageError(f"clip '{style.timbre_clip}' (the timbre's face) is not on the timeline")
-    other = request.timbre_clip
-    steps = clip_face_embedding(other, cache)
-    try:  # its front-end steps count as this clip's
-        while True:
-            step = next(steps)
-            yield replace(step, clip_id=request.clip.clip_id, message=f"face of {other.clip_id}")
-    except StopIteration as done:
-        return done.value, None
-    except ImagintalkError as err:  # say whose face it was: the clip running is another
-        raise UsageError(f"timbre from {other.clip_id}'s face: {err}") from err
-
-
-def clip_job(request: ClipRequest, models: Any, stages: Any, cache: Any = None) -> Job[ClipResult]:
-    """Job: one take of one clip; reads lips and face first unless the request carries them.
-
-    A timbre from another clip's face or a reference voice is resolved first (see
-    `timbre_overrides`); the take's settings record it under "timbre" (`timbre_record`).
-    """
-    from imagintalk_plugin.frontend.prepare import prepare_clip
-    from imagintalk_plugin.pipeline.speech import speak_track
-
-    face, voice = yield from timbre_overrides(request, cache)
-    track = request.track
-    if track is None:
-        prepared = yield from prepare_clip(request.clip, cache=cache)
-        track = prepared.track
-    settings = speech_settings(request.style, face, voice)
-    speech = yield from speak_track(models, stages, track, settings)
-    return ClipResult(request.clip.clip_id, request.take, request.style, track, speech)
+    timbre = pipeline_job.TimbreSource(other, other_track, style.reference_audio)
+    made = yield from pipeline_job.clip_job(
+        models,
+        stages,
+        request.clip,
+        speech_settings(style),
+        timbre=timbre,
+        track=request.track,
+        cache=cache,
+    )
+    return ClipResult(request.clip.clip_id, request.take, style, made.track, made.speech)
 
 
 def next_free_output(folder: Path, stem: str, suffix: str = ".otio") -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from imagintalk_plugin.core.clips import PlacedAudio
 from imagintalk_plugin.core.errors import UsageError
+from imagintalk_plugin.panel_model.state import ClipState, Take
 from imagintalk_plugin.timeline.delivery import DELIVERY_RATE
 from imagintalk_plugin.timeline.placement import (
     DIALOGUE_TRACK,
@@ -21,7 +22,6 @@ from imagintalk_plugin.timeline.placement import (
 )
 from imagintalk_plugin.timeline.reading import LoadedTimeline
 from imagintalk_plugin.timeline.writing import output_adapter, write_timeline
-from imagintalk_plugin.ui.state import ClipState, Take
 
 
 def place_takes(

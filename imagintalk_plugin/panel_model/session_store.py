@@ -27,15 +27,15 @@ from typing import Any
 from imagintalk_plugin.core.clips import ClipRef
 from imagintalk_plugin.core.files import atomic_path, remove_stale_temporaries
 from imagintalk_plugin.core.paths import is_shipped
-from imagintalk_plugin.timeline.timecode import to_frames
-from imagintalk_plugin.ui.saved_takes import (
+from imagintalk_plugin.panel_model.saved_takes import (
     SavedSpeech,
     info_from_record,
     info_record,
     take_files,
     write_take,
 )
-from imagintalk_plugin.ui.state import DONE, OFFLINE, ClipState, StyleSettings, Take
+from imagintalk_plugin.panel_model.state import DONE, OFFLINE, ClipState, StyleSettings, Take
+from imagintalk_plugin.timeline.timecode import to_frames
 
 SESSION_SUFFIX = ".imagintalk"
 SESSION_FILE = "session.json"

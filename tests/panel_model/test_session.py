@@ -1,6 +1,7 @@
 """The panel's saved session: takes, circle and clip settings come back when the same timeline
-is opened again (in a new controller, or a new panel after the first was closed); a missing
-take file, an unreadable session file or a changed clip is a one-line note, never a crash."""
+is opened again in a new controller; a missing take file, an unreadable session file or a
+changed clip is a one-line note, never a crash. (A new panel window on the same timeline:
+tests/ui/test_session_panel.py.)"""
 
 from __future__ import annotations
 
@@ -10,15 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FACE_CLIPS, OFFLINE_CLIP, fake_speech
-from conftest import run_clips as _run
+from panel_fixtures import FACE_CLIPS, fake_speech
 
+from imagintalk_plugin.panel_model import session_store
+from imagintalk_plugin.panel_model.controller import PanelController
+from imagintalk_plugin.panel_model.saved_takes import SavedSpeech, SavedTakeInfo
+from imagintalk_plugin.panel_model.session_store import SESSION_FILE, session_folder
+from imagintalk_plugin.panel_model.state import DONE, PENDING, ClipResult, StyleSettings
 from imagintalk_plugin.timeline.bwf import read_bwf_time_reference
-from imagintalk_plugin.ui import session_store
-from imagintalk_plugin.ui.controller import PanelController
-from imagintalk_plugin.ui.saved_takes import SavedSpeech, SavedTakeInfo
-from imagintalk_plugin.ui.session_store import SESSION_FILE, session_folder
-from imagintalk_plugin.ui.state import DONE, PENDING, ClipResult, StyleSettings
 
 
 def _open(scene: Path) -> PanelController:
@@ -159,59 +159,13 @@ def test_a_saved_take_records_what_the_pipeline_does() -> None:
     assert [f.name for f in fields(SavedTakeInfo)] == [f.name for f in fields(TakeInfo)]
 
 
-def test_a_reopened_panel_shows_its_takes(qtbot, make_panel, scene: Path) -> None:
-    window = make_panel()
-    _run(qtbot, window, ["V1-001"])
-    _run(qtbot, window, ["V1-001"], regenerate=True)
-    window.clip_table.select(["V1-001"])
-    window.style_panel.takes.setCurrentRow(0)
-    window.style_panel.circle.click()
-    window.clip_table.select(["V1-002"])
-    window.style_panel.emotion.setCurrentText("sad")
-    made = window.controller.clip("V1-001").takes[0].speech
-    window.close()
-
-    again = make_panel()
-    state = again.controller.clip("V1-001")
-    assert [(t.number, t.circled) for t in state.takes] == [(1, True), (2, False)]
-    assert again.controller.clip("V1-002").style.emotion == "sad"
-    assert "restored the takes of 1 clip(s)" in again.statusBar().currentMessage()
-    assert again.clip_table.table.item(0, 5).text() == "2"  # the Takes column
-    again.clip_table.select(["V1-001"])
-    views = again.views
-    assert views.showing_plots
-    assert "take 1" in views.title.text()  # the circled take is inspected
-    _x, y = views.items["units"].getData()
-    np.testing.assert_array_equal(y, made.refined.tokens)
-    assert len(views.items["waveform"].xData) == made.waveform.num_samples
-    assert views.items["mouths"].image.shape[0] == 48  # the mouths saved with the take
-    assert again.audition.audio_source() is not None
-    assert again.style_panel.takes.item(0).text().startswith("● take 1")
-    again.clip_table.select([OFFLINE_CLIP])
-    assert not views.showing_plots
-
-
-def test_a_broken_session_still_opens_the_panel(qtbot, make_panel, scene: Path) -> None:
-    folder = scene.parent / "scene.imagintalk"
-    folder.mkdir()
-    (folder / SESSION_FILE).write_bytes(b"\x00\x01 garbage")
-    window = make_panel()
-    line = window.statusBar().currentMessage()
-    assert "unreadable" in line
-    assert "set aside" in line
-    assert "\n" not in line
-    assert [window.controller.clip(i).status for i in FACE_CLIPS] == [PENDING, PENDING]
-    window.clip_table.select([FACE_CLIPS[0]])
-    assert window.views.empty.text().startswith(f"{FACE_CLIPS[0]}: no take yet")
-
-
 @pytest.mark.parametrize("kind", ["wav", "npz"])
 def test_a_take_broken_after_opening_is_a_message(scene: Path, kind: str) -> None:
     first = _open(scene)
     _take(first, "V1-001")
     speech = _open(scene).clip("V1-001").takes[0].speech
     (first.session.folder / "V1-001" / f"take1.{kind}").write_bytes(b"gone bad")
-    from imagintalk_plugin.ui.saved_takes import SavedTakeError
+    from imagintalk_plugin.panel_model.saved_takes import SavedTakeError
 
     with pytest.raises(SavedTakeError, match=f"take1.{kind} unreadable"):
         _ = speech.waveform if kind == "wav" else speech.units

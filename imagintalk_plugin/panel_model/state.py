@@ -1,7 +1,7 @@
 """The panel's state as plain data: clips, their style settings and their takes (no Qt).
 
-The widgets draw this and the controller changes it; nothing here imports Qt, torch or the
-pipeline at module level, so the state is testable on its own and the panel opens fast.
+The widgets draw this and the controller changes it; nothing here imports Qt, and neither torch
+nor the pipeline at module level, so the state is testable on its own and the panel opens fast.
 `ClipSpeech` and `LipTrack` come from the pipeline's jobs and are only held here.
 """
 
@@ -147,6 +147,16 @@ class ClipResult:
     style: StyleSettings
     track: LipTrack
     speech: Any  # ClipSpeech (kept as Any so this module needs no pipeline import)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model to run and where (the panel's settings; the worker loads it)."""
+
+    checkpoint: Path | None = None  # None: the shipped demo model
+    device: str = "auto"  # auto / cpu / cuda
+    backend: str = "torch"  # torch / onnx
+    threads: int = 0  # CPU threads, 0 = torch's default
 
 
 @dataclass(frozen=True)

@@ -128,10 +128,8 @@ def run_dub(args: argparse.Namespace) -> int:
 def run_speak(args: argparse.Namespace) -> int:
     """`imagintalk speak VIDEO -o OUT.wav`: one file range to a WAV."""
     from imagintalk_plugin.frontend.decoding import probe_video
-    from imagintalk_plugin.frontend.face_models import release_shared_face_models
-    from imagintalk_plugin.frontend.prepare import prepare_range
     from imagintalk_plugin.frontend.prepare_files import parse_position
-    from imagintalk_plugin.pipeline.speech import speak_track
+    from imagintalk_plugin.pipeline.clip_job import speak_range
     from imagintalk_plugin.timeline.bwf import write_bwf
     from imagintalk_plugin.timeline.delivery import for_delivery
 
@@ -150,9 +148,11 @@ def run_speak(args: argparse.Namespace) -> int:
 
     def job() -> Job:
         settings = yield from settings_job(args)
-        prepared = yield from prepare_range(video, start, end, clip_id=video.name, info=info)
-        release_shared_face_models()  # about 100 MB less while the take is generated
-        return (yield from speak_track(models, stages, prepared.track, settings, args.batch_size))
+        return (
+            yield from speak_range(
+                models, stages, video, settings, start, end, info=info, batch_size=args.batch_size
+            )
+        )
 
     speech = run_job(job(), args.quiet)
     audio = for_delivery(speech.waveform, rate)

@@ -72,28 +72,21 @@ def generation_options(parser: argparse.ArgumentParser) -> None:
 
 def speech_settings(args: argparse.Namespace, timbre: Timbre | None = None) -> Any:
     """SpeechSettings from the generation options (and the --voice / --face timbre)."""
-    from dataclasses import replace
-
-    from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
-    from imagintalk_plugin.pipeline.speech import SpeechSettings
-    from imagintalk_plugin.pipeline.voice_generation import VoiceOverrides
+    from imagintalk_plugin.pipeline import clip_job
 
     timbre = timbre or Timbre()
-    try:
-        sampler = replace(SamplerSettings(), steps=args.steps, guidance=args.guidance)
-        overrides = VoiceOverrides(
-            reference_voice=timbre.reference_voice,
-            face=timbre.face,
-            emotion=args.emotion,
-            pitch_offset_semitones=args.pitch,
-            speed_factor=args.speed,
-            seed=args.seed,
-        )
-        return SpeechSettings(
-            threshold=args.threshold, sampler=sampler, overrides=overrides, timbre=timbre.record
-        )
-    except ValueError as err:
-        raise UsageError(str(err)) from err
+    return clip_job.speech_settings(
+        steps=args.steps,
+        guidance=args.guidance,
+        threshold=args.threshold,
+        emotion=args.emotion,
+        pitch=args.pitch,
+        speed=args.speed,
+        seed=args.seed,
+        face=timbre.face,
+        reference_voice=timbre.reference_voice,
+        timbre=timbre.record,
+    )
 
 
 def check_generation_options(args: argparse.Namespace) -> None:

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from imagintalk_plugin.frontend.face_models import FaceModels, route_embeddings
+
 _lock = threading.Lock()
 _enabled = False
 _pool: ProcessPoolExecutor | None = None
@@ -34,6 +36,7 @@ def embed_in_helper_process(enabled: bool = True) -> None:
     global _enabled, _pool
     with _lock:
         _enabled = enabled
+        route_embeddings(embed_in_helper if enabled else None)
         if not enabled and _pool is not None:
             _pool.shutdown(wait=False, cancel_futures=True)
             _pool = None
@@ -107,8 +110,6 @@ def _exit_with_parent() -> None:
 
 def _embed(folder: str, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
     """In the helper: the descriptor with this process's own FaceModels for `folder`."""
-    from imagintalk_plugin.frontend.face_models import FaceModels
-
     models = _models.get(folder)
     if models is None:
         models = _models[folder] = FaceModels(Path(folder))

@@ -13,6 +13,7 @@ predictor's initial shape (the mean of its training faces, in detector-box units
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -167,11 +168,9 @@ class FaceModels:
 
     def embed(self, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
         """The 128-d identity embedding (unit-ish length) of the face with these landmarks
-        (in a helper process after `face_embedding_process.embed_in_helper_process()`)."""
-        from imagintalk_plugin.frontend import face_embedding_process as helper
-
-        if helper.helper_enabled():
-            return helper.embed_in_helper(self.folder, np.ascontiguousarray(rgb), points)
+        (through the embedder `route_embeddings` set, such as the panel's helper process)."""
+        if _remote_embedder is not None:
+            return _remote_embedder(self.folder, np.ascontiguousarray(rgb), points)
         return self.compute_descriptor(rgb, points)
 
     def compute_descriptor(self, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -190,6 +189,17 @@ class FaceModels:
         shape = self._dlib.full_object_detection(rect, parts)
         image = np.ascontiguousarray(rgb)
         return np.asarray(self._recognizer.compute_face_descriptor(image, shape), np.float32)
+
+
+RemoteEmbedder = Callable[[Path, np.ndarray, np.ndarray], np.ndarray]
+_remote_embedder: RemoteEmbedder | None = None
+
+
+def route_embeddings(embedder: RemoteEmbedder | None) -> None:
+    """From now on `FaceModels.embed` calls `embedder(folder, rgb, points)` (for example in a
+    helper process, `face_embedding_process`), or computes in this process again with None."""
+    global _remote_embedder
+    _remote_embedder = embedder
 
 
 @cache

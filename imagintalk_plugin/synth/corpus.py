@@ -28,13 +28,13 @@ import numpy as np
 
 from imagintalk_plugin.core.errors import OutputExistsError
 from imagintalk_plugin.core.files import atomic_path, remove_stale_temporaries
-from imagintalk_plugin.core.manifest import ManifestEntry, Segment
+from imagintalk_plugin.core.manifest import ManifestEntry
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import EMOTIONS
 from imagintalk_plugin.synth.corpus_plan import UtterancePlan, plan_corpus, speaker_splits
-from imagintalk_plugin.synth.espeak import EspeakVoice, SpokenText
+from imagintalk_plugin.synth.espeak import EspeakVoice
 from imagintalk_plugin.synth.face_rig import FaceRig
-from imagintalk_plugin.synth.media import VIDEO_FPS, write_mp4, write_wav
+from imagintalk_plugin.synth.media import VIDEO_FPS, pad_speech, write_mp4, write_wav
 from imagintalk_plugin.synth.performance import perform
 from imagintalk_plugin.synth.sentences import say
 from imagintalk_plugin.synth.speakers import Speaker, make_speakers
@@ -47,8 +47,6 @@ from imagintalk_plugin.synth.voices import (
 
 if TYPE_CHECKING:
     from imagintalk_plugin.frontend.face_models import FaceModels
-
-LEAD_S, TAIL_S = 0.3, 0.3  # silence around the speech (the face at rest)
 
 
 @dataclass(frozen=True)
@@ -74,24 +72,6 @@ class _Actor:
     image: np.ndarray
     landmarks: np.ndarray
     voice: EspeakVoice
-
-
-def pad_speech(spoken: SpokenText) -> tuple[np.ndarray, list[Segment], list[Segment], float]:
-    """Speech with rest before and after, trimmed or padded to a whole number of frames."""
-    rate = spoken.sample_rate
-    lead = int(LEAD_S * rate)
-    per_frame = rate // VIDEO_FPS
-    total = lead + len(spoken.samples) + int(TAIL_S * rate)
-    total = -(-total // per_frame) * per_frame
-    samples = np.zeros(total, np.float32)
-    samples[lead : lead + len(spoken.samples)] = spoken.samples
-
-    def shift(items: list[Segment]) -> list[Segment]:  # to the padded audio, to 0.1 ms
-        return [
-            Segment(t.label, round(t.start + LEAD_S, 4), round(t.end + LEAD_S, 4)) for t in items
-        ]
-
-    return samples, shift(spoken.words), shift(spoken.phonemes), total / rate
 
 
 def render_utterance(plan: UtterancePlan, actor: _Actor, speaker_id: str, out: Path) -> str:

@@ -1,4 +1,4 @@
-"""Writing an utterance's media: 25 fps H.264 mp4 (PyAV) and 16 kHz 16-bit mono WAV.
+"""An utterance's media: speech padded to whole frames, 25 fps H.264 mp4 (PyAV), 16 kHz WAV.
 
 Both are written through `atomic_path`, so an interrupted run never leaves half a file. The
 encoder runs single-threaded with fixed settings and the container carries no creation
@@ -18,8 +18,11 @@ import cv2
 import numpy as np
 
 from imagintalk_plugin.core.files import atomic_path
+from imagintalk_plugin.core.manifest import Segment
+from imagintalk_plugin.synth.espeak import SpokenText
 
 VIDEO_FPS = 25
+LEAD_S, TAIL_S = 0.3, 0.3  # silence around the speech (the face at rest)
 _X264_OPTIONS = {
     "crf": "18",
     "preset": "veryfast",
@@ -86,3 +89,21 @@ def write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> Path:
         wav.setframerate(sample_rate)
         wav.writeframes(pcm.astype("<i2").tobytes())
     return path
+
+
+def pad_speech(spoken: SpokenText) -> tuple[np.ndarray, list[Segment], list[Segment], float]:
+    """Speech with rest before and after, trimmed or padded to a whole number of frames."""
+    rate = spoken.sample_rate
+    lead = int(LEAD_S * rate)
+    per_frame = rate // VIDEO_FPS
+    total = lead + len(spoken.samples) + int(TAIL_S * rate)
+    total = -(-total // per_frame) * per_frame
+    samples = np.zeros(total, np.float32)
+    samples[lead : lead + len(spoken.samples)] = spoken.samples
+
+    def shift(items: list[Segment]) -> list[Segment]:  # to the padded audio, to 0.1 ms
+        return [
+            Segment(t.label, round(t.start + LEAD_S, 4), round(t.end + LEAD_S, 4)) for t in items
+        ]
+
+    return samples, shift(spoken.words), shift(spoken.phonemes), total / rate

@@ -22,7 +22,7 @@ from imagintalk_plugin.frontend.lip_track_builder import build_lip_track
 from imagintalk_plugin.synth.espeak import EspeakVoice
 from imagintalk_plugin.synth.face_rig import FaceRig
 from imagintalk_plugin.synth.faces import AlignedFace
-from imagintalk_plugin.synth.media import VIDEO_FPS, write_mp4
+from imagintalk_plugin.synth.media import VIDEO_FPS, pad_speech, write_mp4
 from imagintalk_plugin.synth.performance import perform
 from imagintalk_plugin.synth.sentences import grid_sentence, say
 from imagintalk_plugin.synth.voices import emotional_voice
@@ -35,7 +35,6 @@ def rendered_descriptor(
     face: AlignedFace, models: FaceModels, scratch: Path, emotions: tuple[str, ...] = EMOTIONS
 ) -> np.ndarray:
     """(D,) float32: the mean front-end descriptor of one probe clip per emotion."""
-    from imagintalk_plugin.synth.corpus import pad_speech  # corpus imports this module
 
     rig = FaceRig(face.image, face.landmarks)
     descriptors = []

@@ -82,7 +82,7 @@ class PanelWindow(QMainWindow):
         self.place_action: Callable[[], object] = self.place  # what Place does (a host link's)
         self._inspected: dict[str, int] = {}  # clip id -> take number shown
         self._total = self._finished = 0
-        self._side_docks = arrange(self)
+        self._side_docks = arrange(self, self)
         self._connect()
         self._update_buttons()
         self.host.check(self.settings_box.model_config())

@@ -6,24 +6,59 @@ on the right, settings and Place at the bottom. Only placement of widgets the wi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QHBoxLayout,
+    QMainWindow,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
-if TYPE_CHECKING:
-    from imagintalk_plugin.ui.panel import PanelWindow
+
+class PanelParts(Protocol):
+    """The widgets the panel window made and `arrange` places (the window itself has them)."""
+
+    @property
+    def banner(self) -> QWidget: ...
+    @property
+    def audition(self) -> QWidget: ...
+    @property
+    def views(self) -> QWidget: ...
+    @property
+    def open_button(self) -> QWidget: ...
+    @property
+    def relink_button(self) -> QWidget: ...
+    @property
+    def clip_table(self) -> QWidget: ...
+    @property
+    def run_selected_button(self) -> QWidget: ...
+    @property
+    def run_all_button(self) -> QWidget: ...
+    @property
+    def cancel_button(self) -> QWidget: ...
+    @property
+    def overall(self) -> QWidget: ...
+    @property
+    def settings_box(self) -> QWidget: ...
+    @property
+    def place_button(self) -> QWidget: ...
+    @property
+    def style_panel(self) -> QWidget: ...
 
 
-def arrange(window: PanelWindow) -> list[QDockWidget]:
-    """Lay the window's widgets out; returns the two side docks (sized once it is shown)."""
+def arrange(window: QMainWindow, parts: PanelParts) -> list[QDockWidget]:
+    """Lay the parts out in the window; returns the two side docks (sized once it is shown)."""
     centre = QWidget()
     column = QVBoxLayout(centre)
     column.setContentsMargins(4, 4, 4, 4)
-    column.addWidget(window.banner)
+    column.addWidget(parts.banner)
     split = QSplitter(Qt.Orientation.Vertical)
-    split.addWidget(window.audition)
-    split.addWidget(window.views)
+    split.addWidget(parts.audition)
+    split.addWidget(parts.views)
     split.setStretchFactor(0, 2)
     split.setStretchFactor(1, 3)
     split.setChildrenCollapsible(False)
@@ -33,23 +68,23 @@ def arrange(window: PanelWindow) -> list[QDockWidget]:
     clips = QWidget()
     left = QVBoxLayout(clips)
     timeline_row = QHBoxLayout()
-    timeline_row.addWidget(window.open_button)
-    timeline_row.addWidget(window.relink_button)
+    timeline_row.addWidget(parts.open_button)
+    timeline_row.addWidget(parts.relink_button)
     left.addLayout(timeline_row)
-    left.addWidget(window.clip_table, 1)
+    left.addWidget(parts.clip_table, 1)
     buttons = QHBoxLayout()
-    for button in (window.run_selected_button, window.run_all_button, window.cancel_button):
+    for button in (parts.run_selected_button, parts.run_all_button, parts.cancel_button):
         buttons.addWidget(button)
     left.addLayout(buttons)
-    left.addWidget(window.overall)
+    left.addWidget(parts.overall)
     bottom = QWidget()
     row = QHBoxLayout(bottom)
-    row.addWidget(window.settings_box, 1)
-    row.addWidget(window.place_button, 0, Qt.AlignmentFlag.AlignBottom)
+    row.addWidget(parts.settings_box, 1)
+    row.addWidget(parts.place_button, 0, Qt.AlignmentFlag.AlignBottom)
     docks = []
     for title, widget, area in (
         ("Clips", clips, Qt.DockWidgetArea.LeftDockWidgetArea),
-        ("Style and takes", window.style_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+        ("Style and takes", parts.style_panel, Qt.DockWidgetArea.RightDockWidgetArea),
         ("Settings", bottom, Qt.DockWidgetArea.BottomDockWidgetArea),
     ):
         dock = QDockWidget(title, window)

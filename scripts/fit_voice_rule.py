@@ -1,12 +1,15 @@
 """Fit the "rendered" face -> voice rule on a corpus's clips (`synth.rendered_voice_rule`).
 
-Usage: .venv/bin/python scripts/fit_voice_rule.py --data MANIFEST [--out FILE] [--force]
+A release tool: it writes the rule file the package ships, which `imagintalk synth --voice-rule
+rendered` reads to give each speaker the voice of its face as rendered.
 
 Reads every training clip's face descriptor as the front-end gives it (cached), fits the rule
-on the training speakers only, and writes it (default: the shipped
-`imagintalk_plugin/synth/rendered_voice_rule.json`, refused if it exists without --force). It
-prints, for the corpus's test speakers, how often one clip's descriptor gives the voice
-variant of the speaker's mean descriptor, under this rule and under the "still" rule.
+on the training speakers only (at least two, with at least two clips each), and writes it
+(default: the shipped `imagintalk_plugin/synth/rendered_voice_rule.json`, refused if it exists
+without --force), with where it was fitted. It prints, for the corpus's training and test
+speakers, how often one clip's descriptor gives the voice variant of the speaker's mean
+descriptor, under this rule and under the "still" rule, and how many variants the speakers'
+mean descriptors use.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from imagintalk_plugin.training.training_data import load_semantic_corpus
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, required=True, help="the corpus's manifest.jsonl")
-    parser.add_argument("--out", type=Path, default=RULE_FILE)
+    parser.add_argument("--out", type=Path, default=RULE_FILE, help="default: the shipped rule")
     parser.add_argument("--force", action="store_true", help="replace an existing file")
     args = parser.parse_args()
     if args.out.exists() and not args.force:

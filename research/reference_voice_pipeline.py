@@ -1,13 +1,19 @@
-"""The whole pipeline with the editor's reference-voice override, on each test speaker's own voice.
+"""Does the editor's reference voice reach the speech through the whole pipeline?
 
-Usage: .venv/bin/python scripts/reference_voice_pipeline.py RUN --data MANIFEST --out DIR
+Measures: for each held-out test speaker, the first neutral test clip is the reference
+recording (`--voice`, as an editor would give a clean take of the actor), and every other test
+clip of that speaker is voiced from its silent video with `imagintalk voice-corpus --voice REF`.
+Then `imagintalk eval` judges them all. Does the reference voice reach the speech, or do the
+clip's own face and lip video decide the voice? Compare the report's own-voice speaker
+similarity with the run's plain `voice-corpus` figures on the same clips.
 
-For each held-out test speaker, the first neutral test clip is the reference recording
-(`--voice`, as an editor would give a clean take of the actor), and every other test clip of
-that speaker is voiced from its silent video with `imagintalk voice-corpus --voice REF`. Then
-`imagintalk eval` judges them all (DIR.json). Does the reference voice reach the speech, or
-does the clip's own face and lip video decide the voice? Compare with the run's plain
-`voice-corpus` figures on the same clips.
+Inputs: RUN, a run or model folder (the whole pipeline; dit_voice/ speaks the takes whose
+identity is replaced, when the model has one); --data, the corpus's manifest.jsonl (its test
+split); --out DIR, a folder for the takes.
+Output: DIR/<id>.wav per voiced clip, and `imagintalk eval`'s report DIR.json (with its plots
+beside it) and its table on stdout. Temporary per-speaker manifests are written beside the
+corpus's manifest (so its relative media paths resolve) and removed afterwards. The exit status
+is the first failing command's, else 0.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from imagintalk_plugin.cli import main as imagintalk
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("run", type=Path, help="a run or model folder")
     parser.add_argument("--data", type=Path, required=True, help="the corpus's manifest.jsonl")
     parser.add_argument("--out", type=Path, required=True, help="folder for <id>.wav")
     args = parser.parse_args()

@@ -1,18 +1,24 @@
 """Why the refiner does not raise unit accuracy on held-out speakers: figures that tell apart a
 weak language model, a noisy context and a refiner that learned its training utterances.
 
-Usage: .venv/bin/python scripts/refiner_diagnosis.py RUN --data MANIFEST [--json OUT]
+Measures, for the training speakers' out-of-fold predictions (every 9th training clip: the
+fold aligners never saw those speakers, the refiner was fine-tuned on exactly these clips),
+the validation clips (training speakers, unseen utterances) and the test clips (unseen
+speakers):
+- top1 / top5 / top20: the aligner's top-k coverage of the true unit;
+- lm_clean_acc: the masked-span accuracy of the pretrained unit LM (RUN/refiner_lm) on the
+  TRUE units, so a clean context (does the LM itself generalise to new voices?);
+- before, and *_after: unit accuracy before and after refinement, for the shipped refiner at
+  its calibrated setting (refiner/calibration.json) and at the preset's threshold with weight
+  1, and for the pretrained LM alone fused with the lips (threshold 0.5, weight 0.25: its best
+  validation setting among thresholds 0.5/0.7/0.9 and weights 0.1/0.25/0.5/1, measured
+  2026-11-21).
 
-For the training speakers' out-of-fold predictions (every 9th clip: the fold aligners never saw
-those speakers, the refiner was fine-tuned on exactly these clips), the validation clips
-(training speakers, unseen utterances) and the test clips (unseen speakers), it prints:
-- the aligner's top-1/5/20 coverage of the true unit;
-- the masked-span accuracy of the pretrained unit LM (RUN/refiner_lm) on the TRUE units, so a
-  clean context (does the LM itself generalise to new voices?);
-- unit accuracy before and after refinement, for the fine-tuned refiner at the calibrated and
-  the preset threshold/weight, and for the pretrained LM alone fused with the lips (threshold
-  0.5, weight 0.25: its best validation setting among thresholds 0.5/0.7/0.9 and weights
-  0.1/0.25/0.5/1).
+Inputs: RUN, a run folder from `imagintalk train` through the refiner stage (units, aligner,
+detector with detector/oof.safetensors, refiner with calibration.json, refiner_lm; a shipped
+model folder lacks the fold predictions); --data, the manifest it was trained on.
+Output: a table on stdout, one row per split (a split without clips is left out), figures as
+fractions; with --json OUT the same figures as {split: {figure: value}}.
 """
 
 from __future__ import annotations
@@ -110,8 +116,10 @@ def diagnose(run: Path, manifest: Path) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("run", type=Path, help="a run folder (not a shipped model)")
     parser.add_argument("--data", type=Path, required=True, help="the run's manifest.jsonl")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()

@@ -1,16 +1,19 @@
-"""Does the Style-DiT take the voice from the identity it is given, or from the units?
+"""Does the Style-DiT take the voice from the identity it is given, or from the units and lips?
 
-Usage: .venv/bin/python scripts/identity_swap.py RUN --data MANIFEST [--per-speaker N]
+Measures: for the first N test clips of each held-out speaker (the true units and the aligner's
+lip features, as `train evaluate-voice` gives them), the DiT speaks once with every test
+speaker's voice as the reference (the Resemblyzer centroid of that speaker's test clips), same
+seed. Each take is scored by its Resemblyzer cosine with the voice asked for and with the
+clip's own speaker's centroid. A DiT that follows the identity scores high in every cell of
+the matrix below; one that takes the voice from the units or lips scores high on the diagonal
+only.
 
-For the first N test clips of each held-out speaker (the true units and the aligner's lip
-features, as `train evaluate-voice` gives them), the DiT speaks once with every test speaker's
-voice as the reference (the Resemblyzer centroid of that speaker's test clips), same seed. The
-printed matrix is the Resemblyzer cosine of each take with each speaker's centroid: row = whose
-clip, column = whose voice was asked for, cell = similarity to the voice asked for. A DiT that
-follows the identity scores high in every cell; one that takes the voice from the units
-scores high on the diagonal only.
-`follow` = mean similarity to the voice asked for minus mean similarity to the clip's own
-speaker, over the swapped takes: near 0 or below means the identity is ignored.
+Inputs: RUN, a run or model folder with units/, aligner/ and dit/; --data, the run's manifest
+(its test split; at least two test speakers for the `follow` figure).
+Output (stdout): a matrix, row = whose clips, column = whose voice was asked for, cell = mean
+similarity to the voice asked for; then `follow: +X.XXX`, the mean similarity to the voice
+asked for minus the mean similarity to the clip's own speaker over the swapped takes
+(off-diagonal cells). Near 0 or below means the identity input is ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from imagintalk_plugin.pipeline.voice_generation import VoiceOverrides
 
 
 def main() -> None:
-    args = probe_arguments(__doc__.splitlines()[0], per_speaker=4)
+    args = probe_arguments(__doc__, per_speaker=4)
     probe = load_probe(args.run, args.data)
     encoder = SpeakerEncoder()
     speakers = list(probe.by_speaker)
@@ -46,7 +49,7 @@ def main() -> None:
             if target != source:
                 follow.append(float(np.mean(to_target) - np.mean(to_source)))
         print(source.ljust(19) + "".join(f"{c:8.3f}" for c in cells), flush=True)
-    print(f"follow: {np.mean(follow):+.3f}")
+    print(f"follow: {np.mean(follow):+.3f}" if follow else "follow: n/a (one test speaker)")
 
 
 if __name__ == "__main__":

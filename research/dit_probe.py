@@ -1,6 +1,10 @@
-"""What the Style-DiT diagnostics share: a run's models, its test speakers' clips, and the DiT's
-speech for one clip under given overrides (true units and the aligner's lip features, as
-`train evaluate-voice` gives them). Imported by identity_ceiling.py and identity_swap.py."""
+"""What the Style-DiT probes share (a module, not a probe: nothing to run).
+
+A run's models, its test speakers' clips, and the DiT's speech for one clip under given
+overrides (true units and the aligner's lip features, as `train evaluate-voice` gives them).
+Imported by identity_ceiling.py and identity_swap.py, which `python research/<name>.py` finds
+beside them.
+"""
 
 from __future__ import annotations
 
@@ -49,12 +53,20 @@ class DitProbe:
         return samples
 
 
-def probe_arguments(description: str, per_speaker: int) -> argparse.Namespace:
-    """RUN, --data MANIFEST, --per-speaker N."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("run", type=Path)
+def probe_arguments(doc: str, per_speaker: int) -> argparse.Namespace:
+    """RUN, --data MANIFEST, --per-speaker N; `--help` prints the probe's whole docstring."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("run", type=Path, help="a run or model folder (units, aligner, dit)")
     parser.add_argument("--data", type=Path, required=True, help="the run's manifest.jsonl")
-    parser.add_argument("--per-speaker", type=int, default=per_speaker, metavar="N")
+    parser.add_argument(
+        "--per-speaker",
+        type=int,
+        default=per_speaker,
+        metavar="N",
+        help=f"test clips per held-out speaker (default {per_speaker})",
+    )
     return parser.parse_args()
 
 

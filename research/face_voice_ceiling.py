@@ -1,26 +1,30 @@
 """How much of a speaker's voice can the face in the video tell, on an ImaginTalk-Synth corpus?
 
-Usage: .venv/bin/python scripts/face_voice_ceiling.py --data MANIFEST [--per-speaker N]
-       [--checkpoint MODEL] [--generated DIR]
-
 The corpus gives each speaker the voice its rule (`synth.voices.voice_from_face`, the rule its
 speakers.jsonl records) computes from the speaker's still face ("still") or from its face as
-rendered ("rendered"). A model sees the face only as the front-end reads it from the
-rendered video: the clip's dlib descriptor. For the first N test clips of each held-out speaker
-this says the clip's words again through espeak-ng (same speed, emotion and intensity, so the
-same timing) in three voices:
+rendered ("rendered"). A model sees the face only as the front-end reads it from the rendered
+video: the clip's dlib descriptor.
+
+Measures: for the first N test clips of each held-out speaker, the clip's words said again
+through espeak-ng (same speed, emotion and intensity, so the same timing) in three voices:
 - true: the speaker's own voice (speakers.jsonl): what a perfect model could reach;
 - rule, clip face: the voice the rule gives the clip's front-end descriptor: what a model that
   learned the rule exactly, from one clip's face, would say;
 - rule, speaker face: the rule on the mean of the speaker's clip descriptors.
 Each is scored like the judges (Resemblyzer cosine with the mean of the speaker's other true
 clips), before any codec or vocoder: a ceiling for the face path, no model involved.
-With `--checkpoint` (a run or shipped model folder) each version is scored again after its
-log-mel went through that model's codec and vocoder ("... + codec"), the token round trip a
-Style-DiT's output takes: the ceiling of a model that learned the rule exactly and rendered
-its voice perfectly in the codec's tokens. `--generated DIR` (`<id>.wav` per clip, as
-`imagintalk voice-corpus` writes) scores a model's takes of the same clips against the same
+`clip variant right` is the share of clips whose descriptor gives the speaker's own espeak-ng
+variant. With --checkpoint each version is scored again after its log-mel went through that
+model's codec and vocoder ("... + codec"), the token round trip a Style-DiT's output takes:
+the ceiling of a model that learned the rule exactly and rendered its voice perfectly in the
+codec's tokens. --generated scores a model's takes of the same clips against the same
 references, beside the ceilings.
+
+Inputs: --data, an ImaginTalk-Synth manifest.jsonl with its speakers.jsonl beside it (needs
+espeak-ng); --checkpoint, a run or model folder with codec/ and vocoder/ (optional);
+--generated, a folder of `<id>.wav` takes, as `imagintalk voice-corpus` writes (optional).
+Output (stdout): one line per test speaker, `SPEAKER (VARIANT): NAME SCORE, ...`, then
+`mean: NAME SCORE, ...` averaged over the speakers.
 """
 
 from __future__ import annotations
@@ -42,9 +46,13 @@ from imagintalk_plugin.training.training_data import load_semantic_corpus
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, required=True, help="the corpus's manifest.jsonl")
-    parser.add_argument("--per-speaker", type=int, default=12, metavar="N")
+    parser.add_argument(
+        "--per-speaker", type=int, default=12, metavar="N", help="test clips per speaker (12)"
+    )
     parser.add_argument("--checkpoint", type=Path, help="also score after its codec + vocoder")
     parser.add_argument("--generated", type=Path, help="also score the takes in this folder")
     args = parser.parse_args()

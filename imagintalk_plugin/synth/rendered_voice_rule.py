@@ -3,7 +3,7 @@
 The corpus's first rule (`voices.voice_from_face`, "still") projects the still face's dlib
 descriptor on random directions. A model only ever sees the face rendered: each clip's
 descriptor is offset from the still face's and scatters around its own mean, so one clip gives
-the speaker's voice variant for about half of the clips (`scripts/face_voice_ceiling.py`).
+the speaker's voice variant for about half of the clips (`research/face_voice_ceiling.py`).
 This rule is built to be told from one clip:
 - the descriptor is whitened by the within-speaker scatter of rendered clips (directions that
   rendering moves a lot count little);

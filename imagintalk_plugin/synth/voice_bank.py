@@ -13,7 +13,7 @@ Each utterance is also spoken, with the same words, seed and speed (so the same 
 another speaker of the bank: its content audio. The DiT's units come from that audio and its
 target tokens from the speaker's own. Units of MFCC k-means carry the voice they were taken
 from, so this takes one source of the voice away from them. Measured on the demo corpus
-(`scripts/identity_swap.py`): it was not enough, the corpus clips' lip features still carry
+(`research/identity_swap.py`): it was not enough, the corpus clips' lip features still carry
 their speaker's voice and the DiT follows them, not its identity input; with the lips zeroed
 it does follow the identity. See the model card's known limits.
 

@@ -1,8 +1,8 @@
 """A dubbing checkpoint: the seven trained stages from one folder, checked together.
 
-A checkpoint is a run folder (or the shipped demo model (`core.paths.default_checkpoint()`)): `units/`, `aligner/`,
-`detector/`, `refiner/` (with `calibration.json`, the detector threshold and fusion weight
-fitted on validation clips), `codec/`, `vocoder/`, `dit/`, each a safetensors file plus a
+A checkpoint is a run folder or a shipped model (`core.paths.default_checkpoint()`): `units/`,
+`aligner/`, `detector/`, `refiner/` (with `calibration.json`, the detector threshold and fusion
+weight fitted on validation clips), `codec/`, `vocoder/`, `dit/`, each a safetensors file plus a
 versioned JSON config (never pickles), optionally `dit_voice/` (the Style-DiT for takes whose
 identity the editor replaces) and `onnx/` from `imagintalk export-onnx`.
 Loading checks that every part agrees: one unit codebook, one codec, the aligner the DiT was

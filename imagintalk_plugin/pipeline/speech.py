@@ -62,6 +62,7 @@ class SpeechSettings:
     # where the overrides' timbre came from, for the take's metadata: (key, value) pairs such as
     # (("source", "reference audio"), ("path", "/takes/ref.wav")); the clip's own face by default
     timbre: tuple[tuple[str, str], ...] = (("source", "face"),)
+    line: str | None = None  # the known line of this take (ADR); None = words from the lips
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:

@@ -17,6 +17,7 @@ import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
 from imagintalk_plugin.core.clips import ClipRef
+from imagintalk_plugin.timeline.clip_lines import clip_line
 from imagintalk_plugin.timeline.media_paths import media_location
 from imagintalk_plugin.timeline.reading import LoadedTimeline
 from imagintalk_plugin.timeline.timecode import exact_rate, frames_time, rate_float, to_frames
@@ -217,7 +218,7 @@ def _make_ref(
         speaker=_speaker(clip),
         time_scalar=scalar,
         notes=tuple(notes),
-        metadata={"otio_clip_name": clip.name},
+        metadata=_metadata(clip),
     )
 
 
@@ -228,6 +229,12 @@ def _media_rate(clip: otio.schema.Clip) -> float:
         if rate > 0:
             return rate
     return clip.trimmed_range().duration.rate
+
+
+def _metadata(clip: otio.schema.Clip) -> dict[str, str]:
+    """The clip's name, and the known line it carries (`clip_lines`), if any."""
+    line = clip_line(clip)
+    return {"otio_clip_name": clip.name} | ({"line": line} if line else {})
 
 
 def _speaker(clip: otio.schema.Clip) -> str | None:

@@ -39,7 +39,7 @@ import numpy as np
 
 from imagintalk_plugin.audio import SpeakerEncoder, cosine, load_audio
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.synth.espeak import EspeakVoice
+from imagintalk_plugin.espeak import EspeakVoice
 from imagintalk_plugin.synth.voice_bank import respoken
 from imagintalk_plugin.synth.voices import corpus_voice_rule, voice_from_face
 from imagintalk_plugin.training.training_data import load_semantic_corpus

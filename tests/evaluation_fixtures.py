@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from imagintalk_plugin.core.manifest import ManifestEntry, Segment, Voice
-from imagintalk_plugin.synth.espeak import EspeakVoice
+from imagintalk_plugin.espeak import EspeakVoice
 from imagintalk_plugin.synth.sentences import HARVARD, grid_sentence, say
 
 VOICES = {
@@ -61,7 +61,7 @@ def speak_words(words: list[str], voice: EspeakVoice, text_set: str) -> np.ndarr
 
 def say_free(words: list[str], voice: EspeakVoice) -> np.ndarray:
     """Free text, letters not respelled."""
-    from imagintalk_plugin.synth.espeak import speak
+    from imagintalk_plugin.espeak import speak
 
     return speak(" ".join(words), voice).samples
 

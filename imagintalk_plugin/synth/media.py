@@ -19,7 +19,7 @@ import numpy as np
 
 from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.manifest import Segment
-from imagintalk_plugin.synth.espeak import SpokenText
+from imagintalk_plugin.espeak import SpokenText
 
 VIDEO_FPS = 25
 LEAD_S, TAIL_S = 0.3, 0.3  # silence around the speech (the face at rest)

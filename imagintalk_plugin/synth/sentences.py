@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from imagintalk_plugin.core.manifest import Segment
-from imagintalk_plugin.synth.espeak import EspeakVoice, SpokenText, speak
+from imagintalk_plugin.espeak import EspeakVoice, SpokenText, speak
 
 COMMANDS = ("bin", "lay", "place", "set")
 COLOURS = ("blue", "green", "red", "white")

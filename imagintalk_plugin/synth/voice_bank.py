@@ -31,7 +31,7 @@ import numpy as np
 
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import EMOTIONS
-from imagintalk_plugin.synth.espeak import EspeakVoice
+from imagintalk_plugin.espeak import EspeakVoice
 from imagintalk_plugin.synth.media import pad_speech
 from imagintalk_plugin.synth.sentences import grid_sentence, say
 from imagintalk_plugin.synth.voices import VoiceRule, emotional_voice, voice_from_face

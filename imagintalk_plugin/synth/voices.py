@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from imagintalk_plugin.core.manifest import Voice
-from imagintalk_plugin.synth.espeak import EspeakVoice
+from imagintalk_plugin.espeak import EspeakVoice
 
 VoiceRule = Literal["still", "rendered"]
 VOICE_RULES: tuple[VoiceRule, ...] = ("still", "rendered")

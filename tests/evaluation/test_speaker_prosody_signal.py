@@ -12,7 +12,7 @@ from imagintalk_plugin.evaluation.signal_quality import (
     intelligibility_indices,
     mel_cepstral_distortion,
 )
-from imagintalk_plugin.synth.espeak import EspeakVoice
+from imagintalk_plugin.espeak import EspeakVoice
 from imagintalk_plugin.synth.sentences import say
 
 A = ["bin", "blue", "at", "f", "two", "now"]

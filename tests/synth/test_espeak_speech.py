@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from imagintalk_plugin.core.errors import ModelLoadError
-from imagintalk_plugin.synth.espeak import SAMPLE_RATE, EspeakVoice, speak
+from imagintalk_plugin.espeak import SAMPLE_RATE, EspeakVoice, speak
 from imagintalk_plugin.synth.sentences import (
     ADVERBS,
     COLOURS,

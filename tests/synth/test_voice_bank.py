@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.synth.espeak import EspeakVoice
+from imagintalk_plugin.espeak import EspeakVoice
 from imagintalk_plugin.synth.media import LEAD_S, pad_speech
 from imagintalk_plugin.synth.sentences import say
 from imagintalk_plugin.synth.voice_bank import (

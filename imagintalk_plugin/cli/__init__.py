@@ -24,11 +24,12 @@ from imagintalk_plugin.cli import (
     synth,
     timeline,
     train,
+    voices,
 )
 from imagintalk_plugin.core.errors import CancelledError, ImagintalkError
 
 # the order `imagintalk --help` lists them in
-GROUPS = (timeline, prepare, evaluate, synth, corpus, train, dub, models, bench, hosts)
+GROUPS = (timeline, prepare, evaluate, synth, corpus, train, dub, voices, models, bench, hosts)
 
 
 def build_parser() -> argparse.ArgumentParser:

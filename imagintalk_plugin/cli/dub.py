@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from imagintalk_plugin.cli.generation import (
     check_generation_options,
@@ -56,6 +57,20 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="make fresh takes instead of reusing finished ones, and replace an output file "
         "that an earlier dub did not write",
     )
+    dub.add_argument(
+        "--cues",
+        type=Path,
+        metavar="CSV",
+        help="ADR cue sheet: each clip's line and character (columns in docs/dubbing.md)",
+    )
+    dub.add_argument(
+        "--cast",
+        action="append",
+        metavar="CHARACTER=VOICE",
+        help="one voice for every clip of CHARACTER: face:CLIP_ID, voice:WAV, bank:NAME (the "
+        "model's voice bank) or own (each clip's face); repeatable; wins over the cue sheet's "
+        "and the saved cast",
+    )
     generation_options(dub)
     dub.set_defaults(handler=run_dub)
 
@@ -65,6 +80,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     speak.add_argument("--end", help="end (seconds, M:SS or source timecode)")
     speak.add_argument("-o", "--output", type=Path, required=True, help="output WAV")
     speak.add_argument("--force", action="store_true", help="overwrite an existing output WAV")
+    speak.add_argument(
+        "--line",
+        metavar="TEXT",
+        help="ADR: say this line (the script's words) in sync with the lips, instead of the "
+        "words read from the lips",
+    )
     generation_options(speak)
     speak.set_defaults(handler=run_speak)
 
@@ -103,7 +124,8 @@ def run_dub(args: argparse.Namespace) -> int:
         from imagintalk_plugin.timeline.relink import check_media_dirs
 
         check_media_dirs(args.media_dir)  # before the --face front-end and the model
-    checkpoint_of(args)  # a missing model is a usage error before any work, too
+    checkpoint = checkpoint_of(args)  # a missing model is a usage error before any work, too
+    casts, bank = _adr_options(args, checkpoint)
 
     def job() -> Job:
         request = DubRequest(
@@ -117,6 +139,9 @@ def run_dub(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             sample_rate=delivery_rate(args),
             media_dirs=tuple(args.media_dir or ()),
+            cues=args.cues,
+            cast=casts,
+            voice_bank=bank,
         )
         return (yield from dub_timeline(request, model_loader(args)))
 
@@ -125,8 +150,23 @@ def run_dub(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _adr_options(args: argparse.Namespace, checkpoint: Path) -> tuple[tuple[Any, ...], Any]:
+    """--cast parsed and --cues there (usage errors before any work), and the model's voice
+    bank for `bank:` casts."""
+    from imagintalk_plugin.pipeline.casting import parse_cast_option
+    from imagintalk_plugin.pipeline.voice_bank import read_voice_bank
+
+    if args.cues is not None and not Path(args.cues).is_file():
+        raise UsageError(f"cue sheet '{args.cues}' does not exist")
+    casts = tuple(parse_cast_option(text) for text in args.cast or ())
+    return casts, read_voice_bank(checkpoint)
+
+
 def run_speak(args: argparse.Namespace) -> int:
-    """`imagintalk speak VIDEO -o OUT.wav`: one file range to a WAV."""
+    """`imagintalk speak VIDEO -o OUT.wav [--line TEXT]`: one file range to a WAV."""
+    import sys
+    from dataclasses import replace
+
     from imagintalk_plugin.frontend.decoding import probe_video
     from imagintalk_plugin.frontend.prepare_files import parse_position
     from imagintalk_plugin.pipeline.clip_job import speak_range
@@ -139,6 +179,10 @@ def run_speak(args: argparse.Namespace) -> int:
     if not video.is_file():
         raise UsageError(f"video '{video}' does not exist")
     check_generation_options(args)
+    if args.line is not None:
+        from imagintalk_plugin.pipeline.line_units import clean_line
+
+        clean_line(args.line)  # an empty line is a usage error before anything loads
     rate = delivery_rate(args)
     info = probe_video(video)
     start = parse_position(args.start, info) if args.start else 0.0
@@ -147,7 +191,7 @@ def run_speak(args: argparse.Namespace) -> int:
     models, stages = model_loader(args)()
 
     def job() -> Job:
-        settings = yield from settings_job(args)
+        settings = replace((yield from settings_job(args)), line=args.line)
         return (
             yield from speak_range(
                 models, stages, video, settings, start, end, info=info, batch_size=args.batch_size
@@ -159,9 +203,16 @@ def run_speak(args: argparse.Namespace) -> int:
     write_bwf(output, audio, time_reference=0, force=args.force)
     seconds = audio.num_samples / audio.sample_rate
     changed = int(speech.changed.sum())
+    for note in speech.notes:
+        print(f"imagintalk: warning: {note}", file=sys.stderr)
+    words = (
+        f"the line in {len(speech.refined.tokens)} units"
+        if args.line is not None
+        else f"{len(speech.refined.tokens)} units ({changed} changed by the refiner)"
+    )
     print(
-        f"wrote {output}: {seconds:.2f} s, {len(speech.refined.tokens)} units "
-        f"({changed} changed by the refiner), seed {speech.take.seed}, model {speech.take.model}"
+        f"wrote {output}: {seconds:.2f} s, {words}, seed {speech.take.seed}, "
+        f"model {speech.take.model}"
     )
     return 0
 

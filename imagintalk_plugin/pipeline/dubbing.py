@@ -6,7 +6,9 @@ worker run too, here with several clips' takes generated together. Each take is 
 Broadcast WAV (48 kHz, 24-bit by default) spotted at the clip's record timecode into
 `<output stem>_dialogue/`, with a JSON sidecar of its take record (`take_files`). The new
 timeline is written last, with every finished take on `ImaginTalk Dialogue` track(s) and the
-pictures' media rebased so they stay online.
+pictures' media rebased so they stay online, and beside it the ADR cue list
+(`<output stem>_cues.csv`). ADR (`dub_adr`): a clip's known line (cue sheet or timeline), its
+character, and that character's cast voice go into its settings.
 
 - Checked first, once: the output (`dub_output`), then the timeline and its clips, then the
   model, device and backend: a bad one is one line, before any clip is worked on.
@@ -37,14 +39,19 @@ from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.frontend.cache import LipTrackCache
 from imagintalk_plugin.frontend.face_models import release_shared_face_models
+from imagintalk_plugin.pipeline.casting import CastSpec
 from imagintalk_plugin.pipeline.clip_job import read_clip, with_seed
+from imagintalk_plugin.pipeline.dub_adr import cue_list_rows, plan_adr
 from imagintalk_plugin.pipeline.dub_models import DubModels
 from imagintalk_plugin.pipeline.dub_output import check_output, holding
+from imagintalk_plugin.pipeline.dub_report import ClipOutcome, DubReport
 from imagintalk_plugin.pipeline.speech import ClipSpeech, SpeechSettings, speak_tracks, take_info
 from imagintalk_plugin.pipeline.take_files import find_slot, take_record, write_take
+from imagintalk_plugin.pipeline.voice_bank import VoiceBank
 from imagintalk_plugin.runtime.stages import Stages
 from imagintalk_plugin.timeline.bwf import read_wav_info
 from imagintalk_plugin.timeline.clips import list_clips
+from imagintalk_plugin.timeline.cues import write_cue_list
 from imagintalk_plugin.timeline.delivery import DELIVERY_RATE
 from imagintalk_plugin.timeline.placement import place_dialogue
 from imagintalk_plugin.timeline.reading import LoadedTimeline, read_timeline
@@ -65,51 +72,15 @@ class DubRequest:
     batch_size: int = 1  # clips generated together (see `speak_tracks`)
     sample_rate: int | None = DELIVERY_RATE  # the takes' rate; None keeps the model's
     media_dirs: tuple[Path, ...] = ()  # folders to relink offline clips from
+    cues: Path | None = None  # an ADR cue sheet: lines and characters per clip (`dub_adr`)
+    cast: tuple[CastSpec, ...] = ()  # character -> voice (`casting`), before the saved casts
+    voice_bank: VoiceBank | None = None  # the model's named voices, for `bank:NAME` casts
 
     def __post_init__(self) -> None:
         if self.takes < 1:
             raise UsageError(f"--takes must be at least 1, not {self.takes}")
         if self.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, not {self.batch_size}")
-
-
-@dataclass
-class ClipOutcome:
-    """What happened to one clip."""
-
-    clip_id: str
-    name: str
-    status: str  # done / reused / failed
-    files: list[Path] = field(default_factory=list)
-    error: str | None = None
-
-
-@dataclass
-class DubReport:
-    """The run's result: per-clip outcomes and the timeline written."""
-
-    output: Path | None
-    outcomes: list[ClipOutcome]
-    notes: tuple[str, ...] = ()  # e.g. the relink summary
-
-    @property
-    def failed(self) -> list[ClipOutcome]:
-        """Clips that got no dialogue."""
-        return [o for o in self.outcomes if o.status == "failed"]
-
-    def summary(self) -> str:
-        """Human lines for the terminal."""
-        done = len(self.outcomes) - len(self.failed)
-        reused = sum(o.status == "reused" for o in self.outcomes)
-        lines = [*self.notes, f"{done} of {len(self.outcomes)} clip(s) dubbed"]
-        if reused:
-            lines[-1] += f" ({reused} reused from an earlier run)"
-        if self.output is not None:
-            lines[-1] += f"; wrote {self.output}"
-        for o in self.outcomes:
-            detail = o.error if o.error else ", ".join(p.name for p in o.files)
-            lines.append(f"  {o.clip_id:8s} {o.status:7s} {o.name}: {detail}")
-        return "\n".join(lines)
 
 
 def select_clips(loaded: LoadedTimeline, wanted: tuple[str, ...]) -> list[ClipRef]:
@@ -147,10 +118,15 @@ def dub_timeline(
     clips = select_clips(loaded, request.clips)
     if not clips:
         raise UsageError(f"{timeline} has no dubbable clips")
+    adr = plan_adr(loaded, output, cues=request.cues, casts=request.cast, bank=request.voice_bank)
+    clips = [adr.clip(c) for c in clips]
     with holding(output):
         yield Progress("loading model", 0, 1)
-        run = _Run(request, output.media_dir, load(), cache, len(clips))
+        models = load()
         yield Progress("loading model", 1, 1)
+        voices = yield from adr.resolve(clips, cache)
+        settings = {c.clip_id: voices.settings(c, request.settings) for c in clips}
+        run = _Run(request, output.media_dir, models, cache, len(clips), settings)
         outcomes, placements = [], []
         yield Progress("dub", 0, len(clips), unit="clip")
         for first in range(0, len(clips), request.batch_size):
@@ -161,9 +137,13 @@ def dub_timeline(
         if not placements:
             return DubReport(None, outcomes, notes)
         dubbed = place_dialogue(loaded.timeline, placements)
+        cast = adr.save(dubbed)
         write_timeline(dubbed, output.timeline, force=True)  # checked by check_output
-        output.remember_written()
-    return DubReport(output.timeline, outcomes, notes)
+        failures = {o.clip_id: o.error or "" for o in outcomes if o.status == "failed"}
+        rows = cue_list_rows(adr, clips, placements, failures, output.cue_list.parent)
+        write_cue_list(output.cue_list, rows)  # checked by check_output too
+        output.remember_written(cast)
+    return DubReport(output.timeline, outcomes, notes, output.cue_list)
 
 
 @dataclass
@@ -189,6 +169,7 @@ class _Run:
     loaded: tuple[DubModels, Stages]
     cache: LipTrackCache | None
     total: int
+    settings: dict[str, SpeechSettings]  # clip id -> its settings (line, cast voice)
     finished: int = 0
     _steps: list[Progress] = field(default_factory=list)
 
@@ -235,7 +216,7 @@ class _Run:
         todo = []
         for take in range(1, request.takes + 1):
             seed = request.seed + take - 1
-            settings = with_seed(request.settings, seed)
+            settings = with_seed(self.settings.get(clip.clip_id, request.settings), seed)
             info = take_info(models, settings, stages.backend)
             record = take_record(clip, take, info, request.sample_rate)
             slot = find_slot(self.media_dir, clip, take, record, fresh=request.force)

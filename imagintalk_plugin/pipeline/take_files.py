@@ -102,7 +102,8 @@ def write_take(
     """Write one take: its sidecar `record` (`take_record`), then its Broadcast WAV delivered
     at the record's rate, cut to the clip's record length and spotted at its record timecode.
 
-    The sidecar goes first, so a crash between the two leaves a slot that `find_slot` fills
+    A cast take's BWF description names its character and cast (`cast_note`). The sidecar goes
+    first, so a crash between the two leaves a slot that `find_slot` fills
     again, never a WAV of unknown origin. An existing WAV is replaced only with `force`.
     """
     if wav.exists() and not force:
@@ -113,5 +114,20 @@ def write_take(
     with atomic_path(sidecar(wav)) as tmp:
         tmp.write_text(json.dumps(record, indent=2))
     return write_placed_audio(
-        clip, audio, wav, take=record["take"], seed=record["seed"], model=model, force=True
+        clip,
+        audio,
+        wav,
+        take=record["take"],
+        seed=record["seed"],
+        model=model,
+        force=True,
+        note=cast_note(record),
     )
+
+
+def cast_note(record: dict[str, Any]) -> str:
+    """ "character ALICE, cast face:V1-002" for a cast take's BWF description ("" otherwise)."""
+    timbre = record.get("settings", {}).get("timbre", {})
+    if not isinstance(timbre, dict) or timbre.get("source") != "cast":
+        return ""
+    return f"character {timbre.get('character')}, cast {timbre.get('cast')}"

@@ -100,16 +100,19 @@ def write_placed_audio(
     model: str | None = None,
     bit_depth: int = 24,
     force: bool = False,
+    note: str = "",
 ) -> PlacedAudio:
     """Write `waveform` as a BWF spotted at the clip's record timecode; return its placement.
 
-    `record_range` defaults to the clip's own. This is the "Waveform + ClipRef → PlacedAudio"
+    `record_range` defaults to the clip's own; `note` ends the BWF description (a cast take's
+    character and cast). This is the "Waveform + ClipRef → PlacedAudio"
     step: the file's TimeReference and the timeline clip that `place_dialogue` makes agree.
     """
     record_range = record_range or clip.record_range
     reference = timecode_samples(record_range.start_time, clip.timeline_start, waveform.sample_rate)
     details = [f"take {take}"] + ([f"seed {seed}"] if seed is not None else [])
     details += [f"model {model}"] if model else []
+    details += [note] if note else []
     write_bwf(
         path,
         waveform,

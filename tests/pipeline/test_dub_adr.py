@@ -179,3 +179,23 @@ def test_a_bad_cue_sheet_or_cast_is_one_line_and_writes_nothing(
     assert expected in err
     assert len(err.splitlines()) == 1
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_cue_list_the_dub_did_not_write_is_never_replaced(
+    videos: list[Path],
+    checkpoint: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded before the bad input was refused")
+
+    monkeypatch.setattr(dub_models, "load_dub_models", refuse)
+    timeline = _timeline(videos, tmp_path)
+    mine = tmp_path / "dubbed_cues.csv"
+    mine.write_text("my own notes")
+    assert _dub(timeline, tmp_path / "dubbed.otio", checkpoint) == 2
+    assert f"output '{mine}' already exists" in capsys.readouterr().err
+    assert mine.read_text() == "my own notes"
+    assert not (tmp_path / "dubbed.otio").exists()

@@ -45,6 +45,7 @@ from imagintalk_plugin.pipeline.casting import (
     saved_casts,
 )
 from imagintalk_plugin.pipeline.dub_output import DubOutput
+from imagintalk_plugin.pipeline.dub_report import ClipOutcome
 from imagintalk_plugin.pipeline.speech import SpeechSettings
 from imagintalk_plugin.pipeline.voice_bank import VoiceBank
 from imagintalk_plugin.timeline.clips import list_clips
@@ -168,14 +169,19 @@ def cue_list_rows(
     plan: AdrPlan,
     clips: Sequence[ClipRef],
     placements: Sequence[PlacedAudio],
-    failures: dict[str, str],
+    outcomes: Sequence[ClipOutcome],
     folder: Path,
 ) -> list[CueListRow]:
     """One row per take of each dubbed clip, in timeline order (a clip without a take gets
-    one row saying why); files relative to `folder`, the cue list's."""
+    one row saying why), its notes the cues' and the takes' (a line that barely fits); files
+    relative to `folder`, the cue list's."""
     rows = []
+    outcome_of = {o.clip_id: o for o in outcomes}
     for clip in clips:
         cues = plan.cues.get(clip.clip_id)
+        outcome = outcome_of.get(clip.clip_id)
+        notes = [cues.notes] if cues and cues.notes else []
+        notes += outcome.notes if outcome else []
         tc_in, tc_out = record_timecodes(clip)
         base = CueListRow(
             cue=cues.cue if cues else clip.clip_id,
@@ -187,15 +193,15 @@ def cue_list_rows(
             take=None,
             circled=False,
             file="",
-            notes=cues.notes if cues else "",
+            notes="; ".join(notes),
         )
         takes = sorted((p for p in placements if p.clip.clip_id == clip.clip_id), key=_take)
         for placed in takes:
             file = os.path.relpath(placed.audio_path, folder)
             rows.append(replace(base, take=placed.take, file=Path(file).as_posix()))
         if not takes:
-            why = f"not dubbed: {failures.get(clip.clip_id, 'no take')}"
-            rows.append(replace(base, notes="; ".join(n for n in (base.notes, why) if n)))
+            why = f"not dubbed: {(outcome.error if outcome else None) or 'no take'}"
+            rows.append(replace(base, notes="; ".join([*notes, why])))
     return rows
 
 

@@ -15,6 +15,7 @@ class ClipOutcome:
     status: str  # done / reused / failed
     files: list[Path] = field(default_factory=list)
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # what the editor should know of its takes
 
 
 @dataclass
@@ -45,4 +46,5 @@ class DubReport:
         for o in self.outcomes:
             detail = o.error if o.error else ", ".join(p.name for p in o.files)
             lines.append(f"  {o.clip_id:8s} {o.status:7s} {o.name}: {detail}")
+            lines += [f"  {'':8s} {'note':7s} {note}" for note in o.notes]
         return "\n".join(lines)

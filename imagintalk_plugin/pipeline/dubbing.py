@@ -139,8 +139,7 @@ def dub_timeline(
         dubbed = place_dialogue(loaded.timeline, placements)
         cast = adr.save(dubbed)
         write_timeline(dubbed, output.timeline, force=True)  # checked by check_output
-        failures = {o.clip_id: o.error or "" for o in outcomes if o.status == "failed"}
-        rows = cue_list_rows(adr, clips, placements, failures, output.cue_list.parent)
+        rows = cue_list_rows(adr, clips, placements, outcomes, output.cue_list.parent)
         write_cue_list(output.cue_list, rows)  # checked by check_output too
         output.remember_written(cast)
     return DubReport(output.timeline, outcomes, notes, output.cue_list)
@@ -258,6 +257,9 @@ class _Run:
             except (ImagintalkError, ValueError, OSError) as err:
                 _fail(outcome, err)
             item.written = True
+            for note in getattr(speech, "notes", ()):  # e.g. a line that barely fits
+                if note not in outcome.notes:
+                    outcome.notes.append(note)
             if outcome.status != "failed":  # a clip with a failed take stays failed
                 outcome.status = "done"
             if all(p.written for p in pending if p.clip is item.clip):

@@ -13,11 +13,13 @@ import opentimelineio as otio
 import pytest
 from opentimelineio.opentime import RationalTime, TimeRange
 
+from imagintalk_plugin.core.clips import PlacedAudio
 from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import drive
 from imagintalk_plugin.pipeline.casting import CastSpec, parse_cast_option
-from imagintalk_plugin.pipeline.dub_adr import plan_adr
+from imagintalk_plugin.pipeline.dub_adr import cue_list_rows, plan_adr
 from imagintalk_plugin.pipeline.dub_output import check_output
+from imagintalk_plugin.pipeline.dub_report import ClipOutcome
 from imagintalk_plugin.pipeline.speech import SpeechSettings
 from imagintalk_plugin.pipeline.voice_bank import BankVoice, VoiceBank
 from imagintalk_plugin.timeline.reading import read_timeline
@@ -165,3 +167,46 @@ def test_every_clip_of_a_character_gets_one_voice_and_its_record(tmp_path: Path)
     assert (alice[0].line, alice[1].line) == ("One.", None)  # no line: words from the lips
     bob = voices.settings(clips[2], base)
     assert (bob.timbre, bob.line) == (base.timbre, "Two.")  # own face: today's timbre
+
+
+def test_the_cue_list_has_a_row_per_take_and_says_why_a_clip_has_none(tmp_path: Path) -> None:
+    sheet = "cue,character,clip id,line,notes\n9,ALICE,V1-001,One.,soft\n"
+    plan = _plan(tmp_path, (), sheet)
+    clips = [plan.clip(c) for c in plan.clips.values()]
+    wav = tmp_path / "out" / "scene_dubbed_dialogue" / "V1-001_take2.wav"
+    placed = [
+        PlacedAudio(
+            clips[0], wav.with_name(f"V1-001_take{t}.wav"), clips[0].record_range, 48000, take=t
+        )
+        for t in (2, 1)
+    ]
+    outcomes = [
+        ClipOutcome("V1-001", "shot 1", "done", notes=["the line is long"]),
+        ClipOutcome("V1-002", "shot 2", "failed", error="no face in 'shot 2'"),
+    ]
+    rows = cue_list_rows(plan, clips[:2], placed, outcomes, tmp_path / "out")
+    assert [(r.cue, r.character, r.clip_id, r.take, r.file, r.notes) for r in rows] == [
+        (
+            "9",
+            "ALICE",
+            "V1-001",
+            1,
+            "scene_dubbed_dialogue/V1-001_take1.wav",
+            "soft; the line is long",
+        ),
+        (
+            "9",
+            "ALICE",
+            "V1-001",
+            2,
+            "scene_dubbed_dialogue/V1-001_take2.wav",
+            "soft; the line is long",
+        ),
+        ("V1-002", "ALICE", "V1-002", None, "", "not dubbed: no face in 'shot 2'"),
+    ]
+    assert (rows[0].tc_in, rows[0].tc_out, rows[0].line, rows[2].line) == (
+        "00:00:00:00",
+        "00:00:01:00",
+        "One.",
+        "",
+    )

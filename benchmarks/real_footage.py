@@ -16,11 +16,15 @@ recording itself (the ceiling), and the figures are printed side by side:
 - mouth sync (speech energy vs the front-end's mouth-opening curve): pooled lag in frames and
   correlation.
 
-On the ceiling the lag is 0 and the correlation 1 by construction (a sanity check).
+- the share of the generated speech energy where the recording has speech (`inside`).
+
+On the ceiling the lag is 0 and the correlation 1 by construction (a sanity check). With
+`--line` each clip says its own transcript as a known line (ADR, `speak --line`): the words
+come from the script, the timing from the lips.
 Writes `OUT/real_footage.json` (the figures, settings, timings) and both full eval reports.
 
     python benchmarks/real_footage.py --manifest data/grid-s1/manifest.jsonl \
-        [--model DIR] [--split test] [--limit 30] [--out DIR] [--device cpu]
+        [--model DIR] [--split test] [--limit 30] [--out DIR] [--device cpu] [--line]
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ MEASURES = (
     ("lag_within_40ms", "envelope lag within 40 ms", "{:.0%}"),
     ("lag_mean_corr", "envelope correlation, mean", "{:.2f}"),
     ("lag_at_limit", "envelope lag at the 200 ms limit", "{:.0f}"),
+    ("inside", "speech energy where the recording speaks", "{:.0%}"),
     ("sync_lag_frames", "mouth sync lag, pooled (frames)", "{:+.2f}"),
     ("sync_corr", "mouth sync correlation, pooled", "{:.2f}"),
 )
@@ -79,6 +84,7 @@ def figures(report: Any) -> dict[str, float | None]:
     for key in ("lag_median_ms", "lag_abs_median_ms", "lag_within_40ms", "lag_mean_corr"):
         values[key] = summary.get(key)
     values["lag_at_limit"] = summary.get("lag_at_limit")
+    values["inside"] = summary.get("inside_mean")
     return {key: _finite(value) for key, value in values.items()}
 
 
@@ -109,7 +115,9 @@ def generate(args: argparse.Namespace, folder: Path) -> tuple[int, float]:
     models = load_dub_models(args.model, device)
     stages = make_stages(models, "torch", device)
     started = time.perf_counter()
-    job = voice_corpus(models, stages, args.manifest, folder, args.split, args.limit)
+    job = voice_corpus(
+        models, stages, args.manifest, folder, args.split, args.limit, lines=args.line
+    )
     with ProgressBars(enabled=not args.quiet) as bars:
         made = drive(job, bars)
     return made, time.perf_counter() - started
@@ -150,12 +158,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, metavar="DIR", help="default runs/real_footage/...")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     parser.add_argument("--regenerate", action="store_true", help="drop existing generated WAVs")
+    parser.add_argument(
+        "--line", action="store_true", help="ADR: each clip says its transcript (speak --line)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if args.manifest.is_dir():
         args.manifest = args.manifest / "manifest.jsonl"
     if args.out is None:
         name = f"{args.model.name}-{args.manifest.parent.name}-{args.split}"
+        name += "-line" if args.line else ""
         args.out = REPO / "runs" / "real_footage" / name
     return args
 
@@ -175,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "manifest": str(args.manifest),
         "split": args.split,
         "limit": args.limit,
+        "line": args.line,
         "generated_now": made,
         "generation_seconds_per_clip": seconds / made if made else None,
         "missing": generated.missing,

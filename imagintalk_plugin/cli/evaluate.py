@@ -44,6 +44,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     corpus.add_argument("--out", type=Path, required=True, help="folder for <id>.wav")
     corpus.add_argument("--split", default="test", help="split to voice (default test)")
     corpus.add_argument("--limit", type=int, help="only the first N clips")
+    corpus.add_argument(
+        "--lines",
+        action="store_true",
+        help="ADR: each clip says its transcript in sync with its lips (judges the line path)",
+    )
     generation_options(corpus)
     corpus.set_defaults(handler=run_voice_corpus)
 
@@ -87,6 +92,7 @@ def run_voice_corpus(args: argparse.Namespace) -> int:
                 args.limit,
                 settings,
                 args.batch_size,
+                lines=args.lines,
             )
         )
 

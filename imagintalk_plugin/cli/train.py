@@ -25,7 +25,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     """`train STAGE`."""
     train = commands.add_parser(
         "train",
-        help="train stage by stage: semantic (units, aligner, detector, refiner), "
+        help="train stage by stage: semantic (units, line, aligner, detector, refiner), "
         "acoustic (codec, vocoder, dit, dit-voice)",
         description="Train one stage into the run folder --out; later stages find earlier "
         "ones there. Ctrl-C stops after the current step and keeps a checkpoint for --resume. "
@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument(
         "stage",
         choices=[
-            *("units", "aligner", "detector", "refiner", "evaluate"),
+            *("units", "line", "aligner", "detector", "refiner", "evaluate"),
             *("codec", "vocoder", "dit", "dit-voice", "evaluate-voice"),
         ],
     )

@@ -8,6 +8,7 @@ judges. Existing WAVs are kept, so an interrupted run resumes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from imagintalk_plugin.core.errors import UsageError
@@ -29,9 +30,11 @@ def voice_corpus(
     limit: int | None = None,
     settings: SpeechSettings | None = None,
     batch_size: int = 1,
+    lines: bool = False,
 ) -> Job[int]:
     """Job: `OUT/<id>.wav` for each selected entry, `batch_size` clips generated together;
-    returns how many were generated now."""
+    returns how many were generated now. `lines`: each clip says its transcript as a known
+    line (ADR) instead of the words read from its lips."""
     settings = settings or SpeechSettings()
     entries = [e for e in read_manifest(manifest) if split is None or e.split == split]
     entries = entries[:limit] if limit else entries
@@ -47,7 +50,10 @@ def voice_corpus(
             yield Progress("voice corpus", done, len(entries), entry.id, unit="clip")
             prepared = yield from prepare_range(entry.video, 0.0, None, clip_id=entry.id)
             tracks.append(prepared.track)
-        requests = [(track, settings) for track in tracks]
+        requests = [
+            (track, replace(settings, line=entry.text) if lines else settings)
+            for entry, track in zip(group, tracks, strict=True)
+        ]
         speeches = yield from speak_tracks(models, stages, requests, batch_size)
         for entry, speech in zip(group, speeches, strict=True):
             write_bwf(out / f"{entry.id}.wav", speech.waveform, time_reference=0)

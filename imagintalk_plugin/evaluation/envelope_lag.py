@@ -18,6 +18,11 @@ is late (it comes that many ms after the recording). A peak at the +-200 ms edge
 measured lag (the search ran out): such clips are counted in the summary.
 
 Against itself (the ceiling) the lag is 0 and the correlation 1: a sanity check only.
+
+`inside` is the share of the generated speech's energy (speech band, 10 ms frames) that falls
+where the recording has speech: its frames within `SPEECH_RANGE_DB` of the recording's peak,
+gaps under 150 ms closed and each span widened by 50 ms (a syllable's onset or release).
+Speech where the actor's mouth rests scores below 1.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ MAX_LAG_MS = 200.0
 ONE_VIDEO_FRAME_MS = 40.0
 _FRAME_MS = 1000.0 / FRAME_RATE_HZ
 _MIN_FRAMES = 30  # shorter than 0.3 s: no lag worth reporting
+SPEECH_RANGE_DB = 30.0  # a recording's frame within 30 dB of its peak holds speech
+_CLOSE_FRAMES, _WIDEN_FRAMES = 15, 5  # close gaps under 150 ms, widen spans by 50 ms
 
 
 def loudness_envelope(samples: np.ndarray) -> np.ndarray:
@@ -63,16 +70,39 @@ def envelope_lag(
     return lag * _FRAME_MS, corr, curve
 
 
+def speech_spans(reference: np.ndarray) -> np.ndarray:
+    """(T,) bool at 100 Hz: where the recording has speech (see the module's `inside`)."""
+    from scipy.ndimage import binary_closing, binary_dilation
+
+    level = speech_envelope(reference, FRAME_RATE_HZ, window_s=WINDOW_S)
+    if not len(level):
+        return np.zeros(0, bool)
+    speech = level >= level.max() - SPEECH_RANGE_DB
+    speech = binary_closing(speech, np.ones(_CLOSE_FRAMES, bool))
+    return binary_dilation(speech, np.ones(2 * _WIDEN_FRAMES + 1, bool))
+
+
+def speech_inside(reference: np.ndarray, generated: np.ndarray) -> float:
+    """Share of the generated speech-band energy inside the recording's speech spans."""
+    spans = speech_spans(reference)
+    energy = 10.0 ** (speech_envelope(generated, FRAME_RATE_HZ, window_s=WINDOW_S) / 10.0)
+    energy = energy[: len(spans)]
+    if not len(energy) or energy.sum() <= 0:
+        return float("nan")
+    return float(energy[spans[: len(energy)]].sum() / energy.sum())
+
+
 class LagJudge(Judge):
     """Lag and correlation of the loudness envelopes, generated vs the clip's own recording."""
 
     name = "lag"
-    columns = ("lag_ms", "lag_corr")
+    columns = ("lag_ms", "lag_corr", "inside")
 
     def score(self, utterance: Utterance) -> Row:
-        """Cross-correlate the two envelopes of one utterance."""
+        """Cross-correlate the two envelopes of one utterance; the share of speech inside."""
         lag, corr, _ = envelope_lag(utterance.reference, utterance.generated)
-        return {"lag_ms": lag, "lag_corr": corr}
+        inside = speech_inside(utterance.reference, utterance.generated)
+        return {"lag_ms": lag, "lag_corr": corr, "inside": inside}
 
     def finish(self, rows: list[Row]) -> dict[str, Any]:
         """Median lag, median |lag|, share within one video frame (40 ms), mean correlation,
@@ -82,7 +112,9 @@ class LagJudge(Judge):
         if not len(measured):
             return {"lag_clips": 0}
         lags, corrs = measured[:, 0], measured[:, 1]
-        return {
+        inside = np.array([r["inside"] for r in rows if _finite(r.get("inside"))])
+        shares = {"inside_mean": float(inside.mean())} if len(inside) else {}
+        return shares | {
             "lag_clips": len(lags),
             "lag_median_ms": float(np.median(lags)),
             "lag_abs_median_ms": float(np.median(np.abs(lags))),

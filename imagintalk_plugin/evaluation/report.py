@@ -33,6 +33,7 @@ TABLE_COLUMNS = (
     ("sync_corr", "sync r", "{:.2f}"),
     ("lag_ms", "lag ms", "{:+.0f}"),
     ("lag_corr", "env r", "{:.2f}"),
+    ("inside", "inside", "{:.0%}"),
 )
 
 
@@ -164,6 +165,11 @@ def _summary_lines(report: EvalReport) -> list[str]:
             f"{summary['lag_within_40ms']:.0%} of lines within 40 ms; "
             f"mean envelope correlation {summary['lag_mean_corr']:.2f}"
             + (f"; {at_limit} at the 200 ms limit" if at_limit else "")
+            + (
+                f"; {summary['inside_mean']:.0%} of the speech energy where the recording speaks"
+                if _number(summary.get("inside_mean")) is not None
+                else ""
+            )
         )
     if summary.get("sync_failures"):
         out.append(

@@ -22,6 +22,8 @@ from imagintalk_plugin.pipeline.acoustic_models import (
     load_voice_models,
     weights_digest,
 )
+from imagintalk_plugin.pipeline.line_table import FOLDER as LINE_FOLDER
+from imagintalk_plugin.pipeline.line_table import LineTable, load_line_table
 from imagintalk_plugin.pipeline.semantic_models import Calibration, SemanticModels, load_models
 from imagintalk_plugin.runtime.stages import Stages, torch_stages
 
@@ -38,6 +40,7 @@ class DubModels:
     voice: VoiceModels
     calibration: Calibration
     digest: str = ""  # `content_digest` of the folder: what a take is reused by
+    line_table: LineTable | None = None  # known lines (ADR): reference -> model units
 
     @property
     def name(self) -> str:
@@ -64,7 +67,7 @@ def content_digest(folder: Path) -> str:
     folder makes fresh takes. `onnx/` is left out (it is checked against the weights itself).
     """
     sha = hashlib.sha256()
-    for part in (*PARTS, "dit_voice"):
+    for part in (*PARTS, "dit_voice", LINE_FOLDER):
         for path in sorted((folder / part).glob("*")) if (folder / part).is_dir() else []:
             loaded = path.suffix in (".json", ".safetensors") and path.stem != "metrics"
             if path.is_file() and loaded:
@@ -85,7 +88,9 @@ def load_dub_models(folder: Path, device: str | None = None) -> DubModels:
     semantic = load_models(folder, str(torch_device))
     voice = load_voice_models(folder, str(torch_device))
     voice.check_aligner(semantic.aligner, folder / "dit")
-    return DubModels(folder, semantic, voice, Calibration.read(folder), content_digest(folder))
+    line_table = load_line_table(folder, semantic.units.codebook_id)
+    calibration = Calibration.read(folder)
+    return DubModels(folder, semantic, voice, calibration, content_digest(folder), line_table)
 
 
 def source_identity(models: DubModels) -> dict[str, str]:

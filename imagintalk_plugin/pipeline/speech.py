@@ -25,6 +25,7 @@ from imagintalk_plugin.nn.lip_aligner import UNIT_RATE_HZ
 from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
 from imagintalk_plugin.pipeline.acoustic_models import CODEC_VERSION
 from imagintalk_plugin.pipeline.dub_models import DubModels
+from imagintalk_plugin.pipeline.line_speech import line_readings
 from imagintalk_plugin.pipeline.stitching import (
     STEP_SAMPLES,
     WindowSpeech,
@@ -42,6 +43,7 @@ from imagintalk_plugin.pipeline.voice_generation import (
 from imagintalk_plugin.pipeline.window_batches import (
     RefineSettings,
     WindowInput,
+    WindowReading,
     read_windows,
     voice_windows,
 )
@@ -62,7 +64,8 @@ class SpeechSettings:
     # where the overrides' timbre came from, for the take's metadata: (key, value) pairs such as
     # (("source", "reference audio"), ("path", "/takes/ref.wav")); the clip's own face by default
     timbre: tuple[tuple[str, str], ...] = (("source", "face"),)
-    line: str | None = None  # the known line of this take (ADR); None = words from the lips
+    # ADR: the known line this take says, its timing from the lips (None: words from the lips)
+    line: str | None = None
 
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
@@ -84,6 +87,7 @@ class SpeechSettings:
             "reference_voice": o.reference_voice is not None,
             "other_face": o.face is not None,
             "timbre": dict(self.timbre),
+            "line": self.line,
         }
 
 
@@ -119,6 +123,7 @@ class ClipSpeech:
     error_prob: np.ndarray  # (T,) the detector's probability that each unit is wrong
     codes: TokenSequence  # (L, T') codec tokens
     take: TakeInfo
+    notes: tuple[str, ...] = ()  # what the editor should know, e.g. a line that barely fits
 
     @property
     def changed(self) -> np.ndarray:
@@ -171,13 +176,14 @@ def speak_tracks(
     results: dict[tuple[int, int], WindowSpeech] = {}
     speeches: dict[int, ClipSpeech] = {}
     groups: dict[tuple, list[tuple[int, int]]] = {}
+    notes: dict[int, tuple[str, ...]] = {}
     for r, (track, settings) in enumerate(requests):
         for i, w in enumerate(windows[r]):
             if not track.valid[w.start : w.stop].any():  # no face: silence, nothing to make
                 results[r, i] = _silence(models, w, settings)
                 done += 1
                 yield Progress("silence", done, total, track.clip_id, "no face in this window")
-            else:
+            elif settings.line is None:
                 groups.setdefault(_batch_key(models, settings), []).append((r, i))
 
     def finish() -> Job[None]:
@@ -186,11 +192,29 @@ def speak_tracks(
             if r in speeches or any((r, i) not in results for i in range(len(windows[r]))):
                 continue
             own = [results.pop((r, i)) for i in range(len(windows[r]))]
-            speeches[r] = yield from _join(models, stages, track, settings, windows[r], own)
+            joined = _join(models, stages, track, settings, windows[r], own, notes.get(r, ()))
+            speeches[r] = yield from joined
             if deliver is not None:
                 deliver(r, speeches[r])
 
     yield from finish()
+    for r, (track, settings) in enumerate(requests):  # known lines: each clip as a whole
+        faced = [i for i, w in enumerate(windows[r]) if (r, i) not in results]
+        if settings.line is None or not faced:
+            continue
+        where = (done, total, track.clip_id, "placing the line on the lips")
+        inputs = [windows[r][i] for i in faced]
+        readings, fit = yield from line_readings(
+            models, stages, inputs, settings.line, _refine_settings(models, settings), where
+        )
+        notes[r] = () if fit.warning is None else (fit.warning,)
+        for first in range(0, len(faced), batch_size):
+            keys = [(r, i) for i in faced[first : first + batch_size]]
+            part = readings[first : first + batch_size]
+            yield Progress("style-dit", done, total, track.clip_id, "the line")
+            results.update(_voice_batch(models, stages, requests, windows, keys, part))
+            done += len(keys)
+        yield from finish()
     for members in groups.values():
         members.sort(key=lambda ri: -windows[ri[0]][ri[1]].frames)
         for first in range(0, len(members), batch_size):
@@ -263,6 +287,22 @@ def _speak_batch(
         models, stages, inputs, _refine_settings(models, all_settings[0]), (done, total, clip, note)
     )
     yield Progress("style-dit", done, total, clip, note)
+    made = _voice_batch(models, stages, requests, windows, batch, readings)
+    yield Progress("style-dit", done + len(batch), total, clip, note)
+    return made
+
+
+def _voice_batch(
+    models: DubModels,
+    stages: Stages,
+    requests: Sequence[tuple[LipTrack, SpeechSettings]],
+    windows: list[list[WindowInput]],
+    batch: list[tuple[int, int]],
+    readings: Sequence[WindowReading],
+) -> dict[tuple[int, int], WindowSpeech]:
+    """The Style-DiT over read windows of one batch -> each window's speech."""
+    inputs = [windows[r][i] for r, i in batch]
+    all_settings = [requests[r][1] for r, _ in batch]
     voiced = voice_windows(
         models,
         stages,
@@ -271,7 +311,6 @@ def _speak_batch(
         [s.overrides for s in all_settings],
         all_settings[0].sampler,
     )
-    yield Progress("style-dit", done + len(batch), total, clip, note)
     made = {}
     for key, w, reading, settings, (audio, codes) in zip(
         batch, inputs, readings, all_settings, voiced, strict=True
@@ -295,6 +334,7 @@ def _join(
     settings: SpeechSettings,
     windows: list[WindowInput],
     results: list[WindowSpeech],
+    notes: tuple[str, ...] = (),
 ) -> Job[ClipSpeech]:
     """One track's windows stitched, gated under face-less frames, its prosody measured."""
     speed, starts = settings.overrides.speed_factor, [w.start for w in windows]
@@ -311,7 +351,8 @@ def _join(
     # (resampled to 48 kHz, blocks too large for the heap's free space to serve).
     release_free_heap()
     yield Progress("prosody", 1, 1, track.clip_id)
-    return _assemble(models, stages, track.clip_id, audio, prosody, pieces, settings)
+    speech = _assemble(models, stages, track.clip_id, audio, prosody, pieces, settings)
+    return replace(speech, notes=notes)
 
 
 def _assemble(

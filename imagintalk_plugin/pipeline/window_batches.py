@@ -61,6 +61,7 @@ class WindowReading:
     error: np.ndarray  # (T,) float32 the detector's probability that a unit is wrong
     refined: np.ndarray  # (T,) int64
     lip: np.ndarray  # (T, F) float32 the aligner's features
+    log_probs: np.ndarray | None = None  # (T, K) the aligner's posteriors, when asked for
 
 
 @dataclass(frozen=True)
@@ -79,16 +80,18 @@ def read_windows(
     windows: Sequence[WindowInput],
     refine: RefineSettings,
     where: tuple[int, int, str, str],
+    posteriors: bool = False,
 ) -> Job[list[WindowReading]]:
     """Job: aligner and detector over the windows in padded batches (of at most
     `MAX_BATCH_FRAMES` frames on the CPU), then the refiner on each; progress before each
-    stage is `where` (done, total, clip id, message)."""
+    stage is `where` (done, total, clip id, message); `posteriors` keeps the aligner's."""
     readings: list[WindowReading] = []
     budget = MAX_BATCH_FRAMES if stages.device.type == "cpu" else None
     shapes: dict[int, np.ndarray] = {}  # lip-shape features per track, for aligners reading them
     for chunk in bounded_batches([w.frames for w in windows], budget):
         part = [windows[i] for i in chunk]
-        readings.extend((yield from _read_batch(models, stages, part, refine, where, shapes)))
+        read = _read_batch(models, stages, part, refine, where, shapes, posteriors)
+        readings.extend((yield from read))
     return readings
 
 
@@ -129,6 +132,7 @@ def _read_batch(
     refine: RefineSettings,
     where: tuple[int, int, str, str],
     shapes: dict[int, np.ndarray],
+    posteriors: bool = False,
 ) -> Job[list[WindowReading]]:
     """`read_windows` for windows that go through the aligner as one padded batch."""
     done, total, clip, note = where
@@ -155,16 +159,20 @@ def _read_batch(
     readings = []
     for b, n in enumerate(2 * f for f in frames):
         cancel_point()  # the refiner goes window by window: a cancel lands between them
-        refined = refine_tokens(
-            _unpadded(stages),
-            models.semantic.refiner.config,
-            device,
-            tokens[b, :n],
-            error[b, :n] >= refine.threshold,
-            log_probs[b, :n],
-            refine.passes,
-            refine.lm_weight,
-            refine.masking,
+        refined = (
+            tokens[b, :n]
+            if refine.passes == 0
+            else refine_tokens(
+                _unpadded(stages),
+                models.semantic.refiner.config,
+                device,
+                tokens[b, :n],
+                error[b, :n] >= refine.threshold,
+                log_probs[b, :n],
+                refine.passes,
+                refine.lm_weight,
+                refine.masking,
+            )
         )
         release_free_heap()  # each window's BERT blocks differ in size: no fragments kept
         readings.append(
@@ -174,6 +182,7 @@ def _read_batch(
                 error=error[b, :n],
                 refined=refined,
                 lip=features[b, :n],
+                log_probs=log_probs[b, :n].astype(np.float32) if posteriors else None,
             )
         )
     return readings

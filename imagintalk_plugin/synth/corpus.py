@@ -31,8 +31,8 @@ from imagintalk_plugin.core.files import atomic_path, remove_stale_temporaries
 from imagintalk_plugin.core.manifest import ManifestEntry
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import EMOTIONS
-from imagintalk_plugin.synth.corpus_plan import UtterancePlan, plan_corpus, speaker_splits
 from imagintalk_plugin.espeak import EspeakVoice
+from imagintalk_plugin.synth.corpus_plan import UtterancePlan, plan_corpus, speaker_splits
 from imagintalk_plugin.synth.face_rig import FaceRig
 from imagintalk_plugin.synth.media import VIDEO_FPS, pad_speech, write_mp4, write_wav
 from imagintalk_plugin.synth.performance import perform

@@ -17,9 +17,9 @@ import numpy as np
 
 from imagintalk_plugin.core.progress import drive
 from imagintalk_plugin.core.signals import EMOTIONS
+from imagintalk_plugin.espeak import EspeakVoice
 from imagintalk_plugin.frontend.face_models import FaceModels
 from imagintalk_plugin.frontend.lip_track_builder import build_lip_track
-from imagintalk_plugin.espeak import EspeakVoice
 from imagintalk_plugin.synth.face_rig import FaceRig
 from imagintalk_plugin.synth.faces import AlignedFace
 from imagintalk_plugin.synth.media import VIDEO_FPS, pad_speech, write_mp4

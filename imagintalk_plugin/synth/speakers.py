@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from imagintalk_plugin.frontend.face_models import FaceModels
 from imagintalk_plugin.espeak import EspeakVoice
+from imagintalk_plugin.frontend.face_models import FaceModels
 from imagintalk_plugin.synth.face_rig import warp_landmarks
 from imagintalk_plugin.synth.faces import AlignedFace
 from imagintalk_plugin.synth.voices import voice_from_face

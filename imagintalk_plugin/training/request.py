@@ -14,7 +14,7 @@ from imagintalk_plugin.core.errors import OutputExistsError, UsageError
 from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.training.training_data import DataSource, as_sources
 
-SEMANTIC_STAGES = ("units", "aligner", "detector", "refiner", "evaluate")
+SEMANTIC_STAGES = ("units", "line", "aligner", "detector", "refiner", "evaluate")
 # training/acoustic_stages.py; dit-voice: the Style-DiT for identity overrides (RUN/dit_voice)
 ACOUSTIC_STAGES = ("codec", "vocoder", "dit", "dit-voice", "evaluate-voice")
 DIT_STAGES = ("dit", "dit-voice")

@@ -1,9 +1,10 @@
-"""`imagintalk train units|aligner|detector|refiner|evaluate`: the semantic branch, stage by stage.
+"""`imagintalk train units|line|aligner|detector|refiner|evaluate`: the semantic branch, by stage.
 
 All stages of one model live in one run folder (`--out RUN`), each in its own subfolder, and a
 stage finds what it builds on there:
 
     RUN/units/      k-means codebook                 (train units)
+    RUN/line/       reference-voice -> corpus unit table, for known lines (train line: units)
     RUN/aligner/    lip aligner                      (train aligner: needs units)
     RUN/detector/   error detector, fold aligners in folds/, their predictions in oof.*
                                                      (train detector: needs units, aligner)
@@ -34,6 +35,7 @@ from imagintalk_plugin.pipeline.semantic_models import (
     load_refiner,
 )
 from imagintalk_plugin.training import semantic_stages as stages
+from imagintalk_plugin.training.line_stage import train_line
 from imagintalk_plugin.training.loops.aligner_training import Predictions
 from imagintalk_plugin.training.loops.corpus import SemanticCorpus, Utterance
 from imagintalk_plugin.training.loops.distributed import DistributedContext, barrier
@@ -82,6 +84,7 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
     request.out.mkdir(parents=True, exist_ok=True)
     runners = {
         "units": stages.train_units,
+        "line": train_line,
         "aligner": stages.train_aligner,
         "detector": stages.train_detector,
         "refiner": stages.train_refiner,

@@ -77,6 +77,9 @@ def ship_run(run: Path, dest: Path, force: bool = False) -> str:
         if "dit_voice" not in modules:  # a previous shipment's, not this run's
             shutil.rmtree(dest / "dit_voice", ignore_errors=True)
     shutil.copytree(run / "units", dest / "units", dirs_exist_ok=True)
+    if (run / "line" / "config.json").is_file():  # the line table for known lines (ADR)
+        shutil.copytree(run / "line", dest / "line", dirs_exist_ok=True)
+        (dest / "line" / "metrics.json").unlink(missing_ok=True)
     chosen = {"refiner": chosen_refiner(run)}  # the fine-tuned refiner or its LM
     for name, module in modules.items():
         meta = read_model_document(run / chosen.get(name, name), KINDS[name])["meta"]

@@ -7,12 +7,12 @@ import pytest
 from evaluation_fixtures import VOICES, write_wav
 
 from imagintalk_plugin.audio import SpeakerEncoder, cosine, load_audio, pitch_track
+from imagintalk_plugin.espeak import EspeakVoice
 from imagintalk_plugin.evaluation.prosody import compare_pitch
 from imagintalk_plugin.evaluation.signal_quality import (
     intelligibility_indices,
     mel_cepstral_distortion,
 )
-from imagintalk_plugin.espeak import EspeakVoice
 from imagintalk_plugin.synth.sentences import say
 
 A = ["bin", "blue", "at", "f", "two", "now"]

@@ -1,13 +1,13 @@
 """The panel's controller: a timeline's clips, their styles and takes, and placing them (no Qt).
 
 Following napari and AYON's loader, the widgets (`imagintalk_plugin.ui`) only draw the state and
-call these methods; observers are a plain callback list. The work for one clip is `clip_job`, a
-plain generator around the pipeline's clip job (`pipeline.clip_job`: front-end, then
-`speak_track`) that the Qt worker drives on its own thread and tests drive directly. Pipeline
-modules pull torch, so they are imported inside the functions that use them: the panel opens
-without loading a model. Every announced change of a clip's takes or style is saved at once in
-the timeline's session (`session_store`), which opening the timeline again reads back. Nothing
-in `panel_model` imports Qt, the widgets or the models (an import contract keeps it so).
+call these methods; observers are a plain callback list. The work for one clip is `clip_job`
+(`take_job`, re-exported here), a plain generator around the pipeline's clip job that the Qt
+worker drives on its own thread and tests drive directly. Pipeline modules that pull torch are
+imported inside the functions that use them: the panel opens without loading a model. Every
+announced change of a clip's takes or style, and of a character's cast (`adr`), is saved at
+once in the timeline's session (`session_store`), which opening the timeline again reads back.
+Nothing in `panel_model` imports Qt, the widgets or the models (an import contract keeps it so).
 """
 
 from __future__ import annotations
@@ -17,11 +17,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from imagintalk_plugin.core.clips import PlacedAudio
 from imagintalk_plugin.core.errors import ImagintalkError, MediaOfflineError, UsageError
-from imagintalk_plugin.core.progress import Job, Progress
+from imagintalk_plugin.core.progress import Progress
+from imagintalk_plugin.panel_model.adr import (
+    OWN,
+    Carried,
+    check_cast,
+    clean,
+    opening_casts,
+    voice_bank,
+)
 from imagintalk_plugin.panel_model.placing import place_takes
 from imagintalk_plugin.panel_model.session_store import SessionStore
 from imagintalk_plugin.panel_model.state import (
@@ -38,74 +44,15 @@ from imagintalk_plugin.panel_model.state import (
     Take,
     clip_fraction,
 )
+from imagintalk_plugin.panel_model.take_job import clip_job, speech_settings, timbre_record
+from imagintalk_plugin.pipeline.voice_bank import VoiceBank
 from imagintalk_plugin.timeline.clips import list_clips
 from imagintalk_plugin.timeline.reading import LoadedTimeline, read_timeline
 from imagintalk_plugin.timeline.relink import RelinkReport, relink_timeline
 from imagintalk_plugin.timeline.report import clip_record
 
 Observer = Callable[[PanelEvent], None]
-
-
-def speech_settings(
-    style: StyleSettings, face: np.ndarray | None = None, reference_voice: np.ndarray | None = None
-) -> Any:
-    """The pipeline's `SpeechSettings` for a style (imports the pipeline: worker side only).
-
-    Built by `pipeline.clip_job.speech_settings`, as the CLI's options are. `face` (another
-    clip's 128-d identity) or `reference_voice` (a 256-d speaker embedding) replace the clip's
-    own face as the timbre; `clip_job` resolves them from the style.
-    """
-    from imagintalk_plugin.pipeline import clip_job as pipeline_job
-
-    return pipeline_job.speech_settings(
-        steps=style.steps,
-        guidance=style.guidance,
-        threshold=style.threshold,
-        emotion=style.emotion,
-        pitch=style.pitch,
-        speed=style.speed,
-        seed=style.seed,
-        face=face,
-        reference_voice=reference_voice,
-        timbre=timbre_record(style),
-    )
-
-
-def timbre_record(style: StyleSettings) -> dict[str, str]:
-    """Where a take's timbre came from, for its metadata (and the placed take's sidecar)."""
-    if style.timbre_clip is not None:
-        return {"source": "clip face", "clip_id": style.timbre_clip}
-    if style.reference_audio is not None:
-        return {"source": "reference audio", "path": str(style.reference_audio)}
-    return {"source": "face"}
-
-
-def clip_job(request: ClipRequest, models: Any, stages: Any, cache: Any = None) -> Job[ClipResult]:
-    """Job: one take of one clip, by the pipeline's clip job (`pipeline.clip_job.clip_job`,
-    the one `dub` and `speak` run too); reads lips and face first unless the request carries
-    them.
-
-    A timbre from another clip's face or a reference voice is resolved first; the take's
-    settings record it under "timbre" (`timbre_record`).
-    """
-    from imagintalk_plugin.pipeline import clip_job as pipeline_job
-
-    style = request.style
-    other = request.timbre_clip if style.timbre_clip is not None else None
-    other_track = request.timbre_track if style.timbre_clip is not None else None
-    if style.timbre_clip is not None and other is None and other_track is None:
-        raise UsageError(f"clip '{style.timbre_clip}' (the timbre's face) is not on the timeline")
-    timbre = pipeline_job.TimbreSource(other, other_track, style.reference_audio)
-    made = yield from pipeline_job.clip_job(
-        models,
-        stages,
-        request.clip,
-        speech_settings(style),
-        timbre=timbre,
-        track=request.track,
-        cache=cache,
-    )
-    return ClipResult(request.clip.clip_id, request.take, style, made.track, made.speech)
+__all__ = ["PanelController", "clip_job", "next_free_output", "speech_settings", "timbre_record"]
 
 
 def next_free_output(folder: Path, stem: str, suffix: str = ".otio") -> Path:
@@ -134,6 +81,8 @@ class PanelController:
         self.session_notes: list[str] = []  # what reopening the session found, one line each
         self.session_error = ""  # why the last save failed ("" when it worked)
         self._held: set[str] | None = None  # clips whose save waits for a batch edit's end
+        self.casts: dict[str, str] = {}  # character -> "KIND:VALUE" (`adr`), "own" included
+        self.bank: VoiceBank | None = None  # the model's voice bank (`use_voice_bank`)
 
     # observers -------------------------------------------------------------------------
     def subscribe(self, observer: Observer) -> Callable[[], None]:
@@ -147,12 +96,14 @@ class PanelController:
         for observer in list(self._observers):
             observer(PanelEvent(kind, clip_id))
 
-    def _save(self, *clip_ids: str) -> None:
-        """Keep the clips' takes and settings in the session (one write of the session file);
-        a failure is announced, not raised (the takes stay in the panel and the next change
-        tries again). During a batch edit the clips are only noted, and saved at its end."""
-        if self.session is None or not clip_ids:
+    def _save(self, *clip_ids: str, cast: bool = False) -> None:
+        """Keep the clips' takes and settings (and the casts) in the session (one write of the
+        session file); a failure is announced, not raised (the takes stay in the panel and the
+        next change tries again). During a batch edit the clips are only noted, and saved at
+        its end."""
+        if self.session is None or not (clip_ids or cast):
             return
+        self.session.cast = self.casts
         if self._held is not None:
             self._held.update(clip_ids)
             return
@@ -162,19 +113,29 @@ class PanelController:
             self.session.write()
         except (OSError, ImagintalkError) as err:
             self.session_error = f"cannot save the session in {self.session.folder}: {err}"
-            self._emit("session", clip_ids[0])
+            self._emit("session", clip_ids[0] if clip_ids else None)
         else:
             self.session_error = ""
 
     # timeline and clips ------------------------------------------------------------------
     def open_timeline(self, path: Path) -> None:
         """Read a timeline (any format `timeline inspect` reads), list its clips and give them
-        their takes and settings saved in its session (see `session_notes`)."""
+        their takes and settings saved in its session (see `session_notes`); the casts are the
+        session's, else those saved in the timeline (`adr.opening_casts`)."""
         loaded = read_timeline(Path(path))
         clips = self._list(loaded)
         self.session = SessionStore.for_timeline(loaded.path) if self.keep_session else None
         self.session_notes = self.session.restore(clips) if self.session is not None else []
         self.session_error = ""
+        characters = [c.style.character for c in clips.values() if c.style.character]
+        self.casts, notes = opening_casts(
+            self.session.cast if self.session is not None else {},
+            Carried(loaded.timeline).cast,
+            characters,
+            {i: c.ref for i, c in clips.items()},
+            self.bank,
+        )
+        self.session_notes += notes
         self._use(loaded, clips)
 
     def relink(self, media_dirs: Sequence[Path]) -> RelinkReport:
@@ -198,9 +159,12 @@ class PanelController:
         return report
 
     def _list(self, loaded: LoadedTimeline) -> dict[str, ClipState]:
-        clips = {}
+        clips, carried = {}, Carried(loaded.timeline)
         for ref in list_clips(loaded):
-            state = ClipState(ref, clip_record(loaded, ref)["record_start_timecode"], self.defaults)
+            line, character = carried.line(ref), carried.character(ref)
+            style = replace(self.defaults, line=line, character=character)
+            timecode = clip_record(loaded, ref)["record_start_timecode"]
+            state = ClipState(ref, timecode, style, carried_line=line, carried_character=character)
             if ref.offline or not ref.media_path:
                 state.status, state.error = OFFLINE, f"media offline: {ref.media_path or 'none'}"
             clips[ref.clip_id] = state
@@ -228,8 +192,12 @@ class PanelController:
 
         A timbre source is checked first: `timbre_clip` must be an online clip of the
         timeline and `reference_audio` a usable WAV (`check_reference_audio`); otherwise a
-        one-line `ImagintalkError` and nothing changes. Setting one clears the other.
+        one-line `ImagintalkError` and nothing changes. Setting one clears the other. A
+        `line` or `character` is kept with its whitespace collapsed (blank: None).
         """
+        for name in ("line", "character"):
+            if name in changes:
+                changes[name] = clean(changes[name])
         if changes.get("timbre_clip") is not None:
             self._check_timbre_clip(str(changes["timbre_clip"]))
             changes.setdefault("reference_audio", None)
@@ -256,6 +224,45 @@ class PanelController:
         if state.status == OFFLINE:
             raise MediaOfflineError(state.ref.name, state.ref.media_path)
 
+    def set_line(self, clip_id: str, line: str | None) -> None:
+        """The clip's known line for its next takes (blank: the words read from the lips)."""
+        self.set_style([clip_id], line=line)
+
+    # casting -----------------------------------------------------------------------------
+    def characters(self) -> list[str]:
+        """The clips' characters, sorted."""
+        return sorted({c.style.character for c in self.clips.values() if c.style.character})
+
+    def cast_of(self, character: str | None) -> str | None:
+        """The character's cast voice ("face:V1-002", "voice:/a.wav", "bank:NAME"); None when
+        its clips take their own timbre (no cast, or cast `own`)."""
+        cast = self.casts.get(character or "")
+        return None if cast in (None, OWN) else cast
+
+    def set_cast(self, character: str, cast: str | None) -> None:
+        """Cast `character` (`face:CLIP_ID`, `voice:WAV`, `bank:NAME`; None or `own`: each clip
+        its own timbre) for every clip of it; checked as `dub --cast` is (a one-line
+        `ImagintalkError`, nothing changed). Saved in the session and announced (`cast`)."""
+        name = clean(character)
+        if name is None:
+            raise UsageError("give the clip a character before casting it")
+        if cast is None or clean(cast) in (None, OWN):
+            text = OWN
+        else:
+            refs = {i: c.ref for i, c in self.clips.items()}
+            text = check_cast(name, str(cast), self.characters(), refs, self.bank)
+        self.casts[name] = text
+        self._save(cast=True)
+        self._emit("cast")
+
+    def use_voice_bank(self, model: Path) -> list[str]:
+        """Read the model folder's voice bank (what `bank:NAME` casts name); returns its
+        voices' names (`UsageError` when its bank file is unreadable)."""
+        self.bank, why = voice_bank(model)
+        if self.bank is None:
+            raise UsageError(why)
+        return sorted(self.bank.voices)
+
     def face_sources(self) -> list[str]:
         """Clips whose face may lend its timbre: the online ones, in timeline order."""
         return [i for i, c in self.clips.items() if c.status != OFFLINE]
@@ -281,6 +288,9 @@ class PanelController:
         state.stage, state.fraction = "queued", 0.0
         self._emit("clip", clip_id)
         other = self.clips.get(state.style.timbre_clip or "")
+        cast = self.cast_of(state.style.character)
+        kind, _, value = (cast or "").partition(":")
+        face = self.clips.get(value) if kind == "face" else None
         return ClipRequest(
             state.ref,
             state.style,
@@ -288,6 +298,9 @@ class PanelController:
             state.track,
             timbre_clip=other.ref if other is not None else None,
             timbre_track=other.track if other is not None else None,
+            cast=cast,
+            cast_clip=face.ref if face is not None else None,
+            cast_track=face.track if face is not None else None,
         )
 
     def started(self, clip_id: str) -> None:
@@ -351,8 +364,10 @@ class PanelController:
 
         The takes go as Broadcast WAVs spotted at their record timecode (with the same
         `.take.json` sidecars as `imagintalk dub`) into `<output stem>_dialogue/`; the new
-        timeline has them on `ImaginTalk Dialogue` track(s). Returns a summary; the placements
-        are kept in `last_placed` (a linked host places the same takes).
+        timeline has them on `ImaginTalk Dialogue` track(s), one per character, and keeps the
+        clips' lines and characters and the casts in its `metadata["imagintalk"]` as `dub`
+        does. Returns a summary; the placements are kept in `last_placed` (a linked host
+        places the same takes).
         """
         self.last_placed = []
         if self.loaded is None:
@@ -360,7 +375,14 @@ class PanelController:
         chosen = [(s, t) for s in self.clips.values() if (t := s.chosen_take()) is not None]
         if not chosen:
             raise UsageError("no takes to place yet: run some clips first")
-        summary, self.last_placed = place_takes(self.loaded, chosen, Path(output), force)
+        adr = {
+            "lines": {i: c.style.line for i, c in self.clips.items() if c.style.line},
+            "characters": {
+                i: c.style.character for i, c in self.clips.items() if c.style.character
+            },
+            "casts": self.casts,
+        }
+        summary, self.last_placed = place_takes(self.loaded, chosen, Path(output), force, **adr)
         left = len(self.clips) - len(chosen)
         tail = [f"  {left} clip(s) without a take left out"] if left else []
         return "\n".join([summary, *tail])

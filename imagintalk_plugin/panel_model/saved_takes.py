@@ -138,9 +138,17 @@ class SavedSpeech:
     (what reopening a session does for every take).
     """
 
-    def __init__(self, clip_id: str, folder: Path, number: int, take: SavedTakeInfo) -> None:
+    def __init__(
+        self,
+        clip_id: str,
+        folder: Path,
+        number: int,
+        take: SavedTakeInfo,
+        notes: tuple[str, ...] = (),
+    ) -> None:
         self.clip_id = clip_id
         self.number = number
+        self.notes = notes  # the take's notes (a line that barely fits), as it was made
         wav_name, arrays_name = take_files(number)
         self.wav_path, self.arrays_path = folder / wav_name, folder / arrays_name
         self.take = take

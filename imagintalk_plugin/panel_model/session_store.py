@@ -1,10 +1,12 @@
 """The panel's session beside its timeline: every take and clip setting, saved as it is made.
 
 `<timeline stem>.imagintalk/` next to the timeline holds `session.json` (per clip: its style
-settings, seed and timbre choice included, and its takes with their recipe and which one is
-circled) and one folder per clip with each take's files (`saved_takes`). Every change is
-written at once, each file atomically, so closing the panel, or a crash, loses nothing: the
-next panel on the same timeline shows the clips' takes again.
+settings, seed, timbre choice, line and character included, and its takes with their recipe,
+their notes and which one is circled; and the characters' casts) and one folder per clip with
+each take's files (`saved_takes`). A clip's saved line and character win over the timeline's,
+unless the timeline's have changed since they were saved (a marker edited in the editor).
+Every change is written at once, each file atomically, so closing the panel, or a crash, loses
+nothing: the next panel on the same timeline shows the clips' takes again.
 
 Reopening never fails: an unreadable session file is set aside (`session.json.bad`) with a
 one-line note and the panel starts fresh; a take whose files are gone is dropped with a note;
@@ -20,7 +22,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,7 @@ class SessionStore:
         self.timeline = Path(timeline)
         self._records: dict[str, dict[str, Any]] = {}  # clip id -> its record on disk
         self._written: set[tuple[str, int]] = set()  # takes whose files are on disk
+        self.cast: dict[str, str] = {}  # character -> "KIND:VALUE", as saved and to save
 
     @classmethod
     def for_timeline(cls, timeline: Path) -> SessionStore:
@@ -127,9 +130,10 @@ class SessionStore:
         if self.folder.is_dir():
             remove_stale_temporaries(self.folder)
         try:
-            saved = self._read()
+            saved, cast = self._read()
         except (OSError, ValueError) as err:
             return [self._set_aside(err)]
+        self.cast = cast
         notes, restored = [], 0
         for clip_id, record in saved.items():
             self._records[clip_id] = record
@@ -150,7 +154,7 @@ class SessionStore:
             notes.insert(0, f"restored the takes of {restored} clip(s) from {self.folder.name}")
         return notes
 
-    def _read(self) -> dict[str, dict[str, Any]]:
+    def _read(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         data = json.loads(self.path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError("not an ImaginTalk session file")
@@ -159,7 +163,10 @@ class SessionStore:
         clips = data.get("clips")
         if not isinstance(clips, dict) or not all(isinstance(r, dict) for r in clips.values()):
             raise ValueError("its clips are not a table of clip records")
-        return clips
+        cast = data.get("cast") or {}
+        if not isinstance(cast, dict):
+            raise ValueError("its cast is not a table of characters")
+        return clips, {str(c): str(t) for c, t in cast.items() if isinstance(t, str)}
 
     def _set_aside(self, err: BaseException) -> str:
         reason = " ".join(str(err).split()) or type(err).__name__
@@ -179,11 +186,17 @@ class SessionStore:
         if style.reference_audio is not None and not Path(style.reference_audio).is_file():
             notes.append(f"reference voice {style.reference_audio} is gone; timbre from face")
             style = StyleSettings(**(asdict(style) | {"reference_audio": None}))
+        seen = record.get("carried")
+        if isinstance(seen, Mapping):  # the timeline's line / character changed since: theirs
+            now = {"line": state.carried_line, "character": state.carried_character}
+            style = replace(style, **{k: v for k, v in now.items() if seen.get(k) != v})
         state.style = style
         folder = self.folder / state.clip_id
         for item in record.get("takes") or []:
             number = int(item["number"])
-            speech = SavedSpeech(state.clip_id, folder, number, info_from_record(item["info"]))
+            info = info_from_record(item["info"])
+            notes_of = tuple(str(n) for n in item.get("notes") or ())
+            speech = SavedSpeech(state.clip_id, folder, number, info, notes_of)
             try:
                 speech.check()
             except ValueError as err:
@@ -216,12 +229,14 @@ class SessionStore:
         self._records[state.clip_id] = {
             "fingerprint": clip_fingerprint(state.ref),
             "style": style_record(state.style),
+            "carried": {"line": state.carried_line, "character": state.carried_character},
             "takes": [
                 {
                     "number": take.number,
                     "circled": take.circled,
                     "style": style_record(take.style),
                     "info": info_record(take.speech.take),
+                    "notes": list(take.notes),
                     "files": list(take_files(take.number)),
                 }
                 for take in state.takes
@@ -236,6 +251,7 @@ class SessionStore:
             "version": VERSION,
             "timeline": str(self.timeline),
             "clips": self._records,
+            "cast": dict(sorted(self.cast.items())),
         }
         with atomic_path(self.path) as tmp:
             tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")

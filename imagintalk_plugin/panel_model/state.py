@@ -37,7 +37,12 @@ class StyleSettings:
 
     The timbre comes from the clip's own face unless `timbre_clip` names another clip of the
     timeline (its face identity is used) or `reference_audio` is a voice recording (its
-    speaker embedding is used); at most one of the two is set.
+    speaker embedding is used); at most one of the two is set. A clip whose `character` is
+    cast (the controller's casts) speaks in the cast voice instead.
+
+    ADR: `line` is the known line the take says, its timing from the lips (None: the words
+    read from the lips); `character` is who speaks it (the character's cast voice, the
+    character's dialogue track). Both start as the timeline carries them (`adr.carried`).
     """
 
     pitch: float = 0.0  # semitones
@@ -50,6 +55,8 @@ class StyleSettings:
     seed_locked: bool = False
     timbre_clip: str | None = None  # clip id whose face gives the timbre
     reference_audio: Path | None = None  # WAV whose voice gives the timbre
+    line: str | None = None  # ADR: the known line; None = the words read from the lips
+    character: str | None = None  # who speaks: casting and the dialogue track
 
     def __post_init__(self) -> None:
         if self.timbre_clip is not None and self.reference_audio is not None:
@@ -61,15 +68,16 @@ class StyleSettings:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"detector threshold {self.threshold} is outside 0-1")
 
-    def describe(self) -> str:
-        """One line for the takes list."""
-        parts = [f"seed {self.seed}", f"{self.steps} steps", f"guidance {self.guidance:g}"]
+    def describe(self, timbre: str | None = None) -> str:
+        """One line for the takes list (`timbre` replaces `timbre()`: a cast take's voice)."""
+        parts = [f'"{_short(self.line)}"'] if self.line else []
+        parts += [f"seed {self.seed}", f"{self.steps} steps", f"guidance {self.guidance:g}"]
         if self.pitch:
             parts.append(f"pitch {self.pitch:+g} st")
         if self.speed != 1.0:
             parts.append(f"speed x{self.speed:g}")
         parts.append(self.emotion or "emotion from face")
-        parts.append(self.timbre())
+        parts.append(timbre or self.timbre())
         return ", ".join(parts)
 
     def timbre(self) -> str:
@@ -93,7 +101,25 @@ class Take:
     def label(self) -> str:
         """`● take 2: seed 1, ...` — circled takes are marked as on a camera report."""
         mark = "●" if self.circled else "○"
-        return f"{mark} take {self.number}: {self.style.describe()}"
+        return f"{mark} take {self.number}: {self.style.describe(self.cast_voice())}"
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the editor should know about the take (a line that barely fits its clip)."""
+        return tuple(getattr(self.speech, "notes", ()) or ())
+
+    def timbre_record(self) -> dict[str, str]:
+        """The take's recorded timbre (`settings["timbre"]`: its source, a cast's character)."""
+        settings = getattr(getattr(self.speech, "take", None), "settings", None)
+        timbre = settings.get("timbre") if isinstance(settings, dict) else None
+        return dict(timbre) if isinstance(timbre, dict) else {}
+
+    def cast_voice(self) -> str | None:
+        """A cast take's voice, `ALICE's cast voice (bank:narrator)`; None for other takes."""
+        timbre = self.timbre_record()
+        if timbre.get("source") != "cast":
+            return None
+        return f"{timbre.get('character')}'s cast voice ({timbre.get('cast')})"
 
 
 @dataclass
@@ -109,6 +135,8 @@ class ClipState:
     fraction: float = 0.0  # of the running clip's job
     takes: list[Take] = field(default_factory=list)
     track: LipTrack | None = None  # the prepared lips and face, kept for regenerating
+    carried_line: str | None = None  # the line the timeline carries for the clip
+    carried_character: str | None = None  # the character the timeline gives it
 
     @property
     def clip_id(self) -> str:
@@ -136,6 +164,9 @@ class ClipRequest:
     track: LipTrack | None = None  # None: read lips and face first (prepare_clip)
     timbre_clip: ClipRef | None = None  # the clip named by style.timbre_clip
     timbre_track: LipTrack | None = None  # its lips and face when already read
+    cast: str | None = None  # the cast of style.character ("face:V1-002"), replacing the timbre
+    cast_clip: ClipRef | None = None  # a face cast's clip
+    cast_track: LipTrack | None = None  # its lips and face when already read
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,8 +192,9 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class PanelEvent:
-    """What changed, for observers: `timeline`, `clip`, `progress`, `style`, `takes`, or
-    `session` (saving the session failed: the controller's `session_error` says why)."""
+    """What changed, for observers: `timeline`, `clip`, `progress`, `style`, `takes`, `cast`
+    (a character's cast; no clip id), or `session` (saving the session failed: the
+    controller's `session_error` says why)."""
 
     kind: str
     clip_id: str | None = None
@@ -179,3 +211,7 @@ def clip_fraction(step: Progress) -> float:
     if step.stage == "prosody":
         return 0.95 + 0.05 * step.fraction
     return FRONTEND_SHARE + (0.95 - FRONTEND_SHARE) * step.fraction
+
+
+def _short(text: str, length: int = 40) -> str:
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"

@@ -14,6 +14,9 @@ them before any work (`check_casts`), and resolves each character's voice once p
 (`resolve_cast`). A cast clip's take records `source: cast`, its character and its cast in
 `settings.timbre` (with what identifies the voice: the face clip's media and range, the
 recording's or the bank voice's digest), so a take is reused only for the same voice.
+
+The panel casts through the same functions (`parse_cast`, `check_casts` on the GUI thread,
+`resolve_cast` in its worker): this module loads no model code until `resolve_cast` runs.
 """
 
 from __future__ import annotations
@@ -22,20 +25,23 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from imagintalk_plugin.core.clips import ClipRef
 from imagintalk_plugin.core.errors import ImagintalkError, UsageError
 from imagintalk_plugin.core.progress import Job, Progress
+from imagintalk_plugin.core.signals import LipTrack
 from imagintalk_plugin.frontend.cache import LipTrackCache
-from imagintalk_plugin.pipeline.clip_job import TimbreSource, resolve_timbre
-from imagintalk_plugin.pipeline.speech import SpeechSettings
 from imagintalk_plugin.pipeline.voice_bank import VoiceBank
 from imagintalk_plugin.pipeline.voice_overrides_io import (
     check_reference_audio,
     reference_voice_embedding,
 )
+
+if TYPE_CHECKING:
+    from imagintalk_plugin.pipeline.speech import SpeechSettings
 
 CAST_KINDS = ("face", "voice", "bank", "own")
 
@@ -168,8 +174,12 @@ def resolve_cast(
     clips: Mapping[str, ClipRef],
     bank: VoiceBank | None,
     cache: LipTrackCache | None = None,
+    tracks: Mapping[str, LipTrack] | None = None,
 ) -> Job[dict[str, CastVoice]]:
-    """Job: each cast character's voice, resolved once (`own` casts need none)."""
+    """Job: each cast character's voice, resolved once (`own` casts need none); a face clip
+    whose lips and face are in `tracks` (clip id -> LipTrack) is not read again."""
+    from imagintalk_plugin.pipeline.clip_job import TimbreSource, resolve_timbre
+
     voices = {}
     for character, spec in casts.items():
         record: list[tuple[str, str]] = [
@@ -181,7 +191,9 @@ def resolve_cast(
         yield Progress("cast", 0, 1, message=f"{character}: {spec.text}")
         if spec.kind == "face":
             clip = clips[spec.value]
-            face, _ = yield from resolve_timbre(clip.clip_id, TimbreSource(face_clip=clip), cache)
+            known = (tracks or {}).get(clip.clip_id)
+            timbre = TimbreSource(face_clip=clip, face_track=known)
+            face, _ = yield from resolve_timbre(clip.clip_id, timbre, cache)
             source = clip.source_range
             span = f"{source.start_time.value:g}+{source.duration.value:g}@{source.duration.rate:g}"
             record += [("media", str(clip.media_path)), ("range", span)]

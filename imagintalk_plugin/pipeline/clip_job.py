@@ -55,6 +55,7 @@ def speech_settings(
     face: np.ndarray | None = None,
     reference_voice: np.ndarray | None = None,
     timbre: Mapping[str, str] | Iterable[tuple[str, str]] = OWN_FACE,
+    line: str | None = None,
 ) -> SpeechSettings:
     """One take's `SpeechSettings` from plain values; a bad value is a one-line `UsageError`.
 
@@ -63,7 +64,8 @@ def speech_settings(
     None takes it from the face; `pitch` is in semitones, `speed` a factor. `face` (another
     face's 128-d identity) or `reference_voice` (a 256-d speaker embedding) replace the clip's
     own face as the timbre, and `timbre` says where it came from for the take's metadata
-    (`{"source": "reference audio", "path": ...}`; the clip's own face by default).
+    (`{"source": "reference audio", "path": ...}`; the clip's own face by default). `line` is
+    the known line the take says (ADR; None or blank: the words read from the lips).
     """
     try:
         sampler = SamplerSettings()
@@ -80,8 +82,13 @@ def speech_settings(
             seed=seed,
         )
         record = tuple(dict(timbre).items())
+        line = " ".join(line.split()) if line else None
         return SpeechSettings(
-            threshold=threshold, sampler=sampler, overrides=overrides, timbre=record
+            threshold=threshold,
+            sampler=sampler,
+            overrides=overrides,
+            timbre=record,
+            line=line or None,
         )
     except ValueError as err:
         raise UsageError(str(err)) from err

@@ -23,7 +23,7 @@ each clip its settings.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from imagintalk_plugin.pipeline.dub_output import DubOutput
 from imagintalk_plugin.pipeline.dub_report import ClipOutcome
 from imagintalk_plugin.pipeline.speech import SpeechSettings
 from imagintalk_plugin.pipeline.voice_bank import VoiceBank
+from imagintalk_plugin.timeline.clip_lines import saved_entries
 from imagintalk_plugin.timeline.clips import list_clips
 from imagintalk_plugin.timeline.cues import (
     ClipCues,
@@ -158,11 +159,7 @@ def plan_adr(
 
 def _saved(timeline: otio.schema.Timeline, key: str) -> dict[str, str]:
     """What an earlier dub saved in the timeline's `metadata["imagintalk"][key]`."""
-    ours = timeline.metadata.get(METADATA_KEY)
-    saved = ours.get(key) if isinstance(ours, Mapping) else None
-    if not isinstance(saved, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in saved.items() if isinstance(v, str) and v.strip()}
+    return saved_entries(timeline, key)
 
 
 def cue_list_rows(

@@ -10,11 +10,15 @@ Two places, the first that has one wins:
   marker's `Resolve_OTIO` metadata; FCP XML and OTIO in its comment).
 
 Markers on the timeline ruler are not read: a cue sheet places lines by timecode instead.
+
+`saved_entries` reads what a dub (or the panel's Place) saved in a timeline's own
+`metadata["imagintalk"]`: `lines` and `characters` by clip id, `cast` by character.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import opentimelineio as otio
 
@@ -43,3 +47,13 @@ def _marker_texts(marker: otio.schema.Marker) -> list[str]:
     note = resolve.get("Note") if hasattr(resolve, "get") else None
     texts = [marker.name, getattr(marker, "comment", ""), note]
     return [t for t in texts if isinstance(t, str) and t]
+
+
+def saved_entries(timeline: otio.schema.Timeline, key: str) -> dict[str, str]:
+    """The non-blank strings an earlier dub saved in the timeline's
+    `metadata["imagintalk"][key]` (`lines`, `characters`, `cast`); {} when there are none."""
+    ours = timeline.metadata.get("imagintalk")
+    saved = ours.get(key) if isinstance(ours, Mapping) else None
+    if not isinstance(saved, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in saved.items() if isinstance(v, str) and v.strip()}

@@ -158,6 +158,8 @@ class ClipTable(QWidget):
         row = self._rows[state.clip_id]
         ref = state.ref
         status = state.status
+        chosen = state.chosen_take()
+        notes = "; ".join(chosen.notes) if chosen is not None else ""
         if state.stage:
             status = "queued" if state.stage == "queued" else f"{status} · {state.stage}"
         cells = (
@@ -167,7 +169,7 @@ class ClipTable(QWidget):
             status,
             None,
             str(len(state.takes)) if state.takes else "",
-            state.error or "; ".join(ref.notes),
+            state.error or notes or "; ".join(ref.notes),
         )
         for column, text in enumerate(cells):
             if text is None:

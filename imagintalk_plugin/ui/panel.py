@@ -2,8 +2,9 @@
 
 A main window with docks (`panel_layout`): the clip list with faces, Open, Relink media (look
 for offline clips' media in a folder), Run / Cancel and progress (left), the audition player
-over the inspect views of the current take (centre, one playhead for both), style controls,
-timbre and takes (right), settings and Place (bottom). The window only wires
+over the inspect views of the current take (centre, one playhead for both), the clip's ADR line,
+character and cast (`adr_controls`), style controls, timbre and takes (right), settings and
+Place (bottom). The window only wires
 widgets to the `PanelController` (state) and the `WorkerHost` (model work on its own thread);
 it never runs model code itself. Takes and clip settings are kept in the timeline's session
 (`session_store`) as they are made; opening the timeline again shows them, with one status line
@@ -27,10 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from imagintalk_plugin.core.errors import ImagintalkError
+from imagintalk_plugin.core.paths import default_checkpoint
 from imagintalk_plugin.core.progress import Progress
 from imagintalk_plugin.panel_model.controller import PanelController, next_free_output
 from imagintalk_plugin.panel_model.saved_takes import SavedSpeech, SavedTakeError, track_strip
 from imagintalk_plugin.panel_model.state import ClipResult, PanelEvent
+from imagintalk_plugin.ui.adr_controls import AdrControls
 from imagintalk_plugin.ui.audition import AuditionPlayer
 from imagintalk_plugin.ui.clip_table import ClipTable
 from imagintalk_plugin.ui.inspect_views import InspectViews
@@ -62,7 +65,8 @@ class PanelWindow(QMainWindow):
         self.views = InspectViews()
         self.audition = AuditionPlayer()
         self.audition.follow(self.views)
-        self.style_panel = StylePanel()
+        self.adr = AdrControls(self.controller)
+        self.style_panel = StylePanel(adr=self.adr)
         self.banner = QLabel()
         self.banner.setStyleSheet(BANNER_STYLE)
         self.banner.setWordWrap(True)
@@ -81,11 +85,11 @@ class PanelWindow(QMainWindow):
         self.last_error = ""  # why the last place failed
         self.place_action: Callable[[], object] = self.place  # what Place does (a host link's)
         self._inspected: dict[str, int] = {}  # clip id -> take number shown
-        self._total = self._finished = 0
+        self._total = self._finished = self._noted = 0
         self._side_docks = arrange(self, self)
         self._connect()
         self._update_buttons()
-        self.host.check(self.settings_box.model_config())
+        self._settings_changed()
         self.resize(1400, 900)
 
     # layout and wiring -----------------------------------------------------------------
@@ -202,7 +206,10 @@ class PanelWindow(QMainWindow):
     def _on_done(self, result: ClipResult) -> None:
         self._finished += 1
         self._inspected[result.clip_id] = result.take
-        self.controller.finished(result)
+        take = self.controller.finished(result)
+        if take.notes:  # also in the clip list's Note column and under the line
+            self._noted += 1
+            self._status(f"{result.clip_id} take {take.number}: {'; '.join(take.notes)}")
 
     @Slot(str, str)
     def _on_failed(self, clip_id: str, reason: str) -> None:
@@ -221,8 +228,13 @@ class PanelWindow(QMainWindow):
             self.overall.setValue(1000 if self._finished else 0)
             self._total = self._finished = 0
             done = sum(1 for c in self.controller.clips.values() if c.takes)
+            noted = (
+                f"; {self._noted} take(s) with notes (see the Note column)" if self._noted else ""
+            )
+            self._noted = 0
             if not unrun:
-                self._status(f"finished: {done} of {len(self.controller.clips)} clip(s) have takes")
+                total = len(self.controller.clips)
+                self._status(f"finished: {done} of {total} clip(s) have takes{noted}")
         self._update_buttons()
 
     @Slot(str)
@@ -236,7 +248,11 @@ class PanelWindow(QMainWindow):
         self._status(message)
 
     def _settings_changed(self) -> None:
-        self.host.check(self.settings_box.model_config())
+        config = self.settings_box.model_config()
+        self.host.check(config)
+        why = self.adr.use_model(config.checkpoint or default_checkpoint())  # its voice bank
+        if why:
+            self._status(why)
 
     @property
     def queue_counts(self) -> tuple[int, int]:
@@ -258,7 +274,9 @@ class PanelWindow(QMainWindow):
             ]
             self.style_panel.timbre.set_sources(sources)
             self._show_current()
-        elif event.kind in ("takes", "style") and event.clip_id == self.clip_table.current_id():
+        elif event.kind == "cast" or (
+            event.kind in ("takes", "style") and event.clip_id == self.clip_table.current_id()
+        ):
             self._show_current()
         elif event.kind == "session":
             self._status(self.controller.session_error)
@@ -272,7 +290,9 @@ class PanelWindow(QMainWindow):
         if state is not None:
             take = next((t for t in state.takes if t.number == take_number), None)
             take = take or state.chosen_take()
-        self.style_panel.show_clips(selected, state, take.number if take else None)
+        cast = self.controller.cast_of(state.style.character) if state is not None else None
+        self.style_panel.show_clips(selected, state, take.number if take else None, cast)
+        self.adr.show_clip(current_id, self.clip_table.selected_ids(), take)
         ref = state.ref if state is not None else None
         self.views.set_clock(ClipClock.of(ref) if ref is not None else None)
         if state is None or take is None:

@@ -2,7 +2,9 @@
 
 The controls show the current clip's settings; an edit applies to every selected clip (so an
 editor can set one emotion on a whole scene) and is announced as one changed field. The timbre
-row (`timbre_controls`) picks the voice: the clip's face, another clip's face or a voice file.
+row (`timbre_controls`) picks the voice: the clip's face, another clip's face or a voice file;
+for a clip whose character is cast it shows the cast instead (set in the ADR box above the
+style, `adr_controls`, which the window gives the panel).
 The takes list is the current clip's, each take with its recipe (timbre included): picking a
 take inspects it, Circle marks the one to place. The controls an editor reaches for (pitch,
 speed, emotion, timbre, variation seed) have plain labels; the model's own knobs (guidance,
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -87,13 +90,16 @@ class StylePanel(QWidget):
     circle_requested = Signal(int)  # take number
     take_chosen = Signal(int)  # take number to inspect
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, adr: QWidget | None = None) -> None:
         super().__init__(parent)
         self.pitch = _spin(-24.0, 24.0, 0.5, 1)
         self.speed = _spin(0.25, 4.0, 0.05, 2, " x")
         self.emotion = QComboBox()
         self.emotion.addItems([FROM_FACE, *EMOTIONS])
         self.timbre = TimbreControls()
+        self.cast_note = QLabel()  # a cast character's voice, in place of the timbre controls
+        self.cast_note.setWordWrap(True)
+        self.cast_note.hide()
         self.guidance = _spin(1.0, 10.0, 0.25, 2)
         self.steps = QSpinBox()
         self.steps.setRange(1, 256)
@@ -120,7 +126,7 @@ class StylePanel(QWidget):
         form.addRow("Pitch (semitones)", self.pitch)
         form.addRow("Speed", self.speed)
         form.addRow("Emotion", self.emotion)
-        form.addRow("Voice (timbre)", self.timbre)
+        form.addRow("Voice (timbre)", self._row(self.timbre, self.cast_note))
         form.addRow("Variation seed", self._row(self.seed, self.seed_locked))
         knobs = QWidget()
         advanced_form = QFormLayout(knobs)
@@ -137,6 +143,8 @@ class StylePanel(QWidget):
         takes_layout.addWidget(self.circle)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        if adr is not None:
+            layout.addWidget(adr)
         layout.addWidget(self.box)
         layout.addWidget(takes_box, 1)
 
@@ -191,9 +199,14 @@ class StylePanel(QWidget):
         return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
 
     def show_clips(
-        self, selected: list[ClipState], current: ClipState | None, take: int | None = None
+        self,
+        selected: list[ClipState],
+        current: ClipState | None,
+        take: int | None = None,
+        cast: str | None = None,
     ) -> None:
-        """Show the current clip's style and takes; `selected` is what an edit applies to."""
+        """Show the current clip's style and takes; `selected` is what an edit applies to.
+        `cast` is the cast of the clip's character (None: its own timbre controls)."""
         self._showing = True
         try:
             enabled = current is not None
@@ -209,6 +222,9 @@ class StylePanel(QWidget):
             self.speed.setValue(style.speed)
             self.emotion.setCurrentText(style.emotion or FROM_FACE)
             self.timbre.show_style(style, current.clip_id)
+            self.timbre.setVisible(cast is None)
+            self.cast_note.setVisible(cast is not None)
+            self.cast_note.setText(f"{style.character}'s cast: {cast}" if cast else "")
             self.guidance.setValue(style.guidance)
             self.steps.setValue(style.steps)
             self.calibrated.setChecked(style.threshold is None)
@@ -219,7 +235,7 @@ class StylePanel(QWidget):
             self.seed_locked.setChecked(style.seed_locked)
             for t in current.takes:
                 item = QListWidgetItem(t.label())
-                item.setToolTip(t.label())
+                item.setToolTip("\n".join([t.label(), *t.notes]))
                 item.setData(Qt.ItemDataRole.UserRole, t.number)
                 self.takes.addItem(item)
                 if t.number == take:

@@ -17,8 +17,8 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from imagintalk_plugin.core.errors import CancelledError, ImagintalkError
 from imagintalk_plugin.core.progress import CancelToken, Progress, drive
-from imagintalk_plugin.panel_model.take_job import clip_job
 from imagintalk_plugin.panel_model.state import ClipRequest, ModelConfig
+from imagintalk_plugin.panel_model.take_job import clip_job
 
 log = logging.getLogger(__name__)
 

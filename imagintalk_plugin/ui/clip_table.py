@@ -38,7 +38,8 @@ from imagintalk_plugin.panel_model.state import (
 )
 from imagintalk_plugin.ui.thumbnails import THUMB_PX, ThumbnailMaker, face_pixmap, usable
 
-# Two-line cells, as in an editor's bin: "id · track" over the name, timecode over duration.
+# Two-line cells, as in an editor's bin: "id · track · character" over the name, timecode over
+# duration.
 COLUMNS = ("Face", "Clip", "Record", "Status", "Progress", "Takes", "Note")
 ALL_TRACKS = "All tracks"
 STATUS_COLOURS = {DONE: "#66bb6a", FAILED: "#ef5350", OFFLINE: "#a1887f", RUNNING: "#42a5f5"}
@@ -96,7 +97,7 @@ class ClipTable(QWidget):
     def _on_event(self, event: PanelEvent) -> None:
         if event.kind == "timeline":
             self.reload()
-        elif event.clip_id in self._rows and event.kind in ("clip", "progress", "takes"):
+        elif event.clip_id in self._rows and event.kind in ("clip", "progress", "takes", "style"):
             state = self.controller.clip(event.clip_id)
             self._draw(state)
             if event.kind == "takes" and state.track is not None and usable(state.track.face_crop):
@@ -159,12 +160,13 @@ class ClipTable(QWidget):
         ref = state.ref
         status = state.status
         chosen = state.chosen_take()
+        speaker = f" · {state.style.character}" if state.style.character else ""
         notes = "; ".join(chosen.notes) if chosen is not None else ""
         if state.stage:
             status = "queued" if state.stage == "queued" else f"{status} · {state.stage}"
         cells = (
             "",
-            f"{ref.clip_id} · {ref.track_name}\n{ref.name}",
+            f"{ref.clip_id} · {ref.track_name}{speaker}\n{ref.name}",
             f"{state.record_timecode}\n{state.duration_s:.2f} s",
             status,
             None,

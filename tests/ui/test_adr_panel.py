@@ -95,6 +95,8 @@ def test_casting_a_character_from_the_bank_list(
     ]
     assert adr.cast.isEnabled()
     assert adr.cast_label.text() == "Cast of ALICE"
+    name = window.clip_table.table.item(1, COLUMNS.index("Clip")).text()
+    assert name.startswith("V1-002 · V1 · ALICE")  # the clip list shows each clip's character
     adr.cast.mode.setCurrentText(BANK)  # the first voice of the bank
     assert controller.casts == {"ALICE": "bank:narrator"}
     bank.setCurrentIndex(1)

@@ -9,6 +9,7 @@ reported on the clips they touch. Record frames count from the timeline's first 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,7 +216,7 @@ def _make_ref(
         media_fps=rate_float(media_fps),
         available_range=available,
         offline=offline,
-        speaker=_speaker(clip),
+        speaker=_speaker(clip, track.name),
         time_scalar=scalar,
         notes=tuple(notes),
         metadata=_metadata(clip),
@@ -237,7 +238,15 @@ def _metadata(clip: otio.schema.Clip) -> dict[str, str]:
     return {"otio_clip_name": clip.name} | ({"line": line} if line else {})
 
 
-def _speaker(clip: otio.schema.Clip) -> str | None:
+_GENERIC_TRACK = re.compile(r"^\s*(v|video|video track|track)?\s*\d*\s*$", re.IGNORECASE)
+
+
+def _speaker(clip: otio.schema.Clip, track_name: str) -> str | None:
+    """The clip's speaker label: `metadata["imagintalk"]["speaker"]`, else the name of its
+    track when an editor named it ("ALICE"; not a default such as "V1" or "Video 2")."""
     ours = clip.metadata.get("imagintalk")
     speaker = ours.get("speaker") if hasattr(ours, "get") else None
-    return str(speaker) if speaker else None
+    if speaker:
+        return str(speaker)
+    name = (track_name or "").strip()
+    return name if name and not _GENERIC_TRACK.match(name) else None

@@ -137,3 +137,27 @@ def test_single_clip_export_becomes_a_one_clip_timeline(tmp_path):
     assert ref.record_range.start_time.value == 0
     assert ref.duration_frames == 50
     assert loaded.fps == 25.0
+
+
+@pytest.mark.parametrize(
+    ("track_name", "metadata", "speaker"),
+    [
+        ("ALICE", {}, "ALICE"),  # an editor's character track
+        ("V1", {}, None),  # default names say nothing of who speaks
+        ("Video 2", {}, None),
+        ("ALICE", {"imagintalk": {"speaker": "BOB"}}, "BOB"),  # the clip's own label wins
+    ],
+)
+def test_speaker_label_from_clip_metadata_or_a_named_track(
+    tmp_path: Path, track_name: str, metadata: dict, speaker: str | None
+) -> None:
+    clip = _clip("take", 0, 25, 25.0, "take.mp4")
+    clip.metadata.update(metadata)
+    track = otio.schema.Track(name=track_name, kind=otio.schema.TrackKind.Video)
+    track.append(clip)
+    timeline = otio.schema.Timeline(name="t")
+    timeline.tracks.append(track)
+    path = tmp_path / "t.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    (ref,) = list_clips(read_timeline(path))
+    assert ref.speaker == speaker

@@ -36,7 +36,11 @@ from imagintalk_plugin.pipeline.voice_bank import VoiceBank, read_voice_bank
 from imagintalk_plugin.timeline.clip_lines import saved_entries
 
 OWN = "own"
-ORIGIN = "the panel's cast"
+
+
+def origin(character: str) -> str:
+    """How a cast's one-line errors start: `cast of ALICE: ...`."""
+    return f"cast of {' '.join(str(character).split())}"
 
 
 def clean(text: object) -> str | None:
@@ -74,7 +78,7 @@ def check_cast(
     """`text` as a cast of `character`, checked as `dub` checks `--cast` (an unknown or offline
     face clip, an unusable recording, a name not in the bank); returns it as saved
     (`KIND:VALUE`, a recording's path absolute). A bad one is a one-line `UsageError`."""
-    spec = parse_cast(character, text, ORIGIN)
+    spec = parse_cast(character, text, origin(character))
     check_casts({spec.character: spec}, characters, clips, bank)
     return spec.text
 
@@ -93,9 +97,9 @@ def opening_casts(
     known = sorted(set(characters))
     for character, text in (dict(carried) | dict(saved)).items():
         try:
-            spec = parse_cast(character, text, ORIGIN)
+            spec = parse_cast(character, text, origin(character))
         except UsageError as err:
-            notes.append(f"cast of {character} dropped: {err}")
+            notes.append(f"{err}; dropped")
             continue
         casts[spec.character] = spec.text
         if spec.kind == "own" or spec.character not in known:
@@ -103,7 +107,7 @@ def opening_casts(
         try:
             check_casts({spec.character: spec}, known, clips, bank)
         except ImagintalkError as err:
-            notes.append(f"cast of {spec.character}: {err}")
+            notes.append(str(err))
     return casts, notes
 
 
@@ -124,7 +128,7 @@ def cast_job(request: ClipRequest, settings: Any, models: Any, cache: Any = None
     from imagintalk_plugin.pipeline.casting import cast_settings, resolve_cast
 
     character = request.style.character or ""
-    spec = parse_cast(character, request.cast or OWN, f"the cast of {character}")
+    spec = parse_cast(character, request.cast or OWN, origin(character))
     clips, tracks = {}, {}
     if request.cast_clip is not None:
         clips[request.cast_clip.clip_id] = request.cast_clip
@@ -154,5 +158,5 @@ def save_adr(
     panel reads them back."""
     from imagintalk_plugin.pipeline.dub_adr import AdrPlan
 
-    specs = {c: parse_cast(c, text, ORIGIN) for c, text in casts.items()}
+    specs = {c: parse_cast(c, text, origin(c)) for c, text in casts.items()}
     AdrPlan({}, {}, dict(lines), dict(characters), specs).save(timeline)

@@ -84,7 +84,7 @@ def _mark(scene: Path) -> None:
     timeline.metadata["imagintalk"] = {
         "lines": {"V1-002": "Out, I said."},
         "characters": {"V1-002": "BOB"},
-        "cast": {"BOB": "face:V1-001"},
+        "cast": {"BOB": "face:V1-001", "ALICE": "bank:gone"},
     }
     otio.adapters.write_to_file(timeline, str(scene))
 
@@ -127,7 +127,8 @@ def test_lines_characters_and_cast_carried_by_the_timeline_fill_the_panel(scene:
     assert (second.style.line, second.style.character) == ("Out, I said.", "BOB")  # saved
     assert controller.characters() == ["ALICE", "BOB"]
     assert controller.cast_of("BOB") == "face:V1-001"  # the timeline's saved cast
-    assert controller.cast_of("ALICE") is None
+    assert controller.cast_of("ALICE") == "bank:gone"  # kept, with a note: no bank here
+    assert "cast of ALICE: this model has no voice bank" in controller.session_notes
     assert controller.request("V1-002").cast == "face:V1-001"  # type: ignore[union-attr]
 
     controller.set_line("V1-001", "Where were you?")  # the editor's line wins on reopening

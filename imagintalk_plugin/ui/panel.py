@@ -300,7 +300,8 @@ class PanelWindow(QMainWindow):
             message = f"{current_id}: no take yet" if current_id else "No clip selected"
             self.views.clear(message, "Run the clip to see its take here." if current_id else "")
             return
-        title = f"{state.clip_id} {state.ref.name} — take {take.number} ({take.style.describe()})"
+        recipe = take.style.describe(take.cast_voice())
+        title = f"{state.clip_id} {state.ref.name} — take {take.number} ({recipe})"
         try:
             mouths = track_strip(state.track)
             if mouths is None and isinstance(take.speech, SavedSpeech):

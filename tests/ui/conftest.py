@@ -2,8 +2,8 @@
 checkpoint.
 
 Qt runs offscreen (set before anything imports Qt). `make_panel` opens a panel window on the
-scene with the tiny checkpoint (2 diffusion steps, one thread); `run_clips` presses Run selected
-(or Regenerate) and waits for the takes.
+scene with the tiny checkpoint (2 diffusion steps, one thread); `panel_runs.run_clips` presses Run
+selected (or Regenerate) and waits for the takes.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from typing import Any
 
 import pytest
 from panel_fixtures import write_scene
-
-RUN_TIMEOUT_MS = 180_000  # generous: a training job may share the CPU
 
 
 @pytest.fixture
@@ -61,20 +59,3 @@ def make_panel(qtbot, store: Any, checkpoint: Path, scene: Path) -> Iterator[Cal
     for window in windows:
         if isValid(window) and window.isVisible():  # pytest-qt closes (and deletes) the rest
             window.shutdown()
-
-
-def run_clips(qtbot, window: Any, clip_ids: list[str], regenerate: bool = False) -> None:
-    """Select the clips, press Run selected (or Regenerate) and wait for a new take of each."""
-    from PySide6.QtCore import Qt
-
-    window.clip_table.select(clip_ids)
-    button = window.style_panel.regenerate if regenerate else window.run_selected_button
-    before = {i: len(window.controller.clip(i).takes) for i in clip_ids}
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(
-        lambda: (
-            all(len(window.controller.clip(i).takes) > before[i] for i in clip_ids)
-            and not window.controller.busy()
-        ),
-        timeout=RUN_TIMEOUT_MS,
-    )

@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from conftest import run_clips
 from panel_fixtures import OFFLINE_CLIP, fake_speech
+from panel_runs import run_clips
 from PySide6.QtCore import Qt
 
 from imagintalk_plugin.panel_model.state import ClipResult

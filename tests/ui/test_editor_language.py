@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import run_clips
 from panel_fixtures import FACE_CLIPS
+from panel_runs import run_clips
 from PySide6.QtWidgets import QFormLayout
 
 from imagintalk_plugin.core.signals import Waveform

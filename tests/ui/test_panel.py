@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import opentimelineio as otio
 import pytest
-from conftest import RUN_TIMEOUT_MS
-from conftest import run_clips as _run
 from panel_fixtures import FACE_CLIPS, OFFLINE_CLIP
+from panel_runs import RUN_TIMEOUT_MS
+from panel_runs import run_clips as _run
 from PySide6.QtCore import QSettings, Qt, QTimer
 
 from imagintalk_plugin.cli import main

@@ -7,8 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import run_clips
 from panel_fixtures import OFFLINE_CLIP
+from panel_runs import run_clips
 
 from imagintalk_plugin.panel_model.state import DONE, OFFLINE, PENDING
 from imagintalk_plugin.ui.clip_table import COLUMNS

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest import run_clips as _run
 from panel_fixtures import FACE_CLIPS, OFFLINE_CLIP
+from panel_runs import run_clips as _run
 
 from imagintalk_plugin.panel_model.session_store import SESSION_FILE
 from imagintalk_plugin.panel_model.state import PENDING

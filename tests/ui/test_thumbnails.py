@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from conftest import run_clips
 from panel_fixtures import FACE_CLIPS, OFFLINE_CLIP
+from panel_runs import run_clips
 from PySide6.QtCore import Qt
 
 from imagintalk_plugin.frontend.cache import LipTrackCache

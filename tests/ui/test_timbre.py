@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import run_clips
 from panel_fixtures import FACE_CLIPS, face_voice
+from panel_runs import run_clips
 
 from imagintalk_plugin.core.progress import drive
 from imagintalk_plugin.panel_model.state import FAILED

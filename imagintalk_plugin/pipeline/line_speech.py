@@ -53,9 +53,15 @@ def line_readings(
     line: str,
     refine: RefineSettings,
     where: tuple[int, int, str, str],
+    own_voice: bool = True,
 ) -> Job[tuple[list[WindowReading], LineFit]]:
     """Job: the windows (all of one clip, in order) read, with the line's units in place of
-    the refined ones; and how the line fits the clip."""
+    the refined ones; and how the line fits the clip.
+
+    `own_voice` False (the take's identity is replaced, so `dit_voice` speaks it) keeps the
+    reference voice's units: `dit_voice` learned from units said by other voices than the one
+    it makes (`training/acoustic_stages`), and the line table's recorded units would carry the
+    corpus speakers' timbre into the cast voice."""
     said = line_units(line, models.semantic.units)  # a bad line fails before the aligner runs
     skip_refiner = replace(refine, passes=0)
     readings = yield from read_windows(models, stages, windows, skip_refiner, where, True)
@@ -63,7 +69,7 @@ def line_readings(
     steps = 2 * track.num_frames
     log_probs = clip_posteriors(steps, windows, readings)
     valid = np.repeat(track.valid, 2)[:steps]
-    table = models.line_table.table if models.line_table is not None else None
+    table = models.line_table.table if models.line_table is not None and own_voice else None
     fit = align_line(said, log_probs, rest_weights(models.semantic.units), valid, table)
     placed = [
         replace(

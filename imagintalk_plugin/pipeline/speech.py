@@ -204,8 +204,10 @@ def speak_tracks(
             continue
         where = (done, total, track.clip_id, "placing the line on the lips")
         inputs = [windows[r][i] for i in faced]
+        own_voice = not uses_override_dit(models.voice, settings.overrides)
+        refine = _refine_settings(models, settings)
         readings, fit = yield from line_readings(
-            models, stages, inputs, settings.line, _refine_settings(models, settings), where
+            models, stages, inputs, settings.line, refine, where, own_voice
         )
         notes[r] = () if fit.warning is None else (fit.warning,)
         for first in range(0, len(faced), batch_size):

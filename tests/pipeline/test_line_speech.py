@@ -112,3 +112,30 @@ def test_inside_judge_reads_speech_out_of_place() -> None:
     assert speech_inside(reference, reference) == pytest.approx(1.0, abs=1e-3)
     early = tone * (t < 0.8)  # speech while the recording is silent
     assert speech_inside(reference, early) < 0.2
+
+
+def test_a_cast_take_keeps_the_reference_voice_units(checkpoint: Path, track) -> None:
+    """The line table turns the line into the corpus voices' units for the clip's own voice;
+    a take whose identity is replaced (dit_voice) keeps the reference voice's units."""
+    from imagintalk_plugin.pipeline.line_speech import line_readings
+    from imagintalk_plugin.pipeline.line_units import line_units
+    from imagintalk_plugin.pipeline.speech import window_starts
+    from imagintalk_plugin.pipeline.window_batches import RefineSettings, WindowInput
+
+    models = load_dub_models(checkpoint, "cpu")
+    k = models.semantic.units.config.num_units
+    counts = np.zeros((k, k))
+    counts[:, 3] = 1e6  # every reference unit is recorded as unit 3
+    table = LineTable.from_counts(counts, models.semantic.units.codebook_id, {})
+    models = replace(models, line_table=table)
+    stages = make_stages(models)
+    starts = window_starts(track.num_frames, 250, 25)
+    windows = [WindowInput(track, s, min(track.num_frames, s + 250)) for s in starts]
+    refine = RefineSettings(0.5, 1.0, 1)
+    line = "bin blue at f two now"
+    where = (0, 1, "line", "")
+    own, _ = drive(line_readings(models, stages, windows, line, refine, where, True))
+    cast, _ = drive(line_readings(models, stages, windows, line, refine, where, False))
+    assert np.mean(np.concatenate([r.refined for r in own]) == 3) > 0.9
+    said = set(line_units(line, models.semantic.units).units.tolist())
+    assert set(np.concatenate([r.refined for r in cast]).tolist()) <= said

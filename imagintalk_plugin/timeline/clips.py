@@ -238,12 +238,13 @@ def _metadata(clip: otio.schema.Clip) -> dict[str, str]:
     return {"otio_clip_name": clip.name} | ({"line": line} if line else {})
 
 
-_GENERIC_TRACK = re.compile(r"^\s*(v|video|video track|track)?\s*\d*\s*$", re.IGNORECASE)
+_GENERIC_TRACK = re.compile(r"^\s*(v|video|video track|track|channel)?\s*\d*\s*$", re.IGNORECASE)
 
 
 def _speaker(clip: otio.schema.Clip, track_name: str) -> str | None:
     """The clip's speaker label: `metadata["imagintalk"]["speaker"]`, else the name of its
-    track when an editor named it ("ALICE"; not a default such as "V1" or "Video 2")."""
+    track when an editor named it ("ALICE"; not a default such as "V1", "Video 2" or Blender's
+    "Channel 3")."""
     ours = clip.metadata.get("imagintalk")
     speaker = ours.get("speaker") if hasattr(ours, "get") else None
     if speaker:

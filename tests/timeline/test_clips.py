@@ -145,6 +145,7 @@ def test_single_clip_export_becomes_a_one_clip_timeline(tmp_path):
         ("ALICE", {}, "ALICE"),  # an editor's character track
         ("V1", {}, None),  # default names say nothing of who speaks
         ("Video 2", {}, None),
+        ("Channel 3", {}, None),  # Blender's sequencer channels
         ("ALICE", {"imagintalk": {"speaker": "BOB"}}, "BOB"),  # the clip's own label wins
     ],
 )

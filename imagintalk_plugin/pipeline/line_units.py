@@ -3,8 +3,7 @@
 The text becomes phonemes and speech the way ImaginTalk-Synth makes its corpus (espeak-ng, one
 fixed reference voice), with rest before and after, and the checkpoint's own unit codebook
 turns that speech into 50 Hz units: the same units the Style-DiT was trained to speak. Where
-espeak-ng's words are (and the loudness of each step) goes with them, for the alignment to
-the lips (`line_alignment`).
+espeak-ng's words are goes with them, for the alignment to the lips (`line_alignment`).
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ class LineUnits:
     samples: np.ndarray  # float32 at 16 kHz: the reference voice saying it, rest included
     units: np.ndarray  # (N,) int64 unit ids
     speech: np.ndarray  # (N,) bool: the step lies inside one of the words
-    loudness: np.ndarray  # (N,) float32 in [0, 1]: each step's energy against the loudest
     words: list[Segment]  # the words, in seconds of this rendition
 
     @property
@@ -68,7 +66,7 @@ def clean_line(text: str) -> str:
 
 
 def line_units(text: str, extractor: UnitExtractor) -> LineUnits:
-    """The line's units, word spans and loudness at 50 Hz, rest included."""
+    """The line's units and word spans at 50 Hz, rest included."""
     line = clean_line(text)
     spoken = speak(line, REFERENCE_VOICE)
     rate = spoken.sample_rate
@@ -76,13 +74,9 @@ def line_units(text: str, extractor: UnitExtractor) -> LineUnits:
     samples = np.concatenate([rest, spoken.samples, rest])
     units = extractor.unit_ids(samples).astype(np.int64)
     steps = len(units)
-    hop = rate / UNIT_RATE_HZ
-    frames = samples[: int(steps * hop)].reshape(steps, -1) if steps else samples[:0].reshape(0, 1)
-    energy = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1))
-    loudness = (energy / max(float(energy.max(initial=0.0)), 1e-9)).astype(np.float32)
     words = [Segment(w.label, w.start + REST_S, w.end + REST_S) for w in spoken.words]
     times = (np.arange(steps) + 0.5) / UNIT_RATE_HZ
     speech = np.zeros(steps, bool)
     for w in words:
         speech |= (times >= w.start) & (times < w.end)
-    return LineUnits(line, samples, units, speech, loudness, words)
+    return LineUnits(line, samples, units, speech, words)

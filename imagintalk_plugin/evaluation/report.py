@@ -18,6 +18,8 @@ from imagintalk_plugin.core.files import atomic_path
 TABLE_COLUMNS = (
     ("wer", "WER", "{:.1%}"),
     ("cer", "CER", "{:.1%}"),
+    ("whisper_wer", "W-WER", "{:.1%}"),
+    ("whisper_cer", "W-CER", "{:.1%}"),
     ("speaker_sim", "spk", "{:.3f}"),
     ("speaker_sim_centroid", "spk-own", "{:.3f}"),
     ("speaker_sim_other", "spk-other", "{:.3f}"),
@@ -149,6 +151,11 @@ def _summary_lines(report: EvalReport) -> list[str]:
             out.append(
                 f"corpus WER {summary[f'wer_corpus{key}']:.1%}, "
                 f"CER {summary[f'cer_corpus{key}']:.1%} ({name}: errors over reference words)"
+            )
+        if f"whisper_wer_corpus{key}" in summary:
+            out.append(
+                f"Whisper corpus WER {summary[f'whisper_wer_corpus{key}']:.1%}, "
+                f"CER {summary[f'whisper_cer_corpus{key}']:.1%} ({name})"
             )
     if _number(summary.get("sync_pooled_lag_frames")) is not None:
         out.append(

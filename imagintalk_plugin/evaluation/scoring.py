@@ -24,17 +24,21 @@ from imagintalk_plugin.evaluation.judge import Judge, Row, Utterance
 from imagintalk_plugin.evaluation.report import EvalReport, format_table
 
 JUDGES = ("wer", "speaker", "prosody", "emotion", "signal", "sync", "lag")
+# judges that need an optional extra: chosen by name only, never part of "all"
+OPTIONAL_JUDGES = ("whisper",)  # the `whisper` extra (faster-whisper, Whisper base)
 
 
 def parse_judges(text: str | None) -> tuple[str, ...]:
-    """Judge names from "wer,speaker,..." (None or "all": every judge), in the canonical order."""
+    """Judge names from "wer,speaker,..." (None or "all": every judge but the optional ones,
+    like "whisper", which are named), in the canonical order."""
     if text is None or text.strip() in ("", "all"):
         return JUDGES
+    known = (*JUDGES, *OPTIONAL_JUDGES)
     names = {name.strip() for name in text.split(",") if name.strip()}
-    unknown = sorted(names - set(JUDGES))
+    unknown = sorted(names - set(known))
     if unknown:
-        raise UsageError(f"unknown judge(s) {', '.join(unknown)}; choose from {', '.join(JUDGES)}")
-    return tuple(name for name in JUDGES if name in names)
+        raise UsageError(f"unknown judge(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    return tuple(name for name in known if name in names)
 
 
 def make_judges(names: Sequence[str], all_entries: Sequence[ManifestEntry]) -> list[Judge]:
@@ -46,6 +50,7 @@ def make_judges(names: Sequence[str], all_entries: Sequence[ManifestEntry]) -> l
     from imagintalk_plugin.evaluation.signal_quality import SignalJudge
     from imagintalk_plugin.evaluation.speaker import SpeakerJudge
     from imagintalk_plugin.evaluation.sync import SyncJudge
+    from imagintalk_plugin.evaluation.whisper import WhisperJudge
 
     made = {
         "wer": IntelligibilityJudge,
@@ -55,6 +60,7 @@ def make_judges(names: Sequence[str], all_entries: Sequence[ManifestEntry]) -> l
         "signal": SignalJudge,
         "sync": SyncJudge,
         "lag": LagJudge,
+        "whisper": WhisperJudge,
     }
     return [made[name]() for name in names]
 

@@ -257,3 +257,51 @@ def speak(text: str, voice: EspeakVoice | None = None, seed: int = 0) -> SpokenT
     samples = samples.astype(np.float32)
     words, phonemes = _timings(text, events, len(samples) / SAMPLE_RATE, voice)
     return SpokenText(samples, SAMPLE_RATE, words, phonemes)
+
+
+_PHONEME_SEPARATOR = ord("_")
+_PHONEMES_IPA = 0x02
+
+
+def ipa_words(text: str, language: str = "en-us") -> list[list[str]]:
+    """espeak-ng's IPA for `text`: one list of phonemes per spoken word, e.g.
+    "on the table" -> [["ˈɔ", "n", "ð", "ə"], ["t", "ˈeɪ", "b", "əl"]].
+
+    A phoneme keeps its stress mark in front and its length mark ("ː") behind. espeak-ng
+    says an unstressed function word with its neighbour as one word ("on the" above), so a
+    spoken word may cover several written ones. Punctuation is dropped. Like `speak`, each
+    call uses a freshly loaded engine, so results never depend on earlier calls.
+    """
+    import _ctypes
+
+    library, data = _library_files()
+    out: list[list[str]] = []
+    with _LOCK:
+        try:
+            lib: Any = ctypes.CDLL(library)
+        except OSError as exc:
+            raise ModelLoadError(library, str(exc)) from exc
+        try:
+            _declare(lib)
+            lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+            lib.espeak_TextToPhonemes.argtypes = [
+                ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int
+            ]  # fmt: skip
+            rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, _INITIALIZE_DONT_EXIT)
+            if rate <= 0:
+                raise ModelLoadError(data.decode(), "espeak-ng failed to initialise")
+            if lib.espeak_SetVoiceByName(language.encode()) != 0:
+                raise ModelLoadError(language, "espeak-ng has no such voice")
+            buffer = ctypes.create_string_buffer(text.encode("utf-8") + b"\0")
+            pointer = ctypes.c_void_p(ctypes.addressof(buffer))
+            mode = _PHONEMES_IPA | (_PHONEME_SEPARATOR << 8)
+            while pointer.value:
+                clause = lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, mode)
+                for word in (clause or b"").decode("utf-8", "replace").split():
+                    phonemes = [p for p in word.split("_") if p]
+                    if phonemes:
+                        out.append(phonemes)
+            lib.espeak_Terminate()
+        finally:
+            _ctypes.dlclose(lib._handle)
+    return out

@@ -3,7 +3,9 @@
 GRID sentences are six words: command, colour, preposition, letter, digit, adverb ("bin blue
 at f two now"), as in the GRID audio-visual corpus. Letters are said by name, so they are
 respelled for espeak-ng ("a" would otherwise be read as the article). The free-text set is
-the first Harvard sentences (IEEE 1969 phonetically balanced lists), short and varied.
+the open vocabulary of `synth.free_text`: 6,000 plain English sentences written for this
+project. The first 20 Harvard sentences (IEEE 1969 phonetically balanced lists) stay here for
+the tests.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 
 from imagintalk_plugin.core.manifest import Segment
 from imagintalk_plugin.espeak import EspeakVoice, SpokenText, speak
+from imagintalk_plugin.synth.free_text import free_sentences
 
 COMMANDS = ("bin", "lay", "place", "set")
 COLOURS = ("blue", "green", "red", "white")
@@ -58,8 +61,10 @@ def grid_sentence(rng: np.random.Generator) -> list[str]:
 
 
 def free_sentence(rng: np.random.Generator) -> list[str]:
-    """One sentence of the free-text set, as its words (punctuation kept on the last)."""
-    return HARVARD[rng.integers(len(HARVARD))].split()
+    """One sentence of the free-text set (`free_text.free_sentences`), as its words
+    (punctuation kept on the last)."""
+    sentences = free_sentences()
+    return sentences[rng.integers(len(sentences))].split()
 
 
 def say(

@@ -263,8 +263,9 @@ _PHONEME_SEPARATOR = ord("_")
 _PHONEMES_IPA = 0x02
 
 
-def ipa_words(text: str, language: str = "en-us") -> list[list[str]]:
-    """espeak-ng's IPA for `text`: one list of phonemes per spoken word, e.g.
+def ipa_words(text: str, language: str = "en-us", ipa: bool = True) -> list[list[str]]:
+    """espeak-ng's IPA for `text` (its own phoneme names with `ipa` off, as `speak` labels
+    them): one list of phonemes per spoken word, e.g.
     "on the table" -> [["ˈɔ", "n", "ð", "ə"], ["t", "ˈeɪ", "b", "əl"]].
 
     A phoneme keeps its stress mark in front and its length mark ("ː") behind. espeak-ng
@@ -294,7 +295,7 @@ def ipa_words(text: str, language: str = "en-us") -> list[list[str]]:
                 raise ModelLoadError(language, "espeak-ng has no such voice")
             buffer = ctypes.create_string_buffer(text.encode("utf-8") + b"\0")
             pointer = ctypes.c_void_p(ctypes.addressof(buffer))
-            mode = _PHONEMES_IPA | (_PHONEME_SEPARATOR << 8)
+            mode = (_PHONEMES_IPA if ipa else 0) | (_PHONEME_SEPARATOR << 8)
             while pointer.value:
                 clause = lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, mode)
                 for word in (clause or b"").decode("utf-8", "replace").split():

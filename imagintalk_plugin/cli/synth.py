@@ -32,6 +32,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="voice from the still face (default) or from the face as rendered in video "
         "(synth/rendered_voice_rule.py: one clip tells it far more often)",
     )
+    synth.add_argument(
+        "--voices",
+        choices=["espeak", "kokoro"],
+        default="espeak",
+        help="espeak-ng formant voices (default) or Kokoro-82M neural voices (the synth extra's "
+        "model parts and the Kokoro voice file; synth/kokoro.py)",
+    )
     synth.add_argument("--force", action="store_true", help="overwrite an existing corpus")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(handler=run_synth)
@@ -53,6 +60,7 @@ def run_synth(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         force=args.force,
         voice_rule=args.voice_rule,
+        voices=args.voices,
     )
     manifest = run_job(synth_corpus(settings), args.quiet)
     print(f"wrote {args.utterances} utterances by {args.speakers} speakers: {manifest}")

@@ -28,19 +28,24 @@ import numpy as np
 
 from imagintalk_plugin.core.errors import OutputExistsError
 from imagintalk_plugin.core.files import atomic_path, remove_stale_temporaries
-from imagintalk_plugin.core.manifest import ManifestEntry
+from imagintalk_plugin.core.manifest import ManifestEntry, Voice
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import EMOTIONS
 from imagintalk_plugin.espeak import EspeakVoice
 from imagintalk_plugin.synth.corpus_plan import UtterancePlan, plan_corpus, speaker_splits
 from imagintalk_plugin.synth.face_rig import FaceRig
+from imagintalk_plugin.synth.kokoro import KokoroVoice
 from imagintalk_plugin.synth.media import VIDEO_FPS, pad_speech, write_mp4, write_wav
 from imagintalk_plugin.synth.performance import perform
 from imagintalk_plugin.synth.sentences import say
 from imagintalk_plugin.synth.speakers import Speaker, make_speakers
 from imagintalk_plugin.synth.voices import (
+    VoiceEngine,
     VoiceRule,
+    emotional_kokoro_voice,
     emotional_voice,
+    kokoro_voice_from_face,
+    manifest_kokoro_voice,
     manifest_voice,
     voice_from_face,
 )
@@ -63,6 +68,7 @@ class CorpusSettings:
     jobs: int = 0  # 0 = one per CPU core
     force: bool = False
     voice_rule: VoiceRule = "still"  # "rendered": voices from the face as rendered (probe.py)
+    voices: VoiceEngine = "espeak"  # "kokoro": Kokoro-82M neural voices (synth/kokoro.py)
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,13 +77,27 @@ class _Actor:
 
     image: np.ndarray
     landmarks: np.ndarray
-    voice: EspeakVoice
+    voice: EspeakVoice | KokoroVoice
+
+
+def _emotional(
+    voice: EspeakVoice | KokoroVoice, emotion: str, intensity: float
+) -> EspeakVoice | KokoroVoice:
+    if isinstance(voice, KokoroVoice):
+        return emotional_kokoro_voice(voice, emotion, intensity)
+    return emotional_voice(voice, emotion, intensity)
+
+
+def _manifest_voice(voice: EspeakVoice | KokoroVoice) -> Voice:
+    if isinstance(voice, KokoroVoice):
+        return manifest_kokoro_voice(voice)
+    return manifest_voice(voice)
 
 
 def render_utterance(plan: UtterancePlan, actor: _Actor, speaker_id: str, out: Path) -> str:
     """Render one utterance's video and audio into `out`; return its manifest line."""
     rng = np.random.default_rng([plan.seed, 2])
-    voice = emotional_voice(actor.voice, plan.emotion, plan.intensity)
+    voice = _emotional(actor.voice, plan.emotion, plan.intensity)
     spoken = say(list(plan.words), voice, seed=plan.seed, spell_letters=plan.text_set == "grid")
     samples, words, phonemes, duration = pad_speech(spoken)
     poses = perform(phonemes, duration, plan.emotion, plan.intensity, rng, VIDEO_FPS)
@@ -95,7 +115,7 @@ def render_utterance(plan: UtterancePlan, actor: _Actor, speaker_id: str, out: P
         words=tuple(words),
         phonemes=tuple(phonemes),
         speaker=speaker_id,
-        voice=manifest_voice(voice),
+        voice=_manifest_voice(voice),
         emotion=plan.emotion,
         split=plan.split,
         duration=round(duration, 4),
@@ -124,11 +144,12 @@ def _speaker_line(
         "speaker": speaker.id,
         "source": speaker.source,
         "variant": speaker.variant,
-        "voice": manifest_voice(speaker.voice).__dict__,
+        "voice": _manifest_voice(speaker.voice).__dict__,
         "split": split,
         "face": f"faces/{speaker.id}.png",
         "embedding": [round(float(v), 5) for v in speaker.embedding],
         "voice_rule": rule,
+        "voices": "kokoro" if isinstance(speaker.voice, KokoroVoice) else "espeak",
     }
     if rendered is not None:
         line["rendered_embedding"] = [round(float(v), 5) for v in rendered]
@@ -153,6 +174,21 @@ def _rendered_voices(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return voiced, descriptors
+
+
+def _kokoro_voices(
+    speakers: list[Speaker], rendered: list[np.ndarray | None], rule: VoiceRule
+) -> list[Speaker]:
+    """The speakers with Kokoro voices by the same face -> voice rule (the model's cache file
+    is built here, once, before any worker starts)."""
+    from imagintalk_plugin.synth.kokoro import model_file, voice_styles
+
+    model_file()
+    voice_styles()
+    return [
+        replace(s, voice=kokoro_voice_from_face(s.embedding if r is None else r, rule))
+        for s, r in zip(speakers, rendered, strict=True)
+    ]
 
 
 def _write_text(path: Path, lines: Sequence[str]) -> None:
@@ -181,6 +217,8 @@ def synth_corpus(settings: CorpusSettings) -> Job[Path]:
     if settings.voice_rule == "rendered":
         speakers, found = yield from _rendered_voices(speakers, models, out / ".probes")
         rendered = list(found)
+    if settings.voices == "kokoro":
+        speakers = _kokoro_voices(speakers, rendered, settings.voice_rule)
     for sub in ("video", "audio", "faces"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     splits = speaker_splits(settings.speakers, settings.seed)

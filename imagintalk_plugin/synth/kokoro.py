@@ -227,14 +227,15 @@ def _written_words(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def word_phonemes(words: list[str], language: str = "en-us") -> list[list[str]]:
-    """Each written word's IPA phonemes, said as one sentence.
+def word_phonemes(words: list[str], language: str = "en-us", ipa: bool = True) -> list[list[str]]:
+    """Each written word's IPA phonemes (espeak-ng's own names with `ipa` off), said as one
+    sentence.
 
     espeak-ng merges unstressed function words with a neighbour ("on the"); such a group is
     shared out as in `espeak._split_group`: the later words take as many trailing phonemes as
     they have when said alone. When the groups cannot be matched to the words, each word is
     phonemised alone."""
-    groups = ipa_words(" ".join(words), language)
+    groups = ipa_words(" ".join(words), language, ipa)
     if len(groups) == len(words):
         return groups
     out: list[list[str]] = []
@@ -259,7 +260,7 @@ def word_phonemes(words: list[str], language: str = "en-us") -> list[list[str]]:
         out.extend(group[a:b] for a, b in itertools.pairwise(bounds))
         i += len(members)
     if i != len(words) or any(not p for p in out):
-        return [[p for w in ipa_words(word, language) for p in w] for word in words]
+        return [[p for w in ipa_words(word, language, ipa) for p in w] for word in words]
     return out
 
 
@@ -268,8 +269,9 @@ def speak_kokoro(
 ) -> SpokenText:
     """Say `text` in a Kokoro voice: 16 kHz float32 audio with exact word and phoneme times.
 
-    Word labels are the written words without punctuation; phoneme labels are espeak-ng's IPA
-    without stress marks. `seed` is accepted for parity with `espeak.speak`: the model has no
+    Word labels are the written words without punctuation; phoneme labels are espeak-ng's own
+    phoneme names, as `espeak.speak` gives them (so visemes and the corpus's phoneme set stay
+    the same). `seed` is accepted for parity with `espeak.speak`: the model has no
     randomness, so the same text and voice always give the same samples.
     """
     del seed
@@ -280,20 +282,22 @@ def speak_kokoro(
     if not written:
         raise ValueError(f"nothing to say in {text!r}")
     phonemes = word_phonemes([w for w, _ in written], language)
+    names = word_phonemes([w for w, _ in written], language, ipa=False)
+    if [len(n) for n in names] != [len(p) for p in phonemes]:
+        names = phonemes
     vocab = vocabulary()
     american = language == "en-us"
     tokens: list[int] = []
     word_spans: list[tuple[str, int, int]] = []
     phone_spans: list[tuple[str, int, int]] = []
-    for n, ((word, punct), ipa) in enumerate(zip(written, phonemes, strict=True)):
+    for n, ((word, punct), ipa, named) in enumerate(zip(written, phonemes, names, strict=True)):
         if n:
             tokens.append(vocab[" "])
         first = len(tokens)
-        for phoneme in ipa:
+        for phoneme, label in zip(ipa, named, strict=True):
             start = len(tokens)
             tokens.extend(vocab[c] for c in kokoro_symbols(phoneme, american))
             if len(tokens) > start:
-                label = "".join(c for c in phoneme if c not in _STRESS)
                 phone_spans.append((label, start, len(tokens)))
         if len(tokens) > first:
             word_spans.append((word, first, len(tokens)))

@@ -15,6 +15,7 @@ import numpy as np
 from imagintalk_plugin.core.manifest import Segment
 from imagintalk_plugin.espeak import EspeakVoice, SpokenText, speak
 from imagintalk_plugin.synth.free_text import free_sentences
+from imagintalk_plugin.synth.kokoro import KokoroVoice, speak_kokoro
 
 COMMANDS = ("bin", "lay", "place", "set")
 COLOURS = ("blue", "green", "red", "white")
@@ -68,18 +69,26 @@ def free_sentence(rng: np.random.Generator) -> list[str]:
 
 
 def say(
-    words: list[str], voice: EspeakVoice | None = None, *, seed: int = 0, spell_letters: bool = True
+    words: list[str],
+    voice: EspeakVoice | KokoroVoice | None = None,
+    *,
+    seed: int = 0,
+    spell_letters: bool = True,
 ) -> SpokenText:
     """Speak the words (GRID letters by name unless `spell_letters` is off, as for free text);
     word timings carry the written words.
 
-    Raises ValueError if espeak-ng does not report one word event per word.
+    A `KokoroVoice` speaks with Kokoro-82M (`synth.kokoro`), any other with espeak-ng.
+    Raises ValueError if the engine does not time one word per word.
     """
     spoken = [
         LETTER_NAMES.get(w, w) if spell_letters and len(w) == 1 and w.isalpha() else w
         for w in words
     ]
-    result = speak(" ".join(spoken), voice, seed)
+    if isinstance(voice, KokoroVoice):
+        result = speak_kokoro(" ".join(spoken), voice, seed)
+    else:
+        result = speak(" ".join(spoken), voice, seed)
     if len(result.words) != len(words):
         said = [w.label for w in result.words]
         raise ValueError(f"espeak-ng timed {said} for the words {words}")

@@ -23,9 +23,12 @@ import numpy as np
 
 from imagintalk_plugin.core.manifest import Voice
 from imagintalk_plugin.espeak import EspeakVoice
+from imagintalk_plugin.synth.kokoro import KokoroVoice
 
 VoiceRule = Literal["still", "rendered"]
 VOICE_RULES: tuple[VoiceRule, ...] = ("still", "rendered")
+VoiceEngine = Literal["espeak", "kokoro"]
+VOICE_ENGINES: tuple[VoiceEngine, ...] = ("espeak", "kokoro")
 # one variant of each group resemblyzer's speaker encoder tells apart at equal pitch (m1~m3,
 # m2~m5~m6 and f1~f2~f5 sound alike to it)
 VARIANTS = ("m1", "m2", "m4", "m7", "m8", "f1", "f3", "f4")
@@ -114,3 +117,67 @@ def corpus_voice_rule(manifest: Path) -> VoiceRule:
     if rule not in VOICE_RULES:
         raise ValueError(f"{speakers}: unknown voice rule '{rule}'")
     return rule
+
+
+# The Kokoro voices (`--voices kokoro`): the 28 English style arrays of kokoro_v1_en_voices.npz
+KOKORO_VOICES = (
+    "af_alloy", "af_aoede", "af_bella", "af_heart", "af_jessica", "af_kore", "af_nicole",
+    "af_nova", "af_river", "af_sarah", "af_sky", "am_adam", "am_echo", "am_eric", "am_fenrir",
+    "am_liam", "am_michael", "am_onyx", "am_puck", "am_santa", "bf_alice", "bf_emma",
+    "bf_isabella", "bf_lily", "bm_daniel", "bm_fable", "bm_george", "bm_lewis",
+)  # fmt: skip
+KOKORO_SEED = 20261207
+KOKORO_BLEND = 3  # voices per blend
+KOKORO_TEMPERATURE = 0.6  # softmax temperature over the voices' scores
+
+
+@cache
+def _kokoro_mixing() -> np.ndarray:
+    """(len(KOKORO_VOICES), 11) fixed random map from the face projections to voice scores."""
+    rng = np.random.default_rng(KOKORO_SEED)
+    m = rng.standard_normal((len(KOKORO_VOICES), 3 + len(VARIANTS)))
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def kokoro_voice_from_projections(z: np.ndarray) -> KokoroVoice:
+    """The Kokoro voice for standardised face projections (the same ones the espeak-ng rule
+    reads): every voice gets a score, a fixed linear function of the projections; the blend is
+    a softmax over the scores, kept to the `KOKORO_BLEND` best voices; the speed follows the
+    speed projection as the espeak-ng rule's does. Close faces give close scores, so close
+    blends: similar faces, similar voices, and a model can learn the rule."""
+    scores = _kokoro_mixing() @ np.asarray(z, np.float64)
+    order = np.argsort(-scores, kind="stable")[:KOKORO_BLEND]
+    weights = np.exp((scores[order] - scores[order[0]]) / KOKORO_TEMPERATURE)
+    weights /= weights.sum()
+    blend = tuple(
+        (KOKORO_VOICES[i], round(float(w), 3)) for i, w in zip(order, weights, strict=True)
+    )
+    speed = round(float(1.0 + 0.12 * np.tanh(z[2] / 1.5)), 3)
+    return KokoroVoice(blend, speed)
+
+
+def kokoro_voice_from_face(embedding: np.ndarray, rule: VoiceRule = "still") -> KokoroVoice:
+    """The speaker's neutral Kokoro voice from its face (rules as in `voice_from_face`)."""
+    if rule not in VOICE_RULES:
+        raise ValueError(f"unknown voice rule '{rule}' (one of {VOICE_RULES})")
+    if rule == "rendered":
+        from imagintalk_plugin.synth.rendered_voice_rule import rendered_rule
+
+        return kokoro_voice_from_projections(rendered_rule().project(embedding))
+    return kokoro_voice_from_projections(face_projections(embedding))
+
+
+def emotional_kokoro_voice(voice: KokoroVoice, emotion: str, intensity: float = 1.0) -> KokoroVoice:
+    """`voice` with `emotion`: Kokoro's speed moves as espeak-ng's does (`EMOTION_VOICE`).
+
+    Pitch and expressiveness are not separate inputs of the model (they live in the style
+    arrays), so only the speed changes with emotion here."""
+    _, _, speed = EMOTION_VOICE[emotion]
+    return replace(voice, speed=round(float(voice.speed * (1 + intensity * (speed - 1))), 3))
+
+
+def manifest_kokoro_voice(voice: KokoroVoice) -> Voice:
+    """The manifest's record of a Kokoro voice: the blend's name as the variant
+    ("kokoro:af_heart*0.60+..."), no pitch settings, and the speed in espeak-ng's units
+    (words a minute, 165 = Kokoro's 1.0) so that speaking rates compare across engines."""
+    return Voice(f"kokoro:{voice.name}", 0, 0, round(165 * voice.speed))

@@ -1,5 +1,7 @@
 """Kokoro-82M voices: audio, exact timings from the durations, determinism, blends."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -107,3 +109,69 @@ def test_unknown_voice_is_refused():
     _needs_model_and_voices()
     with pytest.raises(ValueError, match="no Kokoro voice"):
         kokoro.blend_style(KokoroVoice((("xx_nobody", 1.0),)))
+
+
+def test_similar_faces_get_similar_kokoro_voices():
+    from imagintalk_plugin.synth.voices import (
+        KOKORO_VOICES,
+        emotional_kokoro_voice,
+        kokoro_voice_from_projections,
+    )
+
+    rng = np.random.default_rng(3)
+    faces = rng.standard_normal((40, 11))
+
+    def weights(z):
+        voice = kokoro_voice_from_projections(z)
+        w = np.zeros(len(KOKORO_VOICES))
+        for name, weight in voice.blend:
+            w[KOKORO_VOICES.index(name)] = weight
+        return w, voice.speed
+
+    near, far = [], []
+    for i, z in enumerate(faces):
+        w, speed = weights(z)
+        assert abs(w.sum() - 1) < 0.01
+        assert 0.85 < speed < 1.15
+        near.append(np.abs(w - weights(z + 0.05 * rng.standard_normal(11))[0]).sum())
+        far.append(np.abs(w - weights(faces[(i + 1) % len(faces)])[0]).sum())
+    assert np.mean(near) < 0.25 * np.mean(far)
+    assert len({kokoro_voice_from_projections(z).blend[0][0] for z in faces}) >= 12
+    voice = kokoro_voice_from_projections(faces[0])
+    assert emotional_kokoro_voice(voice, "angry").speed > voice.speed
+    assert emotional_kokoro_voice(voice, "sad").speed < voice.speed
+    assert emotional_kokoro_voice(voice, "neutral") == voice
+
+
+@pytest.mark.slow
+def test_a_kokoro_corpus_is_timed_and_the_same_with_any_number_of_workers(tmp_path):
+    import hashlib
+
+    from imagintalk_plugin.core.manifest import read_manifest
+    from imagintalk_plugin.core.progress import drive
+    from imagintalk_plugin.synth.corpus import CorpusSettings, synth_corpus
+
+    _needs_model_and_voices()
+
+    def build(out, jobs):
+        settings = CorpusSettings(
+            out=out, utterances=3, speakers=2, seed=4, jobs=jobs, voices="kokoro"
+        )
+        return drive(synth_corpus(settings))
+
+    def digest(path):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    first, second = build(tmp_path / "a", 2), build(tmp_path / "b", 1)
+    entries = read_manifest(first)
+    assert len(entries) == 3
+    for entry, other in zip(entries, read_manifest(second), strict=True):
+        assert entry.voice.variant.startswith("kokoro:")
+        assert len(entry.words) == 6
+        assert entry.phonemes[-1].end <= entry.duration
+        assert all(a.end <= b.start for a, b in zip(entry.words, entry.words[1:], strict=False))
+        assert digest(entry.audio) == digest(other.audio)
+        assert digest(entry.video) == digest(other.video)
+    lines = [json.loads(x) for x in (first.parent / "speakers.jsonl").read_text().splitlines()]
+    assert {line["voices"] for line in lines} == {"kokoro"}
+    assert lines[0]["voice"]["variant"] != lines[1]["voice"]["variant"]

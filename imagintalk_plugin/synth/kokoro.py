@@ -53,9 +53,10 @@ _STRESS = "ˈˌ"
 # espeak-ng IPA phoneme -> Kokoro (misaki) symbols; longest first when matching
 _IPA_TO_KOKORO = {
     "eɪ": "A", "aɪ": "I", "aʊ": "W", "ɔɪ": "Y", "oʊ": "O", "əʊ": "Q",
-    "dʒ": "ʤ", "tʃ": "ʧ", "ɚ": "əɹ", "ɜː": "ɜɹ", "ɐ": "ə", "əl": "ᵊl",
+    "dʒ": "ʤ", "tʃ": "ʧ", "ɚ": "əɹ", "ɐ": "ə", "əl": "ᵊl",
     "r": "ɹ", "x": "k", "ç": "k", "ɬ": "l", "ʲ": "j", "ɾ": "T", "ʔ": "t", "e": "A",
 }  # fmt: skip
+_IPA_TO_KOKORO_US = {**_IPA_TO_KOKORO, "ɜː": "ɜɹ"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,13 @@ class KokoroVoice:
         """e.g. 'af_heart*0.60+am_adam*0.40@1.05'."""
         parts = "+".join(f"{n}*{w:.2f}" for n, w in self.blend)
         return f"{parts}@{self.speed:.2f}"
+
+    @property
+    def language(self) -> str:
+        """espeak-ng's language for the text: British English ("en") when the blend's heaviest
+        voice is British (b*), else American English ("en-us")."""
+        heaviest = max(self.blend, key=lambda nw: nw[1])[0] if self.blend else ""
+        return "en" if heaviest.startswith("b") else "en-us"
 
 
 def _cache_dir() -> Path:
@@ -193,10 +201,11 @@ def kokoro_symbols(phoneme: str, american: bool = True) -> str:
     stress = "".join(c for c in phoneme if c in _STRESS)
     core = "".join(c for c in phoneme if c not in _STRESS)
     out = ""
+    table = _IPA_TO_KOKORO_US if american else _IPA_TO_KOKORO
     while core:
         for size in (3, 2, 1):
-            if core[:size] in _IPA_TO_KOKORO:
-                out += _IPA_TO_KOKORO[core[:size]]
+            if core[:size] in table:
+                out += table[core[:size]]
                 core = core[size:]
                 break
         else:
@@ -265,19 +274,21 @@ def word_phonemes(words: list[str], language: str = "en-us", ipa: bool = True) -
 
 
 def speak_kokoro(
-    text: str, voice: KokoroVoice | None = None, seed: int = 0, language: str = "en-us"
+    text: str, voice: KokoroVoice | None = None, seed: int = 0, language: str | None = None
 ) -> SpokenText:
     """Say `text` in a Kokoro voice: 16 kHz float32 audio with exact word and phoneme times.
 
     Word labels are the written words without punctuation; phoneme labels are espeak-ng's own
     phoneme names, as `espeak.speak` gives them (so visemes and the corpus's phoneme set stay
     the same). `seed` is accepted for parity with `espeak.speak`: the model has no
-    randomness, so the same text and voice always give the same samples.
+    randomness, so the same text and voice always give the same samples. `language` is
+    espeak-ng's for the text (default: the voice's, `KokoroVoice.language`).
     """
     del seed
     import soxr
 
     voice = voice or KokoroVoice()
+    language = language or voice.language
     written = _written_words(text)
     if not written:
         raise ValueError(f"nothing to say in {text!r}")

@@ -39,6 +39,10 @@ def test_ipa_words_and_kokoro_symbols():
     assert kokoro_symbols("dʒ") == "ʤ"
     assert kokoro_symbols("uː") == "u"  # no length marks in American English
     assert kokoro_symbols("uː", american=False) == "uː"
+    assert kokoro_symbols("ɜː") == "ɜɹ"
+    assert kokoro_symbols("ɜː", american=False) == "ɜː"
+    assert KokoroVoice((("bf_emma", 0.6), ("am_adam", 0.4))).language == "en"
+    assert KokoroVoice((("bf_emma", 0.4), ("am_adam", 0.6))).language == "en-us"
 
 
 def test_merged_function_words_get_their_own_phonemes():

@@ -13,7 +13,7 @@ runtime) is not used, so faster-whisper goes in without its declared dependencie
 Decoding: English, beam 5, no conditioning on earlier text, word timestamps. Transcript and
 reference are normalised the same way (lower case, punctuation gone, hyphens split, numbers
 written out as words the way the manifests write them: "1813" as "eighteen thirteen",
-"42" as "forty two").
+"42" as "forty two", a few British spellings in American spelling).
 
 Whisper is strong on ordinary sentences and weak on GRID's letters and digits: `wer`
 (pocketsphinx with the GRID grammar) stays the GRID judge.
@@ -52,6 +52,15 @@ _SCALES = ((1_000_000_000, "billion"), (1_000_000, "million"), (1000, "thousand"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b")
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
+# British spellings as Whisper (trained mostly on American text) tends to write them
+_SPELLINGS = {
+    "neighbour": "neighbor", "neighbours": "neighbors", "colour": "color", "colours": "colors",
+    "favourite": "favorite", "grey": "gray", "centre": "center", "theatre": "theater",
+    "metre": "meter", "metres": "meters", "harbour": "harbor", "honour": "honor",
+    "labour": "labor", "travelled": "traveled", "jewellery": "jewelry", "realise": "realize",
+    "realised": "realized", "organise": "organize", "mr": "mister", "mrs": "missus",
+    "dr": "doctor", "st": "saint", "ok": "okay",
+}  # fmt: skip
 _ORDINAL_WORDS = {
     "one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
     "nine": "ninth", "twelve": "twelfth",
@@ -111,14 +120,20 @@ def _number(match: re.Match[str]) -> str:
 
 
 def normalise(text: str) -> str:
-    """Lower case words, punctuation removed, hyphens split, numbers written out as words."""
+    """Lower case words, punctuation removed, hyphens split, numbers written out as words,
+    a few British spellings and abbreviations as Whisper writes them ("colour" as "color")."""
     text = text.lower().replace("%", " percent").replace("&", " and ")
     text = re.sub(r"[-\u2010-\u2015/]", " ", text).replace("\u2019", "'")
     text = _ORDINAL.sub(_ordinal, text)
     text = _NUMBER.sub(_number, text)
     text = _NOT_WORD.sub(" ", text)
     words = (word.strip("'") for word in text.split())
-    return " ".join(word for word in words if word)
+    return " ".join(_spelling(word) for word in words if word)
+
+
+def _spelling(word: str) -> str:
+    stem, possessive = (word[:-2], "'s") if word.endswith("'s") else (word, "")
+    return _SPELLINGS.get(stem, stem) + possessive
 
 
 def error_rates(reference: str, hypothesis: str) -> tuple[float, float]:

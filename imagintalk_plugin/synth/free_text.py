@@ -27,7 +27,7 @@ NAMES = (
 )  # fmt: skip
 PEOPLE = (
     "the teacher", "the doctor", "my brother", "her sister", "the old man", "the young woman",
-    "our neighbour", "the farmer", "the driver", "the captain", "the baker", "the child",
+    "our neighbor", "the farmer", "the driver", "the captain", "the baker", "the child",
     "his father", "my mother", "the nurse", "the pilot", "the painter", "the student",
     "the fisherman", "the waiter", "my uncle", "your aunt", "the guard", "the singer",
 )  # fmt: skip

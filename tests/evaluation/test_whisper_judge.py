@@ -70,6 +70,9 @@ def test_numbers_are_written_as_the_manifests_write_them() -> None:
         "a well known man's twenty first century home fifty percent off"
     )
     assert normalise("IN EIGHTEEN THIRTEEN") == normalise("In 1813.")
+    assert (
+        normalise("Our neighbour's grey cat, Mr. Smith") == "our neighbor's gray cat mister smith"
+    )
 
 
 def test_error_rates_on_normalised_text() -> None:

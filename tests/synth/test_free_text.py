@@ -18,7 +18,7 @@ def test_thousands_of_distinct_sentences_in_a_fixed_order() -> None:
     sentences = free_sentences()
     assert len(sentences) == len(set(sentences)) == SENTENCE_COUNT >= 5000
     assert sentences[:3] == (
-        "Our neighbour borrowed an empty ladder in the attic.",
+        "Our neighbor borrowed an empty ladder in the attic.",
         "The rabbit slept inside the tent early today.",
         "Robert ordered ripe pears last summer.",
     )

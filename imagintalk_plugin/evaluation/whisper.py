@@ -13,7 +13,8 @@ runtime) is not used, so faster-whisper goes in without its declared dependencie
 Decoding: English, beam 5, no conditioning on earlier text, word timestamps. Transcript and
 reference are normalised the same way (lower case, punctuation gone, hyphens split, numbers
 written out as words the way the manifests write them: "1813" as "eighteen thirteen",
-"42" as "forty two", a few British spellings in American spelling).
+"42" as "forty two", a few British spellings in American spelling, contractions written
+out: "I'm" as "i am").
 
 Whisper is strong on ordinary sentences and weak on GRID's letters and digits: `wer`
 (pocketsphinx with the GRID grammar) stays the GRID judge.
@@ -60,6 +61,18 @@ _SPELLINGS = {
     "labour": "labor", "travelled": "traveled", "jewellery": "jewelry", "realise": "realize",
     "realised": "realized", "organise": "organize", "mr": "mister", "mrs": "missus",
     "dr": "doctor", "st": "saint", "ok": "okay",
+}  # fmt: skip
+# contractions written out, on both sides, so "I am" heard as "I'm" is no error
+_CONTRACTIONS = {
+    "i'm": "i am", "you're": "you are", "we're": "we are", "they're": "they are",
+    "it's": "it is", "that's": "that is", "there's": "there is", "what's": "what is",
+    "he's": "he is", "she's": "she is", "let's": "let us", "i'll": "i will",
+    "you'll": "you will", "we'll": "we will", "they'll": "they will", "i've": "i have",
+    "you've": "you have", "we've": "we have", "they've": "they have", "i'd": "i would",
+    "can't": "can not", "cannot": "can not", "won't": "will not", "don't": "do not",
+    "doesn't": "does not", "didn't": "did not", "isn't": "is not", "aren't": "are not",
+    "wasn't": "was not", "weren't": "were not", "haven't": "have not", "hasn't": "has not",
+    "wouldn't": "would not", "couldn't": "could not", "shouldn't": "should not",
 }  # fmt: skip
 _ORDINAL_WORDS = {
     "one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
@@ -121,7 +134,8 @@ def _number(match: re.Match[str]) -> str:
 
 def normalise(text: str) -> str:
     """Lower case words, punctuation removed, hyphens split, numbers written out as words,
-    a few British spellings and abbreviations as Whisper writes them ("colour" as "color")."""
+    a few British spellings and abbreviations as Whisper writes them ("colour" as "color"),
+    contractions written out ("I'm" as "i am")."""
     text = text.lower().replace("%", " percent").replace("&", " and ")
     text = re.sub(r"[-\u2010-\u2015/]", " ", text).replace("\u2019", "'")
     text = _ORDINAL.sub(_ordinal, text)
@@ -132,6 +146,8 @@ def normalise(text: str) -> str:
 
 
 def _spelling(word: str) -> str:
+    if word in _CONTRACTIONS:
+        return _CONTRACTIONS[word]
     stem, possessive = (word[:-2], "'s") if word.endswith("'s") else (word, "")
     return _SPELLINGS.get(stem, stem) + possessive
 

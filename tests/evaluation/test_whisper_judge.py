@@ -73,6 +73,8 @@ def test_numbers_are_written_as_the_manifests_write_them() -> None:
     assert (
         normalise("Our neighbour's grey cat, Mr. Smith") == "our neighbor's gray cat mister smith"
     )
+    assert normalise("I'm sure it's fine, don't worry") == "i am sure it is fine do not worry"
+    assert error_rates("I am glad that Anna will come", "I'm glad that Anna will come") == (0, 0)
 
 
 def test_error_rates_on_normalised_text() -> None:

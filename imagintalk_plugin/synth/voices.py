@@ -168,12 +168,21 @@ def kokoro_voice_from_face(embedding: np.ndarray, rule: VoiceRule = "still") -> 
 
 
 def emotional_kokoro_voice(voice: KokoroVoice, emotion: str, intensity: float = 1.0) -> KokoroVoice:
-    """`voice` with `emotion`: Kokoro's speed moves as espeak-ng's does (`EMOTION_VOICE`).
-
-    Pitch and expressiveness are not separate inputs of the model (they live in the style
-    arrays), so only the speed changes with emotion here."""
-    _, _, speed = EMOTION_VOICE[emotion]
-    return replace(voice, speed=round(float(voice.speed * (1 + intensity * (speed - 1))), 3))
+    """`voice` with `emotion`, scaled by intensity: the speed moves by the espeak-ng rule's
+    factor, and the style's prosody half moves along Kokoro's pitch-level and pitch-range
+    directions (`kokoro.prosody_directions`) by the espeak-ng rule's pitch and range changes
+    over 100 (happy +0.10 / +0.28, sad -0.10 / -0.30, ...). The timbre half stays: the
+    speaker keeps their voice. Measured on two blends: +0.10 pitch raised the median F0 by
+    6-7%, -0.10 lowered it 5-7%; "sad" narrowed and "surprised" widened the F0 spread."""
+    pitch, spread, speed = EMOTION_VOICE[emotion]
+    return replace(
+        voice,
+        speed=round(float(voice.speed * (1 + intensity * (speed - 1))), 3),
+        prosody=(
+            round(voice.prosody[0] + intensity * pitch / 100, 4),
+            round(voice.prosody[1] + intensity * spread / 100, 4),
+        ),
+    )
 
 
 def manifest_kokoro_voice(voice: KokoroVoice) -> Voice:

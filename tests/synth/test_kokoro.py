@@ -145,6 +145,26 @@ def test_similar_faces_get_similar_kokoro_voices():
     assert emotional_kokoro_voice(voice, "angry").speed > voice.speed
     assert emotional_kokoro_voice(voice, "sad").speed < voice.speed
     assert emotional_kokoro_voice(voice, "neutral") == voice
+    assert emotional_kokoro_voice(voice, "happy").prosody[0] > 0
+    assert emotional_kokoro_voice(voice, "sad").prosody == (-0.1, -0.3)
+
+
+def test_emotion_moves_pitch_and_keeps_the_timbre():
+    from imagintalk_plugin.audio import pitch_track
+    from imagintalk_plugin.synth.voices import emotional_kokoro_voice
+
+    _needs_model_and_voices()
+    voice = KokoroVoice((("af_heart", 0.6), ("am_adam", 0.4)))
+    styles = {e: kokoro.blend_style(emotional_kokoro_voice(voice, e)) for e in ("neutral", "sad")}
+    np.testing.assert_array_equal(styles["sad"][:, :128], styles["neutral"][:, :128])
+    assert not np.array_equal(styles["sad"][:, 128:], styles["neutral"][:, 128:])
+
+    def median_f0(emotion):
+        spoken = speak_kokoro(SENTENCE, emotional_kokoro_voice(voice, emotion))
+        f0 = pitch_track(spoken.samples).f0_hz
+        return float(np.median(f0[f0 > 0]))
+
+    assert median_f0("surprised") > 1.05 * median_f0("sad")
 
 
 @pytest.mark.slow

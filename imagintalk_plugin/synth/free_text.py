@@ -7,7 +7,7 @@ each sentence plausible, so that a recogniser's language model neither helps nor
 seed: the same list on every machine and in every release, so a corpus's sentences depend only
 on its own seed. Every sentence has 4-12 words, only letters (no digits, abbreviations,
 hyphens or apostrophes, which espeak-ng and the judges read differently), and ends in "." or
-"?"; about 440 distinct words in all.
+"?"; about 450 distinct words in all.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ PEOPLE = (
 ANIMALS = (
     "dog", "cat", "horse", "bird", "fox", "rabbit", "goat", "duck", "mouse", "owl", "cow",
     "sheep", "puppy", "kitten", "pony", "goose", "squirrel", "frog", "crow", "donkey",
+)  # fmt: skip
+ANIMAL_ADJECTIVES = (
+    "small", "large", "old", "young", "brown", "white", "black", "tiny", "fat", "thin", "wild",
+    "hungry", "lazy", "noisy", "clever", "sleepy",
 )  # fmt: skip
 ANIMAL_VERBS = (
     "slept", "waited", "hid", "sat", "played", "rested", "walked", "stood", "ran around",
@@ -139,7 +143,9 @@ _TEMPLATES = (
     ),
     lambda r: f"{_subject(r)} {_pick(r, FOOD_VERBS)} {_pick(r, FOODS)} {_pick(r, TIMES)}.",
     lambda r: f"Please {_pick(r, THING_COMMANDS)} the {_pick(r, THINGS)} {_pick(r, ADVERBS)}.",
-    lambda r: f"Did you see the {_pick(r, ADJECTIVES)} {_pick(r, ANIMALS)} {_pick(r, PLACES)}?",
+    lambda r: (
+        f"Did you see the {_pick(r, ANIMAL_ADJECTIVES)} {_pick(r, ANIMALS)} {_pick(r, PLACES)}?"
+    ),
     lambda r: f"We should {_pick(r, PLANS)} before {_pick(r, EVENTS)}.",
     lambda r: f"The {_pick(r, THINGS)} was {_pick(r, THING_STATES)}.",
     lambda r: f"{_subject(r)} said that the {_pick(r, ANIMALS)} was {_pick(r, ANIMAL_STATES)}.",

@@ -54,8 +54,14 @@ def setup_distributed(device: str | None = None) -> DistributedContext:
 
 
 def teardown_distributed() -> None:
-    """Leave the process group, if any."""
+    """Leave the process group, if any, once every process has reached this point.
+
+    The barrier matters: a gloo process that destroys its group while a peer is still
+    working (rank 0 writing its probe files) can abort with "terminate called without an
+    active exception" when the peer's connection closes under it.
+    """
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

@@ -39,6 +39,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="espeak-ng formant voices (default) or Kokoro-82M neural voices (the synth extra's "
         "model parts and the Kokoro voice file; synth/kokoro.py)",
     )
+    synth.add_argument(
+        "--id-prefix",
+        default="",
+        metavar="P",
+        help="start every utterance id (and file name) with P, so corpora rendered with the "
+        "same seed can train together",
+    )
     synth.add_argument("--force", action="store_true", help="overwrite an existing corpus")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(handler=run_synth)
@@ -61,6 +68,7 @@ def run_synth(args: argparse.Namespace) -> int:
         force=args.force,
         voice_rule=args.voice_rule,
         voices=args.voices,
+        id_prefix=args.id_prefix,
     )
     manifest = run_job(synth_corpus(settings), args.quiet)
     print(f"wrote {args.utterances} utterances by {args.speakers} speakers: {manifest}")

@@ -69,6 +69,7 @@ class CorpusSettings:
     force: bool = False
     voice_rule: VoiceRule = "still"  # "rendered": voices from the face as rendered (probe.py)
     voices: VoiceEngine = "espeak"  # "kokoro": Kokoro-82M neural voices (synth/kokoro.py)
+    id_prefix: str = ""  # starts every utterance id, for corpora that train together
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,7 +207,12 @@ def synth_corpus(settings: CorpusSettings) -> Job[Path]:
     if manifest.exists() and not settings.force:
         raise OutputExistsError(manifest)
     plans = plan_corpus(
-        settings.utterances, settings.speakers, settings.seed, settings.text_set, settings.emotions
+        settings.utterances,
+        settings.speakers,
+        settings.seed,
+        settings.text_set,
+        settings.emotions,
+        settings.id_prefix,
     )
     models = shared_face_models()
     yield Progress("faces", 0, settings.speakers, unit="speaker")

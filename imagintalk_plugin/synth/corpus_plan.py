@@ -7,6 +7,7 @@ sixth of the speakers); a few utterances of each training speaker go to validati
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from imagintalk_plugin.synth.sentences import free_sentence, grid_sentence
 
 TEXT_SETS = ("grid", "free")
 VALID_SHARE = 0.08
+ID_PREFIX = re.compile(r"[A-Za-z0-9_-]+")
 TEST_SPEAKER_SHARE = 1 / 6
 
 
@@ -62,10 +64,17 @@ def plan_corpus(
     seed: int,
     text_set: str = "grid",
     emotions: Sequence[str] = EMOTIONS,
+    id_prefix: str = "",
 ) -> list[UtterancePlan]:
-    """The corpus's utterances: speakers taken in turn, sentences and emotions drawn per item."""
+    """The corpus's utterances: speakers taken in turn, sentences and emotions drawn per item.
+
+    `id_prefix` starts every utterance id (and so its file names), so that corpora rendered
+    with the same seed can train together (`train --data` refuses an id in two manifests).
+    """
     if utterances < 1 or speakers < 1:
         raise UsageError("need at least one utterance and one speaker")
+    if id_prefix and not ID_PREFIX.fullmatch(id_prefix):
+        raise UsageError(f"bad id prefix '{id_prefix}': use letters, digits, '-' and '_'")
     if text_set not in TEXT_SETS:
         raise UsageError(f"unknown text set '{text_set}': choose grid or free")
     emotions = check_emotions(emotions)
@@ -83,7 +92,7 @@ def plan_corpus(
         plans.append(
             UtterancePlan(
                 index=index,
-                id=f"s{speaker:03d}_{index:05d}",
+                id=f"{id_prefix}s{speaker:03d}_{index:05d}",
                 speaker=speaker,
                 words=tuple(words),
                 text_set=text_set,

@@ -136,7 +136,10 @@ def load_semantic_corpus(
             raise ManifestError(source.manifest, "lists no utterances")
         clash = seen.intersection(e.id for e in entries)
         if clash:
-            raise UsageError(f"{source.manifest}: id '{sorted(clash)[0]}' is in two manifests")
+            raise UsageError(
+                f"{source.manifest}: id '{sorted(clash)[0]}' is in two manifests "
+                "(render one with `imagintalk synth --id-prefix`)"
+            )
         seen.update(e.id for e in entries)
         loaded = yield from _load_entries(entries, source.name, cache, jobs, skipped)
         utterances += _weighted(loaded, source.weight, seed)

@@ -12,6 +12,7 @@ import pytest
 
 from imagintalk_plugin.audio import load_audio
 from imagintalk_plugin.cli import main
+from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.manifest import read_manifest
 from imagintalk_plugin.core.progress import drive
 from imagintalk_plugin.evaluation.sync import (
@@ -81,6 +82,17 @@ def test_test_speakers_are_held_out():
     assert not test & train
     assert any(p.split == "valid" for p in plans)
     assert {p.emotion for p in plans} == {"neutral", "happy", "sad", "angry", "surprised"}
+
+
+def test_an_id_prefix_changes_only_the_ids():
+    """Two corpora of one seed (say espeak-ng GRID and Kokoro free text) train together only
+    with distinct ids; the prefix leaves speakers, splits and sentences as they were."""
+    plain, prefixed = plan_corpus(30, 6, seed=9), plan_corpus(30, 6, seed=9, id_prefix="kf_")
+    assert [p.id for p in prefixed] == ["kf_" + p.id for p in plain]
+    strip = [(p.speaker, p.split, p.words, p.emotion, p.seed) for p in plain]
+    assert strip == [(p.speaker, p.split, p.words, p.emotion, p.seed) for p in prefixed]
+    with pytest.raises(UsageError, match="bad id prefix"):
+        plan_corpus(3, 1, seed=0, id_prefix="../x")
 
 
 def test_same_seed_gives_the_same_bytes_with_any_number_of_workers(corpus, tmp_path):

@@ -25,6 +25,7 @@ directions 20 faces span.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -34,6 +35,7 @@ from imagintalk_plugin.core.signals import EMOTIONS
 from imagintalk_plugin.espeak import EspeakVoice
 from imagintalk_plugin.synth.media import pad_speech
 from imagintalk_plugin.synth.sentences import grid_sentence, say
+from imagintalk_plugin.synth.time_warp import warp_to_spans
 from imagintalk_plugin.synth.voices import VoiceRule, emotional_voice, voice_from_face
 
 SHRINKAGE = 0.5  # share of the covariance's off-diagonal part removed
@@ -109,13 +111,19 @@ def respoken(
     length: int,
     spell_letters: bool = True,
     intensity: float = 1.0,
+    onto: Sequence[tuple[float, float]] = (),
 ) -> np.ndarray:
     """The words said in `voice` (with the emotion at `intensity`) at `speed`: the timing
-    espeak-ng gives any voice at that speed, so a clip's words come out in step with its own
-    audio. Padded like a corpus clip, then cut or zero-padded to `length` samples."""
+    espeak-ng gives any voice at that speed, so an espeak-ng clip's words come out in step
+    with its own audio. Padded like a corpus clip, then cut or zero-padded to `length`
+    samples. `onto` (the clip's own word spans, seconds) moves each word onto its span
+    (`synth.time_warp`), for clips whose timing espeak-ng does not share (Kokoro voices)."""
     spoken_in = replace(emotional_voice(voice, emotion, intensity), speed=speed)
     spoken = say(list(words), spoken_in, seed=seed, spell_letters=spell_letters)
-    samples, _, _, _ = pad_speech(spoken)
+    samples, said_words, _, _ = pad_speech(spoken)
+    if onto:
+        spans = [(w.start, w.end) for w in said_words]
+        return warp_to_spans(samples, spoken.sample_rate, spans, onto, length)
     out = np.zeros(length, np.float32)
     out[: min(length, len(samples))] = samples[:length]
     return out

@@ -97,6 +97,7 @@ def voice_items(
                 seed=0,
                 length=len(utt.audio),
                 spell_letters=utt.spell_letters,
+                onto=utt.word_times,  # in step with the clip whatever voice engine said it
             )
             ids = units.unit_ids(said).astype(np.int64)
         expressions = np.repeat(stats.apply(_expressions(utt)), 2, axis=0)  # 25 -> 50 Hz

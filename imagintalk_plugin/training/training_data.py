@@ -195,6 +195,7 @@ def _load_entries(
                 expressions=track.expressions.astype(np.float32),
                 emotion=entry.emotion,
                 words=tuple(w.label for w in entry.words),
+                word_times=tuple((w.start, w.end) for w in entry.words),
                 speed=entry.voice.speed if entry.voice is not None else None,
                 spell_letters=entry.text_set == "grid",
                 corpus=corpus,

@@ -85,6 +85,13 @@ def test_two_manifests_load_with_weights_and_corpus_tags(two_corpora: tuple[Path
     assert all(u is same[0] for u in same)
     with pytest.raises(UsageError, match="share a folder name"):
         drive(load_semantic_corpus([first, first.parent / "manifest.jsonl"]))
+    # each clip keeps its words' spans, which the Style-DiT's content audio is moved onto
+    rows = {json.loads(line)["id"]: json.loads(line) for line in first.read_text().splitlines()}
+    for utt in plain.split("train"):
+        row = rows.get(utt.id)
+        if row is not None:
+            assert utt.word_times == tuple((w["start"], w["end"]) for w in row["words"])
+            assert len(utt.word_times) == len(utt.words) > 0
 
 
 def test_an_id_in_two_manifests_is_refused(two_corpora: tuple[Path, Path], tmp_path: Path) -> None:

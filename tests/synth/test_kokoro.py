@@ -199,3 +199,18 @@ def test_a_kokoro_corpus_is_timed_and_the_same_with_any_number_of_workers(tmp_pa
     lines = [json.loads(x) for x in (first.parent / "speakers.jsonl").read_text().splitlines()]
     assert {line["voices"] for line in lines} == {"kokoro"}
     assert lines[0]["voice"]["variant"] != lines[1]["voice"]["variant"]
+
+
+def test_labels_are_espeak_names_and_the_last_word_ends_with_the_speech():
+    """Sentences whose two phonemisations split a word differently keep espeak-ng names (they
+    once fell back to IPA labels, which the visemes do not know); the last phoneme no longer
+    runs on over the silence after the speech (0.44 s median before)."""
+    _needs_model_and_voices()
+    voice = KokoroVoice((("bf_alice", 0.7), ("af_nova", 0.3)), 1.0)  # British: "en"
+    for text in ("Julia said that the warm soup was ready.", "Nora said that the owl was hurt."):
+        said = speak_kokoro(text, voice)
+        assert all(p.label.isascii() for p in said.phonemes), [p.label for p in said.phonemes]
+        frames = np.abs(said.samples[: len(said.samples) // 160 * 160]).reshape(-1, 160).max(1)
+        last_loud = np.nonzero(frames > 0.05 * frames.max())[0][-1] / 100
+        assert said.words[-1].end - last_loud < 0.2
+        assert said.phonemes[-1].end == said.words[-1].end

@@ -42,8 +42,7 @@ from imagintalk_plugin.synth.speakers import Speaker, make_speakers
 from imagintalk_plugin.synth.voices import (
     VoiceEngine,
     VoiceRule,
-    emotional_kokoro_voice,
-    emotional_voice,
+    emotional,
     kokoro_voice_from_face,
     manifest_kokoro_voice,
     manifest_voice,
@@ -81,14 +80,6 @@ class _Actor:
     voice: EspeakVoice | KokoroVoice
 
 
-def _emotional(
-    voice: EspeakVoice | KokoroVoice, emotion: str, intensity: float
-) -> EspeakVoice | KokoroVoice:
-    if isinstance(voice, KokoroVoice):
-        return emotional_kokoro_voice(voice, emotion, intensity)
-    return emotional_voice(voice, emotion, intensity)
-
-
 def _manifest_voice(voice: EspeakVoice | KokoroVoice) -> Voice:
     if isinstance(voice, KokoroVoice):
         return manifest_kokoro_voice(voice)
@@ -98,7 +89,7 @@ def _manifest_voice(voice: EspeakVoice | KokoroVoice) -> Voice:
 def render_utterance(plan: UtterancePlan, actor: _Actor, speaker_id: str, out: Path) -> str:
     """Render one utterance's video and audio into `out`; return its manifest line."""
     rng = np.random.default_rng([plan.seed, 2])
-    voice = _emotional(actor.voice, plan.emotion, plan.intensity)
+    voice = emotional(actor.voice, plan.emotion, plan.intensity)
     spoken = say(list(plan.words), voice, seed=plan.seed, spell_letters=plan.text_set == "grid")
     samples, words, phonemes, duration = pad_speech(spoken)
     poses = perform(phonemes, duration, plan.emotion, plan.intensity, rng, VIDEO_FPS)

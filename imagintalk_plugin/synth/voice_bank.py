@@ -5,17 +5,20 @@ corpus, from 12 real faces), far too few for a model to learn how a face implies
 has never heard. The Style-DiT reads a face only through its 128-d identity descriptor, so a
 speaker it trains on needs no rendered video: a descriptor drawn from the distribution of the
 training speakers' descriptors, the voice the corpus's own rule gives that descriptor
-(`voices.voice_from_face`, with the rule its speakers.jsonl records), and espeak-ng speech
-in that voice. Such an utterance has no lips and no expressions; the DiT sees those as
-absent (zeros) and learns from it the voice alone.
+(`voices.voice_from_face`, with the rule and the engine its speakers.jsonl records), and
+speech in that voice: espeak-ng's, or Kokoro-82M's for a corpus of Kokoro voices. Such an
+utterance has no lips and no expressions; the DiT sees those as absent (zeros) and learns
+from it the voice alone.
 
-Each utterance is also spoken, with the same words, seed and speed (so the same timing), by
-another speaker of the bank: its content audio. The DiT's units come from that audio and its
-target tokens from the speaker's own. Units of MFCC k-means carry the voice they were taken
-from, so this takes one source of the voice away from them. Measured on the demo corpus
-(`research/identity_swap.py`): it was not enough, the corpus clips' lip features still carry
-their speaker's voice and the DiT follows them, not its identity input; with the lips zeroed
-it does follow the identity. See the model card's known limits.
+Each utterance is also spoken, with the same words, in step, by another speaker of the
+bank's espeak-ng voices: its content audio (the same seed and speed give espeak-ng the same
+timing; Kokoro speech has its own, and the content is moved onto it, `synth.time_warp`). The
+DiT's units come from that audio and its target tokens from the speaker's own. Units of MFCC
+k-means carry the voice they were taken from, so this takes one source of the voice away
+from them. Measured on the demo corpus (`research/identity_swap.py`): it was not enough, the
+corpus clips' lip features still carry their speaker's voice and the DiT follows them, not
+its identity input; with the lips zeroed it does follow the identity.
+See the model card's known limits.
 
 Only training-split descriptors are fitted, so no held-out face or voice is ever read. The
 distribution is a Gaussian: the descriptors' mean, and their covariance shrunk half-way to its
@@ -33,10 +36,18 @@ import numpy as np
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import EMOTIONS
 from imagintalk_plugin.espeak import EspeakVoice
+from imagintalk_plugin.synth.kokoro import KokoroVoice
 from imagintalk_plugin.synth.media import pad_speech
 from imagintalk_plugin.synth.sentences import grid_sentence, say
 from imagintalk_plugin.synth.time_warp import warp_to_spans
-from imagintalk_plugin.synth.voices import VoiceRule, emotional_voice, voice_from_face
+from imagintalk_plugin.synth.voices import (
+    VoiceEngine,
+    VoiceRule,
+    emotional,
+    emotional_voice,
+    kokoro_voice_from_face,
+    voice_from_face,
+)
 
 SHRINKAGE = 0.5  # share of the covariance's off-diagonal part removed
 
@@ -72,7 +83,7 @@ class VoiceOnlyUtterance:
 
     speaker: int
     face_embedding: np.ndarray  # (D,) float32, the drawn descriptor
-    voice: EspeakVoice  # the voice it was spoken in (after emotion)
+    voice: EspeakVoice | KokoroVoice  # the voice it was spoken in (after emotion)
     emotion: str
     words: tuple[str, ...]
     audio: np.ndarray  # (N,) float32 mono at `sample_rate`, padded like a corpus clip
@@ -83,22 +94,37 @@ class VoiceOnlyUtterance:
 
 @dataclass(frozen=True, eq=False)
 class VoiceBank:
-    """The drawn speakers: a face descriptor and its neutral voice each."""
+    """The drawn speakers: a face descriptor and its neutral voice each, in the corpus's
+    engine, and an espeak-ng voice each by the same rule, which says words again (content
+    audio; espeak-ng's timing can be forced, Kokoro's cannot). With espeak-ng voices the two
+    lists are the same."""
 
     faces: list[np.ndarray]
-    voices: list[EspeakVoice]
+    voices: list[EspeakVoice | KokoroVoice]
+    content_voices: list[EspeakVoice]
 
     @staticmethod
     def draw(
-        distribution: FaceDistribution, speakers: int, seed: int, rule: VoiceRule = "still"
+        distribution: FaceDistribution,
+        speakers: int,
+        seed: int,
+        rule: VoiceRule = "still",
+        engine: VoiceEngine = "espeak",
     ) -> VoiceBank:
         """`speakers` (>= 2) faces from the distribution, each with its voice by the corpus's
-        rule (`corpus_voice_rule`)."""
+        rule (`corpus_voice_rule`) and engine (`corpus_voice_engine`)."""
         if speakers < 2:
             raise ValueError("need at least two speakers")
         rngs = [np.random.default_rng([seed, s, 7]) for s in range(speakers)]
         faces = [distribution.sample(rng) for rng in rngs]
-        return VoiceBank(faces, [voice_from_face(face, rule) for face in faces])
+        content = [voice_from_face(face, rule) for face in faces]
+        if engine == "kokoro":
+            own: list[EspeakVoice | KokoroVoice] = [
+                kokoro_voice_from_face(face, rule) for face in faces
+            ]
+        else:
+            own = list(content)
+        return VoiceBank(faces, own, content)
 
 
 def respoken(
@@ -151,18 +177,24 @@ def voice_only_utterances(
         emotion = emotions[int(rng.integers(len(emotions)))]
         intensity = 1.0 if emotion == "neutral" else float(rng.uniform(0.7, 1.0))
         other = (speaker + 1 + int(rng.integers(speakers - 1))) % speakers
-        voice = emotional_voice(voices[speaker], emotion, intensity)
+        voice = emotional(voices[speaker], emotion, intensity)
         said = int(rng.integers(2**31 - 1))
         spoken = say(words, voice, seed=said)
-        samples, _, _, _ = pad_speech(spoken)
+        samples, said_words, _, _ = pad_speech(spoken)
+        if isinstance(voice, EspeakVoice):  # espeak-ng: the same speed gives the same timing
+            speed, onto = voice.speed, ()
+        else:  # Kokoro's timing is its own: the words said again are moved onto it
+            speed = emotional_voice(bank.content_voices[speaker], emotion, intensity).speed
+            onto = tuple((w.start, w.end) for w in said_words)
         content = respoken(
             tuple(words),
-            voices[other],
-            speed=voice.speed,
+            bank.content_voices[other],
+            speed=speed,
             emotion=emotion,
             seed=said,
             length=len(samples),
             intensity=intensity,
+            onto=onto,
         )
         out.append(
             VoiceOnlyUtterance(

@@ -190,3 +190,27 @@ def manifest_kokoro_voice(voice: KokoroVoice) -> Voice:
     ("kokoro:af_heart*0.60+..."), no pitch settings, and the speed in espeak-ng's units
     (words a minute, 165 = Kokoro's 1.0) so that speaking rates compare across engines."""
     return Voice(f"kokoro:{voice.name}", 0, 0, round(165 * voice.speed))
+
+
+def emotional(
+    voice: EspeakVoice | KokoroVoice, emotion: str, intensity: float = 1.0
+) -> EspeakVoice | KokoroVoice:
+    """`voice` with `emotion` at `intensity`, whichever engine speaks it."""
+    if isinstance(voice, KokoroVoice):
+        return emotional_kokoro_voice(voice, emotion, intensity)
+    return emotional_voice(voice, emotion, intensity)
+
+
+def corpus_voice_engine(manifest: Path) -> VoiceEngine:
+    """The voices a corpus was made with ("espeak" or "kokoro"), from the speakers.jsonl
+    beside its manifest ("espeak" when the file or the field is absent)."""
+    speakers = manifest.parent / "speakers.jsonl"
+    if not speakers.exists():
+        return "espeak"
+    lines = [line for line in speakers.read_text(encoding="utf-8").splitlines() if line.strip()]
+    engine = json.loads(lines[0]).get("voices", "espeak") if lines else "espeak"
+    if engine == "kokoro":
+        return "kokoro"
+    if engine != "espeak":
+        raise ValueError(f"{speakers}: unknown voices '{engine}'")
+    return "espeak"

@@ -88,10 +88,10 @@ def voice_items(
         if respeak:
             assert content is not None
             assert utt.speed is not None
-            pick = int(np.random.default_rng([seed, index, 9]).integers(len(content.voices)))
+            pick = np.random.default_rng([seed, index, 9]).integers(len(content.content_voices))
             said = respoken(
                 utt.words,
-                content.voices[pick],
+                content.content_voices[int(pick)],
                 speed=utt.speed,
                 emotion=utt.emotion,
                 seed=0,

@@ -19,7 +19,12 @@ from imagintalk_plugin.core.errors import UsageError
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.nn.checkpoint import save_model
 from imagintalk_plugin.pipeline.acoustic_models import OVERRIDE_DIT, load_codec, weights_digest
-from imagintalk_plugin.synth.voices import VoiceRule, corpus_voice_rule
+from imagintalk_plugin.synth.voices import (
+    VoiceEngine,
+    VoiceRule,
+    corpus_voice_engine,
+    corpus_voice_rule,
+)
 from imagintalk_plugin.training.acoustic_presets import AcousticPreset
 from imagintalk_plugin.training.loops.corpus import SemanticCorpus
 from imagintalk_plugin.training.loops.distributed import DistributedContext, barrier
@@ -144,7 +149,7 @@ def train_dit(
     stats = fit_expression_stats(train)
     encoder = SpeakerEncoder()
     splits = {}
-    bank = _voice_bank(preset, train, _voice_rule(request))
+    bank = _voice_bank(preset, train, _voice_settings(request))
     seed = preset.dit_train.seed
     for split in ("train", "valid", "test"):
         utts = corpus.split(split)
@@ -185,20 +190,21 @@ def train_dit(
     return {"history": result["history"], "test": test}
 
 
-def _voice_rule(request: TrainRequest) -> VoiceRule:
-    """The voice rule of the first synthetic corpus among the sources (its speakers.jsonl
-    says it); "still" when none says (real corpora have no rule)."""
+def _voice_settings(request: TrainRequest) -> tuple[VoiceRule, VoiceEngine]:
+    """The voice rule and engine of the first synthetic corpus among the sources (its
+    speakers.jsonl says them); "still" and espeak-ng when none says (real corpora have no
+    rule)."""
     for source in request.sources:
         manifest = source.manifest
         manifest = manifest / "manifest.jsonl" if manifest.is_dir() else manifest
         if (manifest.parent / "speakers.jsonl").exists():
-            return corpus_voice_rule(manifest)
-    return "still"
+            return corpus_voice_rule(manifest), corpus_voice_engine(manifest)
+    return "still", "espeak"
 
 
-def _voice_bank(preset: AcousticPreset, train: list, rule: VoiceRule) -> Any:
+def _voice_bank(preset: AcousticPreset, train: list, voices: tuple[VoiceRule, VoiceEngine]) -> Any:
     """The preset's speakers without video, their faces drawn near the training faces and
-    voiced by the corpus's rule (None when the preset has none)."""
+    voiced by the corpus's rule and engine (None when the preset has none)."""
     import numpy as np
 
     from imagintalk_plugin.synth.voice_bank import FaceDistribution, VoiceBank
@@ -206,7 +212,7 @@ def _voice_bank(preset: AcousticPreset, train: list, rule: VoiceRule) -> Any:
     if preset.voice_only_speakers < 2:
         return None
     faces = FaceDistribution.fit(np.stack([u.face_embedding for u in train]))
-    return VoiceBank.draw(faces, preset.voice_only_speakers, preset.dit_train.seed, rule)
+    return VoiceBank.draw(faces, preset.voice_only_speakers, preset.dit_train.seed, *voices)
 
 
 def _voice_only(

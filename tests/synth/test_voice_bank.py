@@ -111,3 +111,29 @@ def test_respoken_words_keep_the_clips_timing_in_any_voice() -> None:
     assert len(said) == len(clip) + 160
     assert not np.allclose(said[: len(clip)], clip)
     assert (_loud_frames(said[: len(clip)]) == _loud_frames(clip)).mean() > 0.9
+
+
+def test_a_kokoro_bank_speaks_kokoro_and_says_the_content_again_in_step() -> None:
+    """A corpus of Kokoro voices gets bank speakers in Kokoro voices (the same face -> blend
+    rule as its speakers); their content audio is espeak-ng's, moved onto Kokoro's timing."""
+    from imagintalk_plugin.core.errors import ModelLoadError
+    from imagintalk_plugin.synth import kokoro
+    from imagintalk_plugin.synth.voices import kokoro_voice_from_face
+
+    try:
+        kokoro.model_part_files()
+    except ModelLoadError as exc:
+        pytest.skip(f"Kokoro model packages absent (the `synth` extra): {exc}")
+    if not kokoro.voices_file().exists():
+        pytest.skip(f"Kokoro voices absent: {kokoro.voices_file()} (the shared folder)")
+    dist = FaceDistribution.fit(_descriptors())
+    bank = VoiceBank.draw(dist, 3, 4, engine="kokoro")
+    assert bank.voices == [kokoro_voice_from_face(f) for f in bank.faces]
+    assert bank.content_voices == VoiceBank.draw(dist, 3, 4).voices  # espeak-ng, same rule
+    utts = drive(voice_only_utterances(bank, utterances=2, seed=4, emotions=("neutral",)))
+    for utt in utts:
+        assert utt.voice == bank.voices[utt.speaker]
+        assert len(utt.content_audio) == len(utt.audio)
+        # a Kokoro reading and an espeak-ng one of the same words differ by up to a second
+        # in timing; moved onto the Kokoro words, speech and pauses share their frames
+        assert (_loud_frames(utt.audio) == _loud_frames(utt.content_audio)).mean() > 0.8

@@ -315,9 +315,9 @@ def speak_kokoro(
     Word labels are the written words without punctuation; phoneme labels are espeak-ng's own
     phoneme names, as `espeak.speak` gives them (so visemes and the corpus's phoneme set stay
     the same; `kokoro_labels`). Times are the model's durations, except that the last phoneme
-    and word end where the speech does. `seed` is accepted for parity with `espeak.speak`: the model has no
-    randomness, so the same text and voice always give the same samples. `language` is
-    espeak-ng's for the text (default: the voice's, `KokoroVoice.language`).
+    and word end where the speech does. `seed` is accepted for parity with `espeak.speak`:
+    the model has no randomness, so the same text and voice always give the same samples.
+    `language` is espeak-ng's for the text (default: the voice's, `KokoroVoice.language`).
     """
     del seed
     import soxr

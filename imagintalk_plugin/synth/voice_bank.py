@@ -28,14 +28,17 @@ directions 20 faces span.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
+from imagintalk_plugin.core.files import atomic_path
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import EMOTIONS
-from imagintalk_plugin.espeak import EspeakVoice
+from imagintalk_plugin.espeak import SAMPLE_RATE, EspeakVoice
 from imagintalk_plugin.synth.kokoro import KokoroVoice
 from imagintalk_plugin.synth.media import pad_speech
 from imagintalk_plugin.synth.sentences import grid_sentence, say
@@ -50,6 +53,7 @@ from imagintalk_plugin.synth.voices import (
 )
 
 SHRINKAGE = 0.5  # share of the covariance's off-diagonal part removed
+CACHE_VERSION = 1  # bump when the speech of a bank utterance changes
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,14 +164,19 @@ def voice_only_utterances(
     utterances: int,
     seed: int,
     emotions: tuple[str, ...] = EMOTIONS,
+    cache: Path | None = None,
 ) -> Job[list[VoiceOnlyUtterance]]:
     """Job: `utterances` GRID sentences from the bank's speakers, taken in turn.
 
-    Everything follows from the seed: the same arguments give the same audio.
+    Everything follows from the seed: the same arguments give the same audio. With `cache`, a
+    folder, each utterance's audio is kept there as it is made, under a key of the bank and
+    the arguments, and read back on the next call: a stage stopped while a Kokoro bank is
+    being rendered (about 1.5 s an utterance on one core) goes on where it stopped.
     """
     if utterances < 1:
         raise ValueError("need at least one utterance")
     faces, voices, speakers = bank.faces, bank.voices, len(bank.faces)
+    folder = cache / _bank_key(bank, seed, emotions) if cache is not None else None
     out: list[VoiceOnlyUtterance] = []
     for index in range(utterances):
         yield Progress("speakers without video", index, utterances, unit="utt")
@@ -179,23 +188,18 @@ def voice_only_utterances(
         other = (speaker + 1 + int(rng.integers(speakers - 1))) % speakers
         voice = emotional(voices[speaker], emotion, intensity)
         said = int(rng.integers(2**31 - 1))
-        spoken = say(words, voice, seed=said)
-        samples, said_words, _, _ = pad_speech(spoken)
-        if isinstance(voice, EspeakVoice):  # espeak-ng: the same speed gives the same timing
-            speed, onto = voice.speed, ()
-        else:  # Kokoro's timing is its own: the words said again are moved onto it
-            speed = emotional_voice(bank.content_voices[speaker], emotion, intensity).speed
-            onto = tuple((w.start, w.end) for w in said_words)
-        content = respoken(
-            tuple(words),
-            bank.content_voices[other],
-            speed=speed,
-            emotion=emotion,
-            seed=said,
-            length=len(samples),
-            intensity=intensity,
-            onto=onto,
-        )
+        kept = folder / f"{index:06d}.npz" if folder is not None else None
+        if kept is not None and kept.exists():
+            with np.load(kept) as stored:
+                samples, content = stored["audio"], stored["content"]
+        else:
+            samples, content = _said_and_content(
+                bank, tuple(words), voice, (speaker, other), emotion, intensity, said
+            )
+            if kept is not None:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_path(kept) as tmp, tmp.open("wb") as handle:
+                    np.savez(handle, audio=samples, content=content)
         out.append(
             VoiceOnlyUtterance(
                 speaker=speaker,
@@ -206,8 +210,51 @@ def voice_only_utterances(
                 audio=samples,
                 content_audio=content,
                 content_speaker=other,
-                sample_rate=spoken.sample_rate,
+                sample_rate=SAMPLE_RATE,
             )
         )
     yield Progress("speakers without video", utterances, utterances, unit="utt")
     return out
+
+
+def _said_and_content(
+    bank: VoiceBank,
+    words: tuple[str, ...],
+    voice: EspeakVoice | KokoroVoice,
+    speakers: tuple[int, int],
+    emotion: str,
+    intensity: float,
+    said: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One bank utterance: the words in `voice` (padded like a corpus clip), and the same
+    words in step said by the other speaker's espeak-ng voice."""
+    speaker, other = speakers
+    spoken = say(list(words), voice, seed=said)
+    if spoken.sample_rate != SAMPLE_RATE:
+        raise ValueError(f"bank speech must be {SAMPLE_RATE} Hz, not {spoken.sample_rate}")
+    samples, said_words, _, _ = pad_speech(spoken)
+    if isinstance(voice, EspeakVoice):  # espeak-ng: the same speed gives the same timing
+        speed, onto = voice.speed, ()
+    else:  # Kokoro's timing is its own: the words said again are moved onto it
+        speed = emotional_voice(bank.content_voices[speaker], emotion, intensity).speed
+        onto = tuple((w.start, w.end) for w in said_words)
+    content = respoken(
+        words,
+        bank.content_voices[other],
+        speed=speed,
+        emotion=emotion,
+        seed=said,
+        length=len(samples),
+        intensity=intensity,
+        onto=onto,
+    )
+    return samples, content
+
+
+def _bank_key(bank: VoiceBank, seed: int, emotions: tuple[str, ...]) -> str:
+    """A digest of everything an utterance's audio follows from (and the code's version)."""
+    digest = hashlib.sha256(f"voice-bank.v{CACHE_VERSION}\0{seed}\0{emotions}".encode())
+    for face, voice, content in zip(bank.faces, bank.voices, bank.content_voices, strict=True):
+        digest.update(np.asarray(face, np.float32).tobytes())
+        digest.update(f"{voice!r}\0{content!r}\0".encode())
+    return digest.hexdigest()[:20]

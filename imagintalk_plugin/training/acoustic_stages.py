@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from imagintalk_plugin.core.errors import UsageError
@@ -159,8 +160,9 @@ def train_dit(
             utts, units, aligner, codec, stats, encoder, content, seed
         )
     if bank is not None and preset.voice_only_utterances:
+        kept = request.out / f"{name}_bank"  # the bank's speech, kept as it is made
         splits["train"] = splits["train"] + (
-            yield from _voice_only(preset, bank, units, codec, encoder)
+            yield from _voice_only(preset, bank, units, codec, encoder, kept)
         )
     meta = _meta(
         request,
@@ -216,14 +218,15 @@ def _voice_bank(preset: AcousticPreset, train: list, voices: tuple[VoiceRule, Vo
 
 
 def _voice_only(
-    preset: AcousticPreset, bank: Any, units: Any, codec: Any, encoder: Any
+    preset: AcousticPreset, bank: Any, units: Any, codec: Any, encoder: Any, cache: Path
 ) -> Job[list]:
-    """The DiT's items from the bank's speakers without video."""
+    """The DiT's items from the bank's speakers without video (their speech kept in
+    `cache`, so a stopped stage does not render it again)."""
     from imagintalk_plugin.synth.voice_bank import voice_only_utterances
     from imagintalk_plugin.training.acoustic_data import voice_only_items
 
     utterances = yield from voice_only_utterances(
-        bank, preset.voice_only_utterances, preset.dit_train.seed
+        bank, preset.voice_only_utterances, preset.dit_train.seed, cache=cache
     )
     config = preset.generator
     return (

@@ -137,3 +137,28 @@ def test_a_kokoro_bank_speaks_kokoro_and_says_the_content_again_in_step() -> Non
         # a Kokoro reading and an espeak-ng one of the same words differ by up to a second
         # in timing; moved onto the Kokoro words, speech and pauses share their frames
         assert (_loud_frames(utt.audio) == _loud_frames(utt.content_audio)).mean() > 0.8
+
+
+def test_a_cache_keeps_each_utterance_and_gives_it_back(tmp_path) -> None:
+    """A stage stopped while the bank is rendered goes on where it stopped: kept utterances
+    are read back as they were, and another bank or seed never reads them."""
+    dist = FaceDistribution.fit(_descriptors())
+    bank = VoiceBank.draw(dist, 3, 4)
+    fresh = drive(voice_only_utterances(bank, utterances=3, seed=4))
+    first = drive(voice_only_utterances(bank, utterances=2, seed=4, cache=tmp_path))
+    kept = sorted(tmp_path.rglob("*.npz"))
+    assert len(kept) == 2
+    again = drive(voice_only_utterances(bank, utterances=3, seed=4, cache=tmp_path))
+    assert len(sorted(tmp_path.rglob("*.npz"))) == 3  # the third was made and kept
+    for a, b in zip([*first, fresh[2]], again, strict=True):
+        assert np.array_equal(a.audio, b.audio)
+        assert np.array_equal(a.content_audio, b.content_audio)
+    # a kept file is what is read: changing it shows through (so it is not made again)
+    with np.load(kept[0]) as stored:
+        audio, content = stored["audio"], stored["content"]
+    np.savez(kept[0], audio=audio * 0.5, content=content)
+    read = drive(voice_only_utterances(bank, utterances=1, seed=4, cache=tmp_path))
+    assert np.allclose(read[0].audio, 0.5 * fresh[0].audio)
+    other = drive(voice_only_utterances(bank, utterances=1, seed=5, cache=tmp_path))
+    assert len({p.parent for p in tmp_path.rglob("*.npz")}) == 2  # its own key
+    assert not np.array_equal(other[0].audio, read[0].audio)

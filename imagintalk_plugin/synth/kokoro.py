@@ -373,16 +373,10 @@ def speak_kokoro(
         ]
 
     samples = soxr.resample(audio, KOKORO_RATE, SAMPLE_RATE).astype(np.float32)
-    end = speech_end(audio, KOKORO_RATE)  # the last phoneme's duration runs on in silence
-    return SpokenText(
-        samples, SAMPLE_RATE, _cut_last(timed(word_spans), end), _cut_last(timed(phone_spans), end)
-    )
-
-
-def _cut_last(segments: list[Segment], end: float) -> list[Segment]:
-    """The segments with the last one ending at `end` at most (one 25 ms frame at least)."""
-    if not segments:
-        return segments
-    last = segments[-1]
-    cut = min(last.end, max(end, last.start + FRAME / KOKORO_RATE))
-    return [*segments[:-1], Segment(last.label, last.start, cut)]
+    words, phones = timed(word_spans), timed(phone_spans)
+    if phones:  # the last phoneme's duration runs on in silence: it and its word end there
+        last = phones[-1]
+        end = min(last.end, max(speech_end(audio, KOKORO_RATE), last.start + FRAME / KOKORO_RATE))
+        phones[-1] = Segment(last.label, last.start, end)
+        words[-1] = Segment(words[-1].label, words[-1].start, end)
+    return SpokenText(samples, SAMPLE_RATE, words, phones)

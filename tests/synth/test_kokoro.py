@@ -206,11 +206,22 @@ def test_labels_are_espeak_names_and_the_last_word_ends_with_the_speech():
     once fell back to IPA labels, which the visemes do not know); the last phoneme no longer
     runs on over the silence after the speech (0.44 s median before)."""
     _needs_model_and_voices()
-    voice = KokoroVoice((("bf_alice", 0.7), ("af_nova", 0.3)), 1.0)  # British: "en"
-    for text in ("Julia said that the warm soup was ready.", "Nora said that the owl was hurt."):
+    british = KokoroVoice((("bf_alice", 0.7), ("af_nova", 0.3)), 1.0)  # read as "en"
+    # a corpus voice whose speech ends 40 ms into its last phoneme (nearly 1 s after
+    # Kokoro's duration for it would)
+    quick = KokoroVoice(
+        (("bm_lewis", 0.52), ("af_nova", 0.27), ("am_puck", 0.22)), 1.25, (-0.02, 0.07)
+    )
+    cases = (
+        ("Julia said that the warm soup was ready.", british),
+        ("Nora said that the owl was hurt.", british),
+        ("The doctor said that the kitten was hungry", quick),
+    )
+    for text, voice in cases:
         said = speak_kokoro(text, voice)
         assert all(p.label.isascii() for p in said.phonemes), [p.label for p in said.phonemes]
         frames = np.abs(said.samples[: len(said.samples) // 160 * 160]).reshape(-1, 160).max(1)
         last_loud = np.nonzero(frames > 0.05 * frames.max())[0][-1] / 100
         assert said.words[-1].end - last_loud < 0.2
-        assert said.phonemes[-1].end == said.words[-1].end
+        assert said.phonemes[-1].end == said.words[-1].end  # the word holds its phonemes
+        assert said.phonemes[-1].end > said.phonemes[-1].start

@@ -207,8 +207,8 @@ def test_labels_are_espeak_names_and_the_last_word_ends_with_the_speech():
     runs on over the silence after the speech (0.44 s median before)."""
     _needs_model_and_voices()
     british = KokoroVoice((("bf_alice", 0.7), ("af_nova", 0.3)), 1.0)  # read as "en"
-    # a corpus voice whose speech ends 40 ms into its last phoneme (nearly 1 s after
-    # Kokoro's duration for it would)
+    # a voice of the free-text corpus (fast, prosody moved), whose last phoneme is cut to
+    # 40 ms, where its speech ends
     quick = KokoroVoice(
         (("bm_lewis", 0.52), ("af_nova", 0.27), ("am_puck", 0.22)), 1.25, (-0.02, 0.07)
     )

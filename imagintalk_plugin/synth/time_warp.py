@@ -65,9 +65,9 @@ def warp_to_spans(
     if not source_spans or all(
         abs(s - t) <= IN_STEP_S for s, t in zip(source[:-1], target[:-1], strict=True)
     ):
-        return _fit(samples, length)
+        return fit_length(samples, length)
     source, target = merged_boundaries(source, target)
-    return _fit(_psola(samples, rate, source, target), length)
+    return fit_length(_psola(samples, rate, source, target), length)
 
 
 def _psola(samples: np.ndarray, rate: int, source: list[float], target: list[float]) -> np.ndarray:
@@ -88,8 +88,8 @@ def _psola(samples: np.ndarray, rate: int, source: list[float], target: list[flo
     return np.asarray(warped.values[0], np.float32)
 
 
-def _fit(samples: np.ndarray, length: int) -> np.ndarray:
-    """Cut or zero-pad to `length` samples."""
+def fit_length(samples: np.ndarray, length: int) -> np.ndarray:
+    """Cut or zero-pad to `length` samples (float32)."""
     out = np.zeros(length, np.float32)
     out[: min(length, len(samples))] = samples[:length]
     return out

@@ -106,17 +106,24 @@ def manifest_voice(voice: EspeakVoice) -> Voice:
     return Voice(voice.variant, voice.pitch, voice.pitch_range, voice.speed)
 
 
+def _speakers_field(manifest: Path, key: str, default: str) -> str:
+    """A field of the first speaker in the speakers.jsonl beside a corpus's manifest (`default`
+    when the file or the field is absent: corpora from before the choice)."""
+    speakers = manifest.parent / "speakers.jsonl"
+    if not speakers.exists():
+        return default
+    lines = [line for line in speakers.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return str(json.loads(lines[0]).get(key, default)) if lines else default
+
+
 def corpus_voice_rule(manifest: Path) -> VoiceRule:
     """The voice rule a corpus was made with, from the speakers.jsonl beside its manifest
     ("still" when the file or the field is absent: corpora from before the choice)."""
-    speakers = manifest.parent / "speakers.jsonl"
-    if not speakers.exists():
-        return "still"
-    lines = [line for line in speakers.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rule = json.loads(lines[0]).get("voice_rule", "still") if lines else "still"
-    if rule not in VOICE_RULES:
-        raise ValueError(f"{speakers}: unknown voice rule '{rule}'")
-    return rule
+    rule = _speakers_field(manifest, "voice_rule", "still")
+    for known in VOICE_RULES:
+        if rule == known:
+            return known
+    raise ValueError(f"{manifest.parent / 'speakers.jsonl'}: unknown voice rule '{rule}'")
 
 
 # The Kokoro voices (`--voices kokoro`): the 28 English style arrays of kokoro_v1_en_voices.npz
@@ -204,13 +211,8 @@ def emotional(
 def corpus_voice_engine(manifest: Path) -> VoiceEngine:
     """The voices a corpus was made with ("espeak" or "kokoro"), from the speakers.jsonl
     beside its manifest ("espeak" when the file or the field is absent)."""
-    speakers = manifest.parent / "speakers.jsonl"
-    if not speakers.exists():
-        return "espeak"
-    lines = [line for line in speakers.read_text(encoding="utf-8").splitlines() if line.strip()]
-    engine = json.loads(lines[0]).get("voices", "espeak") if lines else "espeak"
-    if engine == "kokoro":
-        return "kokoro"
-    if engine != "espeak":
-        raise ValueError(f"{speakers}: unknown voices '{engine}'")
-    return "espeak"
+    engine = _speakers_field(manifest, "voices", "espeak")
+    for known in VOICE_ENGINES:
+        if engine == known:
+            return known
+    raise ValueError(f"{manifest.parent / 'speakers.jsonl'}: unknown voices '{engine}'")

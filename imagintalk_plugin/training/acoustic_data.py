@@ -88,10 +88,11 @@ def voice_items(
         if respeak:
             assert content is not None
             assert utt.speed is not None
-            pick = np.random.default_rng([seed, index, 9]).integers(len(content.content_voices))
+            voices = content.content_voices
+            pick = int(np.random.default_rng([seed, index, 9]).integers(len(voices)))
             said = respoken(
                 utt.words,
-                content.content_voices[int(pick)],
+                voices[pick],
                 speed=utt.speed,
                 emotion=utt.emotion,
                 seed=0,

@@ -3,6 +3,8 @@ spans, a clip already in step is left untouched, and bad input is refused."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -63,25 +65,11 @@ def test_spans_too_short_on_either_side_are_merged() -> None:
 def test_respoken_onto_a_clips_timing() -> None:
     """A clip said by a voice of another timing (a Kokoro clip) gets content audio in step."""
     clip, clip_spans = _said(EspeakVoice("f2", speed=210))
-    plain = respoken(
-        tuple(WORDS),
-        EspeakVoice("m1"),
-        speed=130,
-        emotion="neutral",
-        seed=0,
-        length=len(clip),
-        spell_letters=False,
-    )
-    onto = respoken(
-        tuple(WORDS),
-        EspeakVoice("m1"),
-        speed=130,
-        emotion="neutral",
-        seed=0,
-        length=len(clip),
-        spell_letters=False,
-        onto=clip_spans,
-    )
+    said_again = partial(
+        respoken, tuple(WORDS), EspeakVoice("m1"), speed=130, emotion="neutral", seed=0,
+        length=len(clip), spell_letters=False,
+    )  # fmt: skip
+    plain, onto = said_again(), said_again(onto=clip_spans)
     assert len(onto) == len(plain) == len(clip)
     corr = [np.corrcoef(_envelope(x), _envelope(clip))[0, 1] for x in (plain, onto)]
     assert corr[1] > corr[0] + 0.3

@@ -33,6 +33,7 @@ PROBES = (
     "identity_swap",
     "reference_voice_pipeline",
     "refiner_diagnosis",
+    "unit_phone_information",
 )
 HELPERS = ("dit_probe",)  # modules the probes share, nothing to run
 TEST_SPEAKERS = ("s000", "s001")
@@ -288,3 +289,29 @@ def test_fit_voice_rule(corpus: Path, tmp_path: Path) -> None:
     assert "exists (use --force to replace it)" in refused.stderr
     assert rule_path.read_bytes() == before
     assert RULE_FILE.read_bytes() == shipped  # the shipped rule is never touched
+
+
+def test_unit_phone_information(run: Path, corpus: Path) -> None:
+    out = _run(RESEARCH / "unit_phone_information.py", run, "--data", corpus, "--clips", 4)
+    match = re.fullmatch(
+        r"(\S+): frames (\d+), phones (\d+), information (\d\.\d+), purity (\d\.\d+)\n",
+        out.stdout,
+    )
+    assert match, out.stdout
+    assert match[1] == corpus.parent.name
+    assert int(match[2]) > 50  # four clips' labelled frames
+    assert int(match[3]) > 5  # and their phones
+    assert 0.0 <= float(match[4]) <= 1.0
+    assert 0.0 < float(match[5]) <= 1.0
+
+
+def test_unit_phone_information_measures_what_it_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(RESEARCH))
+    probe = runpy.run_path(str(RESEARCH / "unit_phone_information.py"))
+    measure = probe["information_and_purity"]
+    one_to_one = [("a", 1), ("b", 2), ("c", 3)] * 10
+    assert measure(one_to_one) == pytest.approx((1.0, 1.0))
+    independent = [(p, u) for p in "ab" for u in (1, 2)] * 5  # every unit says both phones
+    assert measure(independent) == pytest.approx((0.0, 0.5))
+    merged = [("a", 1), ("b", 1), ("c", 2), ("d", 2)] * 5  # a unit for two phones: 1 of 2 bits
+    assert measure(merged) == pytest.approx((0.5, 0.5))

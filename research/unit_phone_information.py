@@ -1,0 +1,83 @@
+"""How much of the spoken phones do the speech units carry, on a synthetic corpus?
+
+Measures: every 20 ms frame inside a labelled phoneme of the first N test clips is paired
+with its unit (the run's `units/`, as training extracts them) and the phoneme the manifest
+labels there. From the joint counts:
+- information: I(phone; unit) / H(phone), the share of the phoneme's entropy the unit
+  explains (1: the unit tells the phoneme; 0: it tells nothing);
+- purity: the share of frames whose unit's most frequent phoneme is theirs.
+Units that explain little of the phones cannot make the Style-DiT say the words, however
+well it renders them: this separates the units from the Style-DiT as the limit of
+intelligibility (docs/research-notebook.md, the Kokoro retrain).
+
+Inputs: RUN, a run or model folder with units/; --data, a manifest with phoneme spans
+(ImaginTalk-Synth; its test split is used).
+Output (stdout): `CORPUS: frames F, phones P, information I, purity Q`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+from imagintalk_plugin.audio import load_audio
+from imagintalk_plugin.pipeline.semantic_models import load_units
+
+
+def phone_unit_pairs(run: Path, manifest: Path, clips: int) -> list[tuple[str, int]]:
+    """(phoneme label, unit id) of every unit frame inside a labelled phoneme span of the
+    first `clips` test clips."""
+    units = load_units(run)
+    rate = units.config.rate_hz
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    rows = [r for r in rows if r.get("split") == "test" and r.get("phonemes")][:clips]
+    if not rows:
+        raise SystemExit(f"{manifest} has no test clips with phoneme spans")
+    pairs: list[tuple[str, int]] = []
+    for row in rows:
+        ids = units.unit_ids(load_audio(manifest.parent / row["audio"]))
+        for span in row["phonemes"]:
+            first, last = int(span["start"] * rate), min(int(span["end"] * rate), len(ids))
+            pairs.extend((span["label"], int(ids[f])) for f in range(first, last))
+    return pairs
+
+
+def information_and_purity(pairs: list[tuple[str, int]]) -> tuple[float, float]:
+    """I(phone; unit) / H(phone) and the units' phone purity, from the joint counts."""
+    total = len(pairs)
+    joint = Counter(pairs)
+    phones = Counter(p for p, _ in pairs)
+    units = Counter(u for _, u in pairs)
+    entropy = -sum(c / total * math.log2(c / total) for c in phones.values())
+    mutual = sum(
+        c / total * math.log2(c * total / (phones[p] * units[u])) for (p, u), c in joint.items()
+    )
+    best: dict[int, int] = {}
+    for (_, unit), count in joint.items():
+        best[unit] = max(best.get(unit, 0), count)
+    return (mutual / entropy if entropy > 0 else 0.0), sum(best.values()) / total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("run", type=Path, help="a run or model folder (units/)")
+    parser.add_argument("--data", type=Path, required=True, help="a synthetic manifest.jsonl")
+    parser.add_argument("--clips", type=int, default=60, metavar="N", help="test clips (60)")
+    args = parser.parse_args()
+    pairs = phone_unit_pairs(args.run, args.data, args.clips)
+    information, purity = information_and_purity(pairs)
+    phones = len({p for p, _ in pairs})
+    print(
+        f"{args.data.parent.name}: frames {len(pairs)}, phones {phones}, "
+        f"information {information:.3f}, purity {purity:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

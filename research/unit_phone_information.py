@@ -6,6 +6,7 @@ labels there. From the joint counts:
 - information: I(phone; unit) / H(phone), the share of the phoneme's entropy the unit
   explains (1: the unit tells the phoneme; 0: it tells nothing);
 - purity: the share of frames whose unit's most frequent phoneme is theirs.
+Stress marks are dropped from the labels (`'a` and `,a` are the phone `a`).
 Units that explain little of the phones cannot make the Style-DiT say the words, however
 well it renders them: this separates the units from the Style-DiT as the limit of
 intelligibility (docs/research-notebook.md, the Kokoro retrain).
@@ -42,7 +43,8 @@ def phone_unit_pairs(run: Path, manifest: Path, clips: int) -> list[tuple[str, i
         ids = units.unit_ids(load_audio(manifest.parent / row["audio"]))
         for span in row["phonemes"]:
             first, last = int(span["start"] * rate), min(int(span["end"] * rate), len(ids))
-            pairs.extend((span["label"], int(ids[f])) for f in range(first, last))
+            phone = span["label"].lstrip("',")  # espeak-ng's stress marks: the same phone
+            pairs.extend((phone, int(ids[f])) for f in range(first, last))
     return pairs
 
 

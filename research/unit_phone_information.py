@@ -19,12 +19,12 @@ Output (stdout): `CORPUS: frames F, phones P, information I, purity Q`.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections import Counter
 from pathlib import Path
 
 from imagintalk_plugin.audio import load_audio
+from imagintalk_plugin.core.manifest import read_manifest
 from imagintalk_plugin.pipeline.semantic_models import load_units
 
 
@@ -33,17 +33,15 @@ def phone_unit_pairs(run: Path, manifest: Path, clips: int) -> list[tuple[str, i
     first `clips` test clips."""
     units = load_units(run)
     rate = units.config.rate_hz
-    lines = manifest.read_text(encoding="utf-8").splitlines()
-    rows = [json.loads(line) for line in lines if line.strip()]
-    rows = [r for r in rows if r.get("split") == "test" and r.get("phonemes")][:clips]
-    if not rows:
+    entries = [e for e in read_manifest(manifest) if e.split == "test" and e.phonemes][:clips]
+    if not entries:
         raise SystemExit(f"{manifest} has no test clips with phoneme spans")
     pairs: list[tuple[str, int]] = []
-    for row in rows:
-        ids = units.unit_ids(load_audio(manifest.parent / row["audio"]))
-        for span in row["phonemes"]:
-            first, last = int(span["start"] * rate), min(int(span["end"] * rate), len(ids))
-            phone = span["label"].lstrip("',")  # espeak-ng's stress marks: the same phone
+    for entry in entries:
+        ids = units.unit_ids(load_audio(entry.audio))
+        for span in entry.phonemes:
+            first, last = int(span.start * rate), min(int(span.end * rate), len(ids))
+            phone = span.label.lstrip("',")  # espeak-ng's stress marks: the same phone
             pairs.extend((phone, int(ids[f])) for f in range(first, last))
     return pairs
 

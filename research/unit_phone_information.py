@@ -12,7 +12,10 @@ well it renders them: this separates the units from the Style-DiT as the limit o
 intelligibility (docs/research-notebook.md, the Kokoro retrain).
 
 Inputs: RUN, a run or model folder with units/; --data, a manifest with phoneme spans
-(ImaginTalk-Synth; its test split is used).
+(ImaginTalk-Synth; its test split is used). With --even-phones, a manifest of real clips with
+word timings only (GRID): each word's espeak-ng phonemes share its span evenly. Such labels
+are rough (real phones are not evenly long), so they compare codebooks on the same clips,
+not with the synthetic figures.
 Output (stdout): `CORPUS: frames F, phones P, information I, purity Q`.
 """
 
@@ -26,22 +29,35 @@ from pathlib import Path
 from imagintalk_plugin.audio import load_audio
 from imagintalk_plugin.core.manifest import read_manifest
 from imagintalk_plugin.pipeline.semantic_models import load_units
+from imagintalk_plugin.training.phone_labels import word_phone_spans
 
 
-def phone_unit_pairs(run: Path, manifest: Path, clips: int) -> list[tuple[str, int]]:
+def phone_unit_pairs(
+    run: Path, manifest: Path, clips: int, even: bool = False
+) -> list[tuple[str, int]]:
     """(phoneme label, unit id) of every unit frame inside a labelled phoneme span of the
-    first `clips` test clips."""
+    first `clips` test clips (with `even`, spans spread over the timed words)."""
     units = load_units(run)
     rate = units.config.rate_hz
-    entries = [e for e in read_manifest(manifest) if e.split == "test" and e.phonemes][:clips]
+    tests = [e for e in read_manifest(manifest) if e.split == "test"]
+    labelled = [
+        (
+            e,
+            word_phone_spans([w.label for w in e.words], [(w.start, w.end) for w in e.words])
+            if even
+            else [(p.label, p.start, p.end) for p in e.phonemes],
+        )
+        for e in tests
+    ]
+    entries = [(e, spans) for e, spans in labelled if spans][:clips]
     if not entries:
         raise SystemExit(f"{manifest} has no test clips with phoneme spans")
     pairs: list[tuple[str, int]] = []
-    for entry in entries:
+    for entry, spans in entries:
         ids = units.unit_ids(load_audio(entry.audio))
-        for span in entry.phonemes:
-            first, last = int(span.start * rate), min(int(span.end * rate), len(ids))
-            phone = span.label.lstrip("',")  # espeak-ng's stress marks: the same phone
+        for label, start, end in spans:
+            first, last = int(start * rate), min(int(end * rate), len(ids))
+            phone = label.lstrip("',")  # espeak-ng's stress marks: the same phone
             pairs.extend((phone, int(ids[f])) for f in range(first, last))
     return pairs
 
@@ -69,8 +85,11 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="a run or model folder (units/)")
     parser.add_argument("--data", type=Path, required=True, help="a synthetic manifest.jsonl")
     parser.add_argument("--clips", type=int, default=60, metavar="N", help="test clips (60)")
+    parser.add_argument(
+        "--even-phones", action="store_true", help="word-timed real clips: phones spread evenly"
+    )
     args = parser.parse_args()
-    pairs = phone_unit_pairs(args.run, args.data, args.clips)
+    pairs = phone_unit_pairs(args.run, args.data, args.clips, args.even_phones)
     information, purity = information_and_purity(pairs)
     phones = len({p for p, _ in pairs})
     print(

@@ -61,6 +61,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="units: a local HuBERT checkpoint folder (layer-6 k-means) instead of MFCCs",
     )
     train.add_argument(
+        "--phonetic",
+        action="store_true",
+        help="units: cluster a phone classifier's features, learnt from the corpus's timed "
+        "phonemes (ImaginTalk-Synth), instead of raw MFCCs",
+    )
+    train.add_argument(
         "--steps",
         type=int,
         metavar="N",
@@ -118,6 +124,7 @@ def run_train_command(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         limit=args.limit,
         hubert=args.hubert,
+        phonetic=args.phonetic,
         steps=args.steps,
         voice_bank=args.voice_bank,
         lip_drop=args.lip_drop,

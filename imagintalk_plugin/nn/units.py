@@ -1,4 +1,5 @@
-"""50 Hz discrete speech units: frame features (MFCC or a local HuBERT layer) + a k-means codebook.
+"""50 Hz discrete speech units: frame features (MFCC, a local HuBERT layer, or a phone net's
+bottleneck over MFCCs) + a k-means codebook.
 
 This is HuBERT's iteration-1 recipe: k-means over MFCCs gives pseudo-phonetic units with no
 download; with `kind="hubert"` the features are a hidden layer of a HuBERT checkpoint the user
@@ -13,23 +14,24 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from imagintalk_plugin.core.errors import ModelLoadError
-from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.core.signals import TokenSequence
 from imagintalk_plugin.nn.checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
-from imagintalk_plugin.nn.kmeans import assign, iter_kmeans
+from imagintalk_plugin.nn.kmeans import assign
+from imagintalk_plugin.nn.phone_net import PhoneNet, splice
 
 MODEL_KIND = "imagintalk/units"
 CODEBOOK_VERSION = "1"
-KINDS = ("mfcc", "hubert")
+KINDS = ("mfcc", "hubert", "phonetic")
+PHONE_NET_PREFIX = "phone_net."
 LOG_FLOOR = 1e-10  # power floor before the log: silence gives a finite constant, not -inf
 STD_FLOOR = 1e-3  # CMVN: a near-constant coefficient (silence) stays ~0, not rounding noise
 DELTA_WIDTH = 2  # regression over +-2 frames, the HTK/Kaldi standard
@@ -39,7 +41,8 @@ DELTA_WIDTH = 2  # regression over +-2 frames, the HTK/Kaldi standard
 class UnitConfig:
     """How speech becomes unit ids: features, codebook size and the k-means fit (JSON-friendly)."""
 
-    kind: str = "mfcc"  # "mfcc": nothing to download (HuBERT iter 1); "hubert": a local model
+    kind: str = "mfcc"  # "mfcc": nothing to download (HuBERT iter 1); "hubert": a local model;
+    # "phonetic": a phone classifier's bottleneck over MFCCs, learnt from timed phones (phone_net)
     num_units: int = 200  # codebook size K; 100-500 is usual for 50 Hz speech units
     sample_rate: int = 16000  # what HuBERT and speech corpora use; callers resample to it
     hop: int = 320  # 20 ms = 50 Hz, HuBERT's frame rate: two units per 25 fps video frame
@@ -52,6 +55,17 @@ class UnitConfig:
     kmeans_iters: int = 30  # Lloyd iterations; codebooks change little after ~20
     max_fit_frames: int = 200_000  # ~67 min of speech; a seeded subsample keeps the fit fast
     seed: int = 0  # subsample + k-means++ seed: the same data and seed give the same codebook
+    phone_context: int = 5  # phonetic: +-5 frames (220 ms) around each frame go in
+    phone_hidden: int = 512  # phonetic: width of the classifier's two hidden layers
+    phone_bottleneck: int = 64  # phonetic: the clustered feature's size
+    phone_epochs: int = 15  # phonetic: passes over the labelled frames (seconds each)
+
+    ADDED_KEYS: ClassVar[tuple[str, ...]] = (
+        "phone_context",
+        "phone_hidden",
+        "phone_bottleneck",
+        "phone_epochs",
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -62,7 +76,8 @@ class UnitConfig:
         if self.kind not in KINDS:
             raise ValueError(f"unit config kind must be one of {KINDS}, got '{self.kind}'")
         positive = ("num_units", "sample_rate", "hop", "win", "n_fft", "n_mels", "n_mfcc")
-        for name in (*positive, "kmeans_iters", "max_fit_frames"):
+        learnt = ("phone_hidden", "phone_bottleneck", "phone_epochs")
+        for name in (*positive, "kmeans_iters", "max_fit_frames", *learnt):
             if getattr(self, name) < 1:
                 raise ValueError(f"unit config '{name}' must be >= 1, got {getattr(self, name)}")
         if not self.hop <= self.win <= self.n_fft:
@@ -71,11 +86,18 @@ class UnitConfig:
             raise ValueError(f"unit config needs n_mfcc <= n_mels, got {self.n_mfcc}")
         if self.max_fit_frames < self.num_units:
             raise ValueError("unit config needs max_fit_frames >= num_units")
+        if self.phone_context < 0:
+            raise ValueError(f"unit config 'phone_context' must be >= 0, got {self.phone_context}")
 
     @property
     def rate_hz(self) -> float:
         """Units per second (50 with the defaults)."""
         return self.sample_rate / self.hop
+
+
+def spliced_dim(config: UnitConfig) -> int:
+    """Width of the phone net's input: the MFCC frame with its +-phone_context neighbours."""
+    return mfcc_dim(config) * (2 * config.phone_context + 1)
 
 
 def mfcc_dim(config: UnitConfig) -> int:
@@ -228,12 +250,20 @@ class UnitExtractor:
     """Waveform -> 50 Hz unit ids: frame features, then the nearest of K centroids."""
 
     def __init__(
-        self, config: UnitConfig, centroids: torch.Tensor, hubert: HubertFeatures | None = None
+        self,
+        config: UnitConfig,
+        centroids: torch.Tensor,
+        hubert: HubertFeatures | None = None,
+        phone_net: PhoneNet | None = None,
+        phones: tuple[str, ...] = (),
     ) -> None:
         if (config.kind == "hubert") != (hubert is not None):
             need = "needs a" if hubert is None else "takes no"
             raise ValueError(f"a '{config.kind}' unit extractor {need} HuBERT model")
-        dim = hubert.dim if hubert is not None else mfcc_dim(config)
+        if (config.kind == "phonetic") != (phone_net is not None):
+            need = "needs a" if phone_net is None else "takes no"
+            raise ValueError(f"a '{config.kind}' unit extractor {need} phone net")
+        dim = _feature_dim(config, hubert)
         if tuple(centroids.shape) != (config.num_units, dim):
             raise ValueError(
                 f"centroids must be ({config.num_units}, {dim}), got {tuple(centroids.shape)}"
@@ -241,6 +271,8 @@ class UnitExtractor:
         self.config = config
         self.centroids = centroids.detach().to("cpu", torch.float32).contiguous()  # (K, F)
         self.hubert = hubert
+        self.phone_net = phone_net.eval() if phone_net is not None else None
+        self.phones = tuple(phones)  # the phone net's classes, in its output order
 
     @property
     def codebook_id(self) -> str:
@@ -257,7 +289,10 @@ class UnitExtractor:
         """Frame features of mono samples at config.sample_rate: (N // hop, F)."""
         if self.hubert is not None:
             return self.hubert(samples)
-        return mfcc_features(samples, self.config)
+        frames = mfcc_features(samples, self.config)
+        if self.phone_net is not None:
+            return self.phone_net.bottleneck(splice(frames, self.config.phone_context))
+        return frames
 
     def unit_ids(self, samples: np.ndarray) -> np.ndarray:
         """Nearest-centroid unit of every frame: (N // hop,) int64."""
@@ -284,7 +319,12 @@ class UnitExtractor:
         info.update(codebook_id=self.codebook_id, codebook_version=self.codebook_version)
         if self.hubert is not None:
             info["hubert_dir"] = str(self.hubert.folder.resolve())
-        save_model(Path(folder), MODEL_KIND, self.config, {"centroids": self.centroids}, info)
+        weights = {"centroids": self.centroids}
+        if self.phone_net is not None:
+            info["phones"] = list(self.phones)
+            state = self.phone_net.state_dict()
+            weights.update({PHONE_NET_PREFIX + k: v.float() for k, v in state.items()})
+        save_model(Path(folder), MODEL_KIND, self.config, weights, info)
 
     @classmethod
     def load(cls, folder: Path) -> UnitExtractor:
@@ -294,6 +334,7 @@ class UnitExtractor:
             config, weights, meta = load_model(folder, MODEL_KIND, UnitConfig)
         except (TypeError, ValueError) as error:  # UnitConfig's own checks
             raise ModelLoadError(folder / CONFIG_FILE, str(error)) from None
+        phone_net, phones = _load_phone_net(folder, config, weights, meta)
         if set(weights) != {"centroids"}:
             raise ModelLoadError(
                 folder / WEIGHTS_FILE, f"expected only 'centroids', got {sorted(weights)}"
@@ -305,79 +346,43 @@ class UnitExtractor:
                 raise ModelLoadError(folder / CONFIG_FILE, "meta lacks the 'hubert_dir' folder")
             hubert = HubertFeatures(Path(hubert_dir), config.hubert_layer, config.hop)
         centroids = weights["centroids"]
-        dim = hubert.dim if hubert is not None else mfcc_dim(config)
+        dim = _feature_dim(config, hubert)
         if centroids.dtype != torch.float32 or tuple(centroids.shape) != (config.num_units, dim):
             raise ModelLoadError(
                 folder / WEIGHTS_FILE,
                 f"centroids are {tuple(centroids.shape)} {centroids.dtype}, the config wants "
                 f"({config.num_units}, {dim}) float32",
             )
-        extractor = cls(config, centroids, hubert)
+        extractor = cls(config, centroids, hubert, phone_net, phones)
         if meta.get("codebook_id", extractor.codebook_id) != extractor.codebook_id:
             raise ModelLoadError(folder, "centroids do not match the stored codebook_id")
         return extractor
 
 
-class _FrameSample:
-    """A uniform, seeded subset of at most `cap` frames from a stream, in O(cap) memory.
-
-    Each frame gets a random key; the `cap` smallest keys are kept (merged lazily).
-    """
-
-    def __init__(self, cap: int, dim: int, seed: int) -> None:
-        self.cap = cap
-        self.generator = torch.Generator().manual_seed(seed)
-        self.keys: list[torch.Tensor] = [torch.zeros(0)]
-        self.rows: list[torch.Tensor] = [torch.zeros(0, dim)]
-        self.count = 0
-
-    def add(self, frames: torch.Tensor) -> None:
-        self.keys.append(torch.rand(frames.shape[0], generator=self.generator))  # (T,)
-        self.rows.append(frames)  # (T, F)
-        self.count += frames.shape[0]
-        if self.count > 2 * self.cap:
-            self.compact()
-
-    def compact(self) -> torch.Tensor:
-        keys, rows = torch.cat(self.keys), torch.cat(self.rows)  # (M,), (M, F)
-        if keys.shape[0] > self.cap:
-            keep = keys.topk(self.cap, largest=False).indices.sort().values  # (cap,)
-            keys, rows = keys[keep], rows[keep]
-        self.keys, self.rows, self.count = [keys], [rows], keys.shape[0]
-        return rows
+def _feature_dim(config: UnitConfig, hubert: HubertFeatures | None) -> int:
+    """Width of the frames the centroids live in."""
+    if hubert is not None:
+        return hubert.dim
+    return config.phone_bottleneck if config.kind == "phonetic" else mfcc_dim(config)
 
 
-def fit_unit_extractor(
-    waveforms: Iterable[np.ndarray],
-    config: UnitConfig,
-    *,
-    total: int | None = None,
-    hubert_dir: Path | None = None,
-) -> Job[UnitExtractor]:
-    """Fit a unit codebook on mono waveforms at config.sample_rate (a Job yielding Progress).
-
-    Yields Progress("unit features", i, total, unit="utt") per utterance, then one per k-means
-    iteration; at most `max_fit_frames` frames, a seeded uniform subsample, are clustered.
-    """
-    hubert = None
-    if config.kind == "hubert":
-        if hubert_dir is None:
-            raise ValueError("a 'hubert' unit config needs hubert_dir (a local HuBERT folder)")
-        hubert = HubertFeatures(Path(hubert_dir), config.hubert_layer, config.hop)
-    elif hubert_dir is not None:
-        raise ValueError("hubert_dir is only used with a 'hubert' unit config")
-    dim = hubert.dim if hubert is not None else mfcc_dim(config)
-    sample = _FrameSample(config.max_fit_frames, dim, config.seed)
-    for i, samples in enumerate(waveforms, start=1):
-        sample.add(hubert(samples) if hubert is not None else mfcc_features(samples, config))
-        yield Progress("unit features", i, total or 0, unit="utt")
-    frames = sample.compact()  # (N, F)
-    if frames.shape[0] < config.num_units:
-        raise ValueError(
-            f"{frames.shape[0]} frames are too few to fit {config.num_units} units "
-            "(give more audio or fewer units)"
-        )
-    centroids = yield from iter_kmeans(
-        frames, config.num_units, iters=config.kmeans_iters, seed=config.seed
-    )
-    return UnitExtractor(config, centroids, hubert)
+def _load_phone_net(
+    folder: Path, config: UnitConfig, weights: dict[str, torch.Tensor], meta: Mapping[str, Any]
+) -> tuple[PhoneNet | None, tuple[str, ...]]:
+    """A phonetic codebook's phone net, popped from `weights`; (None, ()) for other kinds."""
+    if config.kind != "phonetic":
+        return None, ()
+    phones = meta.get("phones")
+    if not isinstance(phones, list) or not phones or not all(isinstance(p, str) for p in phones):
+        raise ModelLoadError(folder / CONFIG_FILE, "meta lacks the phone net's 'phones' list")
+    state = {
+        k[len(PHONE_NET_PREFIX) :]: weights.pop(k).float()
+        for k in [k for k in weights if k.startswith(PHONE_NET_PREFIX)]
+    }
+    net = PhoneNet(spliced_dim(config), config.phone_hidden, config.phone_bottleneck, len(phones))
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        reason = str(error).strip().splitlines()[0]
+        raise ModelLoadError(folder / WEIGHTS_FILE, f"phone net does not load: {reason}") from None
+    return net.eval(), tuple(phones)

@@ -34,6 +34,7 @@ class TrainRequest:
     jobs: int = 0
     limit: int | None = None
     hubert: Path | None = None  # a local HuBERT checkpoint folder: units from its layer 6
+    phonetic: bool = False  # units: a phone classifier's bottleneck (learnt from timed phones)
     steps: int | None = None  # overrides the preset's step count for this stage (--steps)
     voice_bank: int | None = None  # dit(-voice): speakers without video (--voice-bank)
     lip_drop: float | None = None  # dit(-voice): share of items trained without lips (--lip-drop)

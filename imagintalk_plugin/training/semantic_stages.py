@@ -11,7 +11,12 @@ import numpy as np
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.nn.checkpoint import config_to_dict
 from imagintalk_plugin.nn.lip_aligner import LipAligner
-from imagintalk_plugin.nn.units import UnitExtractor, fit_unit_extractor
+from imagintalk_plugin.nn.unit_fitting import (
+    fit_phonetic_units,
+    fit_unit_extractor,
+    phone_accuracy,
+)
+from imagintalk_plugin.nn.units import UnitExtractor
 from imagintalk_plugin.pipeline.semantic_models import (
     load_aligner,
     load_detector,
@@ -21,6 +26,7 @@ from imagintalk_plugin.pipeline.semantic_models import (
 from imagintalk_plugin.training.loops.corpus import SemanticCorpus, Utterance
 from imagintalk_plugin.training.loops.distributed import DistributedContext, barrier
 from imagintalk_plugin.training.loops.loop import run_stage, train_or_load
+from imagintalk_plugin.training.phone_labels import word_phone_spans
 from imagintalk_plugin.training.presets import SemanticPreset
 from imagintalk_plugin.training.request import TrainRequest, check_fresh, write_metrics
 
@@ -49,6 +55,11 @@ def fold_groups(train: list[Utterance]) -> list[str]:
     ]
 
 
+def _phone_spans(u: Utterance) -> tuple[tuple[str, float, float], ...]:
+    """A clip's timed phonemes, or its words' phonemes spread over them (real clips)."""
+    return u.phones or word_phone_spans(u.words, u.word_times)
+
+
 def train_units(
     request: TrainRequest, preset: SemanticPreset, corpus: SemanticCorpus, ctx: DistributedContext
 ) -> Job[dict[str, Any]]:
@@ -58,14 +69,27 @@ def train_units(
     metrics: dict[str, Any] = {}
     if ctx.is_main:
         train = corpus.split("train")
-        config = preset.units if request.hubert is None else replace(preset.units, kind="hubert")
-        extractor = yield from fit_unit_extractor(
-            (u.audio for u in train), config, total=len(train), hubert_dir=request.hubert
-        )
+        fitted: dict[str, float] = {}
+        if request.phonetic:
+            extractor, fitted = yield from fit_phonetic_units(
+                ((u.audio, _phone_spans(u)) for u in train),
+                replace(preset.units, kind="phonetic"),
+                total=len(train),
+            )
+            valid = ((u.audio, u.phones) for u in corpus.split("valid") if u.phones)
+            fitted["phone_accuracy_valid"] = phone_accuracy(extractor, valid)
+        else:
+            config = preset.units
+            if request.hubert is not None:
+                config = replace(config, kind="hubert")
+            extractor = yield from fit_unit_extractor(
+                (u.audio for u in train), config, total=len(train), hubert_dir=request.hubert
+            )
         ids = np.concatenate([extractor.unit_ids(u.audio) for u in train])
         counts = np.bincount(ids, minlength=preset.units.num_units) / len(ids)
         used = counts[counts > 0]
         metrics = {
+            **fitted,
             "units_used": int((counts > 0).sum()),
             "unit_perplexity": float(np.exp(-(used * np.log(used)).sum())),
             "train_steps": len(ids),

@@ -61,6 +61,10 @@ def run_training(request: TrainRequest, ctx: DistributedContext) -> Job[dict[str
         preset = with_steps(preset, request.stage, request.steps)
     if request.lip_input is not None and request.stage != "aligner":
         raise UsageError(f"--lip-input applies to the aligner, not to '{request.stage}'")
+    if request.phonetic and request.stage != "units":
+        raise UsageError(f"--phonetic applies to units, not to '{request.stage}'")
+    if request.phonetic and request.hubert is not None:
+        raise UsageError("units: give --phonetic or --hubert, not both")
     if request.init is not None and request.stage not in ("codec", "vocoder"):
         raise UsageError(f"--init applies to codec and vocoder, not to '{request.stage}'")
     for option, value in (("--voice-bank", request.voice_bank), ("--lip-drop", request.lip_drop)):

@@ -196,6 +196,7 @@ def _load_entries(
                 emotion=entry.emotion,
                 words=tuple(w.label for w in entry.words),
                 word_times=tuple((w.start, w.end) for w in entry.words),
+                phones=tuple((p.label, p.start, p.end) for p in entry.phonemes),
                 speed=entry.voice.speed if entry.voice is not None else None,
                 spell_letters=entry.text_set == "grid",
                 corpus=corpus,

@@ -13,11 +13,11 @@ import torch
 from imagintalk_plugin.core import ModelLoadError, Progress, drive
 from imagintalk_plugin.core.signals import TokenSequence
 from imagintalk_plugin.nn.kmeans import fit_kmeans, iter_kmeans
+from imagintalk_plugin.nn.unit_fitting import fit_unit_extractor
 from imagintalk_plugin.nn.units import (
     HubertFeatures,
     UnitConfig,
     UnitExtractor,
-    fit_unit_extractor,
     mfcc_dim,
     mfcc_features,
 )

@@ -291,8 +291,11 @@ def test_fit_voice_rule(corpus: Path, tmp_path: Path) -> None:
     assert RULE_FILE.read_bytes() == shipped  # the shipped rule is never touched
 
 
-def test_unit_phone_information(run: Path, corpus: Path) -> None:
-    out = _run(RESEARCH / "unit_phone_information.py", run, "--data", corpus, "--clips", 4)
+@pytest.mark.parametrize("labels", [[], ["--even-phones"]], ids=["phonemes", "even"])
+def test_unit_phone_information(run: Path, corpus: Path, labels: list[str]) -> None:
+    """With --even-phones the words' timings give the spans (as for real GRID clips)."""
+    probe = RESEARCH / "unit_phone_information.py"
+    out = _run(probe, run, "--data", corpus, "--clips", 4, *labels)
     match = re.fullmatch(
         r"(\S+): frames (\d+), phones (\d+), information (\d\.\d+), purity (\d\.\d+)\n",
         out.stdout,

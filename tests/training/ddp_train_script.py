@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 from semantic_fixtures import toy_corpus
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.nn.units import fit_unit_extractor
+from imagintalk_plugin.nn.unit_fitting import fit_unit_extractor
 from imagintalk_plugin.training.loops.aligner_training import aligner_stage
 from imagintalk_plugin.training.loops.distributed import setup_distributed, teardown_distributed
 from imagintalk_plugin.training.loops.loop import run_stage

@@ -15,7 +15,8 @@ from imagintalk_plugin.core.errors import CancelledError, ModelLoadError, Output
 from imagintalk_plugin.core.progress import CancelToken, Progress, drive
 from imagintalk_plugin.nn.checkpoint import load_module
 from imagintalk_plugin.nn.lip_aligner import ALIGNER_KIND, AlignerConfig, LipAligner
-from imagintalk_plugin.nn.units import UnitExtractor, fit_unit_extractor
+from imagintalk_plugin.nn.unit_fitting import fit_unit_extractor
+from imagintalk_plugin.nn.units import UnitExtractor
 from imagintalk_plugin.training.loops.aligner_training import Predictions, aligner_stage
 from imagintalk_plugin.training.loops.corpus import SemanticCorpus
 from imagintalk_plugin.training.loops.detector_training import (

@@ -116,6 +116,34 @@ def test_stage_order_and_bad_preset_are_clear_errors(
     assert "unknown preset" in capsys.readouterr().err
 
 
+def test_phonetic_units_learn_the_corpus_phones(manifest: Path, tmp_path: Path) -> None:
+    args = ["train", "units", "--preset", "tiny", "--data", str(manifest), "--out", str(tmp_path)]
+    assert main([*args, "--phonetic", "--quiet"]) == 0
+    document = json.loads((tmp_path / "units" / "config.json").read_text())
+    assert document["config"]["kind"] == "phonetic"
+    assert document["meta"]["codebook_id"].startswith("phonetic-k")
+    assert len(document["meta"]["phones"]) > 10  # espeak-ng's phones of the rendered sentences
+    metrics = json.loads((tmp_path / "units" / "metrics.json").read_text())
+    assert metrics["timed_clips"] > 0
+    assert 0.0 <= metrics["phone_accuracy_train"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("stage", "extra", "expected"),
+    [
+        ("aligner", [], "--phonetic applies to units, not to 'aligner'"),
+        ("units", ["--hubert", "hub"], "give --phonetic or --hubert, not both"),
+    ],
+)
+def test_phonetic_misuse_fails_before_the_corpus_loads(
+    stage: str, extra: list[str], expected: str, tmp_path: Path, capsys
+) -> None:
+    missing = tmp_path / "no_manifest.jsonl"  # never read: the check comes first
+    args = ["train", stage, "--preset", "tiny", "--data", str(missing), "--out", str(tmp_path)]
+    assert main([*args, "--phonetic", *extra, "--quiet"]) == 2
+    assert expected in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("stage", ["units", "refiner", "evaluate-voice"])
 def test_steps_on_a_stage_without_a_schedule_fails_before_the_corpus_loads(
     stage: str, tmp_path: Path, capsys

@@ -28,6 +28,7 @@ class Utterance:
     emotion: str = "neutral"  # the corpus label (core.signals.EMOTIONS)
     words: tuple[str, ...] = ()  # the transcript's words (synthetic corpora: to say them again)
     word_times: tuple[tuple[float, float], ...] = ()  # each word's (start, end) s, when timed
+    phones: tuple[tuple[str, float, float], ...] = ()  # (phoneme, start s, end s), when timed
     speed: int | None = None  # espeak-ng words/min it was said at (synthetic corpora)
     spell_letters: bool = True  # single letters said by name (the GRID text set)
     corpus: str = ""  # the manifest it came from (its folder name), for per-corpus scores

@@ -24,12 +24,23 @@ from __future__ import annotations
 import argparse
 import math
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from imagintalk_plugin.audio import load_audio
-from imagintalk_plugin.core.manifest import read_manifest
+from imagintalk_plugin.core.manifest import ManifestEntry, read_manifest
+from imagintalk_plugin.nn.unit_fitting import SILENCE, PhoneSpan, frame_phones
 from imagintalk_plugin.pipeline.semantic_models import load_units
 from imagintalk_plugin.training.phone_labels import word_phone_spans
+
+
+def _spans(entry: ManifestEntry, even: bool) -> Sequence[PhoneSpan]:
+    """The clip's phoneme spans, or with `even` its words' phonemes spread over them."""
+    if even:
+        return word_phone_spans(
+            [w.label for w in entry.words], [(w.start, w.end) for w in entry.words]
+        )
+    return [(p.label, p.start, p.end) for p in entry.phonemes]
 
 
 def phone_unit_pairs(
@@ -38,27 +49,19 @@ def phone_unit_pairs(
     """(phoneme label, unit id) of every unit frame inside a labelled phoneme span of the
     first `clips` test clips (with `even`, spans spread over the timed words)."""
     units = load_units(run)
-    rate = units.config.rate_hz
-    tests = [e for e in read_manifest(manifest) if e.split == "test"]
-    labelled = [
-        (
-            e,
-            word_phone_spans([w.label for w in e.words], [(w.start, w.end) for w in e.words])
-            if even
-            else [(p.label, p.start, p.end) for p in e.phonemes],
-        )
-        for e in tests
-    ]
-    entries = [(e, spans) for e, spans in labelled if spans][:clips]
+    entries: list[tuple[ManifestEntry, Sequence[PhoneSpan]]] = []
+    for entry in read_manifest(manifest):
+        if len(entries) == clips:
+            break
+        if entry.split == "test" and (spans := _spans(entry, even)):
+            entries.append((entry, spans))
     if not entries:
         raise SystemExit(f"{manifest} has no test clips with phoneme spans")
     pairs: list[tuple[str, int]] = []
     for entry, spans in entries:
         ids = units.unit_ids(load_audio(entry.audio))
-        for label, start, end in spans:
-            first, last = int(start * rate), min(int(end * rate), len(ids))
-            phone = label.lstrip("',")  # espeak-ng's stress marks: the same phone
-            pairs.extend((phone, int(ids[f])) for f in range(first, last))
+        phones = frame_phones(spans, len(ids), units.config.rate_hz)  # stress marks dropped
+        pairs.extend((p, int(u)) for p, u in zip(phones, ids, strict=True) if p != SILENCE)
     return pairs
 
 

@@ -18,9 +18,8 @@ from imagintalk_plugin.core.progress import Job, Progress
 
 BATCH = 1024  # frames per step (fewer for a corpus of under 8 batches)
 MIN_FRAMES = 64
-INPUT_NOISE = (
-    0.1  # Gaussian noise on the normalised input: a cheap guard against one voice's detail
-)
+# Gaussian noise on the normalised input: a cheap guard against learning one voice's detail
+INPUT_NOISE = 0.1
 LABEL_SMOOTHING = 0.1
 
 

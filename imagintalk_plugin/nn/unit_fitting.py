@@ -16,7 +16,7 @@ import torch
 
 from imagintalk_plugin.core.progress import Job, Progress
 from imagintalk_plugin.nn.kmeans import iter_kmeans
-from imagintalk_plugin.nn.phone_net import fit_phone_net, frame_accuracy, splice
+from imagintalk_plugin.nn.phone_net import fit_phone_net, frame_accuracy
 from imagintalk_plugin.nn.units import (
     HubertFeatures,
     UnitConfig,
@@ -24,6 +24,7 @@ from imagintalk_plugin.nn.units import (
     mfcc_dim,
     mfcc_features,
     spliced_dim,
+    spliced_mfcc,
 )
 
 SILENCE = "_"  # the phone of frames outside every span of a timed clip
@@ -130,7 +131,7 @@ def fit_phonetic_units(
     index: dict[str, int] = {}
     timed = 0
     for i, (samples, spans) in enumerate(clips, start=1):
-        frames = splice(mfcc_features(samples, config), config.phone_context)  # (T, width)
+        frames = spliced_mfcc(samples, config)  # (T, width)
         if spans:
             timed += 1
             phones = frame_phones(spans, frames.shape[0], config.rate_hz)
@@ -180,7 +181,7 @@ def phone_accuracy(
     for samples, spans in clips:
         if not spans:
             continue
-        frames = splice(mfcc_features(samples, units.config), units.config.phone_context)
+        frames = spliced_mfcc(samples, units.config)
         phones = frame_phones(spans, frames.shape[0], units.config.rate_hz)
         spliced.append(frames)
         labels.extend(index.get(p, -1) for p in phones)

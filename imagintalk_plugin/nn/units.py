@@ -100,6 +100,12 @@ def spliced_dim(config: UnitConfig) -> int:
     return mfcc_dim(config) * (2 * config.phone_context + 1)
 
 
+def spliced_mfcc(samples: np.ndarray, config: UnitConfig) -> torch.Tensor:
+    """The phone net's input: each CMVN MFCC frame with its +-phone_context neighbours,
+    (N // hop, spliced_dim)."""
+    return splice(mfcc_features(samples, config), config.phone_context)
+
+
 def mfcc_dim(config: UnitConfig) -> int:
     """Width F of `mfcc_features`: n_mfcc, or 3 * n_mfcc with deltas."""
     return config.n_mfcc * (3 if config.use_deltas else 1)
@@ -289,10 +295,9 @@ class UnitExtractor:
         """Frame features of mono samples at config.sample_rate: (N // hop, F)."""
         if self.hubert is not None:
             return self.hubert(samples)
-        frames = mfcc_features(samples, self.config)
         if self.phone_net is not None:
-            return self.phone_net.bottleneck(splice(frames, self.config.phone_context))
-        return frames
+            return self.phone_net.bottleneck(spliced_mfcc(samples, self.config))
+        return mfcc_features(samples, self.config)
 
     def unit_ids(self, samples: np.ndarray) -> np.ndarray:
         """Nearest-centroid unit of every frame: (N // hop,) int64."""

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imagintalk_plugin.espeak import ipa_words
+from imagintalk_plugin.nn.unit_fitting import PhoneSpan
 
 SILENCE_WORDS = frozenset({"sil", "sp"})  # GRID's alignment marks, not words
-
-PhoneSpan = tuple[str, float, float]  # (phone, start s, end s)
 
 
 def word_phone_spans(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,18 @@ from shared_data import REALDATA
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never read or fill the user's own prepared-clip cache."""
     os.environ["IMAGINTALK_CACHE_DIR"] = str(tmp_path_factory.mktemp("liptrack_cache"))
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tiny tensors: one torch thread for a module's tests (`pytestmark = pytest.mark.
+    usefixtures("one_torch_thread")`), so a busy machine does not stall thread pools."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

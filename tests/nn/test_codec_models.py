@@ -36,13 +36,7 @@ TINY_VOCODER = VocoderConfig(dim=32, intermediate=64, layers=1)
 TINY_DISC = DiscriminatorConfig(periods=(2, 3), channels=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread, so a busy machine does not stall thread pools."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tones(freqs: tuple[float, ...], samples: int = 6400) -> torch.Tensor:

@@ -51,12 +51,7 @@ def _clip(seed: int) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
     return np.concatenate(parts), spans
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

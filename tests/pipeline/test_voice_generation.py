@@ -43,13 +43,7 @@ HOP = PRESET.codec.mel.hop
 FRAMES = 50  # 1 s of conditions at 50 Hz
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread, so a busy machine does not stall thread pools."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

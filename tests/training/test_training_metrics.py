@@ -14,6 +14,7 @@ from imagintalk_plugin.training.loops.corpus import (
     LipClip,
     item_rng,
     lip_batch,
+    time_mask_spans,
     unit_targets,
 )
 from imagintalk_plugin.training.loops.metrics import (
@@ -240,3 +241,51 @@ def test_paired_gain_interval_covers_a_steady_gain_and_straddles_noise() -> None
     assert paired_gain_interval(noise, counts, seed=1) != (low, high)  # resampled, seeded
     assert paired_gain_interval(noise, counts) == (low, high)
     assert np.isnan(paired_gain_interval(np.array([]), np.array([]))[0])
+
+
+def test_time_mask_spans_one_per_started_second_within_the_crop() -> None:
+    rng = np.random.default_rng(0)
+    for frames in (1, 24, 25, 26, 75, 150):
+        spans = time_mask_spans(frames, 10, rng)
+        assert len(spans) == -(-frames // 25)
+        for span in spans:
+            assert 0 <= span.start <= span.stop <= frames
+            assert span.stop - span.start <= 10
+    lengths = [s.stop - s.start for _ in range(50) for s in time_mask_spans(75, 10, rng)]
+    assert min(lengths) == 0
+    assert max(lengths) == 10  # every length 0..10 is drawn
+    assert time_mask_spans(75, 0, rng) == []
+
+
+def test_lip_batch_time_masking_replaces_frames_with_the_mean_frame() -> None:
+    clip = np.random.default_rng(5).integers(0, 256, size=(75, 96, 96), dtype=np.uint8)
+    targets = [unit_targets(np.arange(150), 75)]
+    args = {"crop_size": 88, "max_frames": 150}
+    plain = lip_batch([LipClip(clip)], targets, **args, rngs=[item_rng(3, 1, 0)])
+    masked = lip_batch(
+        [LipClip(clip)], targets, **args, rngs=[item_rng(3, 1, 0)], time_mask_frames=10
+    )
+    # same window, crop and mirror (drawn before the spans); only the masked frames differ
+    changed = (plain.crops != masked.crops).flatten(2).any(dim=2)[0]  # (T,)
+    assert 0 < int(changed.sum()) <= 3 * 10
+    mean = plain.crops[0].mean(dim=0)
+    for t in torch.nonzero(changed)[:, 0].tolist():
+        assert torch.allclose(masked.crops[0, t], mean, atol=1e-6)
+    assert torch.equal(plain.targets, masked.targets)  # the units to read stay
+    again = lip_batch(
+        [LipClip(clip)], targets, **args, rngs=[item_rng(3, 1, 0)], time_mask_frames=10
+    )
+    assert torch.equal(masked.crops, again.crops)  # seeded
+    centre = lip_batch([LipClip(clip)], targets, **args, time_mask_frames=10)
+    assert torch.equal(centre.crops, lip_batch([LipClip(clip)], targets, **args).crops)
+
+
+def test_the_demo_and_paper_lip_readers_train_with_time_masking() -> None:
+    from imagintalk_plugin.training.presets import TIME_MASK_FRAMES, semantic_preset
+
+    assert TIME_MASK_FRAMES > 0
+    for name in ("demo", "paper"):
+        preset = semantic_preset(name)
+        assert preset.aligner_train.time_mask_frames == TIME_MASK_FRAMES
+        assert preset.fold_train.time_mask_frames == TIME_MASK_FRAMES  # the detector's readers
+    assert semantic_preset("tiny").aligner_train.time_mask_frames == 0

@@ -69,6 +69,7 @@ def aligner_stage(
             crop_size=config.encoder.crop_size,
             max_frames=train.max_frames,
             rngs=[item_rng(train.seed, step, i) for i in items],
+            time_mask_frames=train.time_mask_frames,
         )
         shape = None if batch.shape is None else batch.shape.to(device)
         logits, _ = trained(batch.crops.to(device), batch.pad.to(device), shape)  # (B, 2T, K)

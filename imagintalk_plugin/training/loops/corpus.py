@@ -100,6 +100,19 @@ def item_rng(seed: int, step: int, item: int) -> np.random.Generator:
     return np.random.default_rng([seed, step, item, 7])
 
 
+def time_mask_spans(frames: int, longest: int, rng: np.random.Generator) -> list[slice]:
+    """One span of 0..`longest` frames per started second (25 frames) of a `frames`-long crop,
+    each at a random place: the frames time masking replaces (none when `longest` is 0)."""
+    if longest <= 0 or frames <= 0:
+        return []
+    spans = []
+    for _ in range(-(-frames // 25)):
+        length = int(rng.integers(0, min(longest, frames) + 1))
+        start = int(rng.integers(0, frames - length + 1))
+        spans.append(slice(start, start + length))
+    return spans
+
+
 def lip_batch(
     clips: list[LipClip],
     targets: list[np.ndarray],
@@ -107,11 +120,14 @@ def lip_batch(
     crop_size: int,
     max_frames: int,
     rngs: list[np.random.Generator] | None = None,
+    time_mask_frames: int = 0,
 ) -> LipBatch:
     """Pad clips into a batch; with `rngs` (training), cut a random window of at most
-    `max_frames`, crop at a random position and mirror at random; without, centre crops.
-    Lip-shape features (when every clip has them) are cut to the same frames, not mirrored."""
+    `max_frames`, crop at a random position, mirror at random and mask spans of time
+    (`time_mask_spans`); without, centre crops. Lip-shape features (when every clip has them)
+    are cut to the same frames, not mirrored or masked."""
     windows = []
+    masks: list[list[slice]] = []
     with_shape = bool(clips) and all(c.shape is not None for c in clips)
     for index, (clip, target) in enumerate(zip(clips, targets, strict=True)):
         crops = clip.crops
@@ -130,6 +146,7 @@ def lip_batch(
             part = part[:, :, ::-1]
         shape = clip.shape[frames] if with_shape and clip.shape is not None else None
         windows.append((part, target[2 * frames.start : 2 * frames.stop], shape))
+        masks.append([] if rng is None else time_mask_spans(len(part), time_mask_frames, rng))
     longest = max(len(p) for p, _, _ in windows)
     batch = np.zeros((len(windows), longest, crop_size, crop_size), dtype=np.float32)
     pad = np.ones((len(windows), longest), dtype=bool)
@@ -140,6 +157,10 @@ def lip_batch(
         shapes = np.zeros((len(windows), longest, dim), dtype=np.float32)
     for i, (part, target, shape) in enumerate(windows):
         batch[i, : len(part)] = part.astype(np.float32) / 255.0
+        if masks[i]:
+            mean = batch[i, : len(part)].mean(axis=0)
+            for span in masks[i]:
+                batch[i, span] = mean
         pad[i, : len(part)] = False
         out_targets[i, : len(target)] = target
         if shapes is not None and shape is not None:

@@ -19,3 +19,7 @@ class TrainConfig:
     save_every: int = 200  # checkpoint interval, in steps
     seed: int = 0  # model init, batch order and augmentation all derive from it
     max_frames: int = 150  # 25 Hz frames per training crop (6 s); longer clips are cut at random
+    # lip-reading stages: per second of a training crop, one span of up to this many video
+    # frames is replaced by the crop's mean frame (time masking, as Auto-AVSR), so the reader
+    # learns from context rather than one mouth's frames; 0 = off
+    time_mask_frames: int = 0

@@ -2,8 +2,8 @@
 
 A run's models, its test speakers' clips, and the DiT's speech for one clip under given
 overrides (true units and the aligner's lip features, as `train evaluate-voice` gives them).
-Imported by identity_ceiling.py and identity_swap.py, which `python research/<name>.py` finds
-beside them.
+Imported by identity_ceiling.py, identity_swap.py and (for `run_sampler`)
+regression_decoder.py, which `python research/<name>.py` finds beside them.
 """
 
 from __future__ import annotations
@@ -78,9 +78,15 @@ def load_probe(run: Path, data: Path) -> DitProbe:
     aligner = load_aligner(run, units, "cpu")
     voice_models = load_voice_models(run, device="cpu")
     voice_models.check_aligner(aligner, run / "dit")
-    meta = json.loads((run / "dit" / "config.json").read_text(encoding="utf-8"))["meta"]
     by_speaker: dict[str, list[Utterance]] = defaultdict(list)
     for utt in corpus.split("test"):
         by_speaker[utt.speaker].append(utt)
-    settings = acoustic_preset(meta["preset"]).sampler
+    settings = run_sampler(run)
     return DitProbe(units, aligner, voice_models, settings, dict(sorted(by_speaker.items())))
+
+
+def run_sampler(run: Path) -> SamplerSettings:
+    """The sampler settings of the preset the run's Style-DiT was trained with, as
+    `train evaluate-voice` samples it."""
+    meta = json.loads((run / "dit" / "config.json").read_text(encoding="utf-8"))["meta"]
+    return acoustic_preset(meta["preset"]).sampler

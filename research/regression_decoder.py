@@ -24,30 +24,30 @@ The figures of the last runs are in research/README.md.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from dit_probe import run_sampler
 from torch import nn
 
 from imagintalk_plugin.core.progress import drive
-from imagintalk_plugin.core.signals import Waveform
+from imagintalk_plugin.nn.lip_aligner import LipAligner
+from imagintalk_plugin.nn.masked_diffusion import SamplerSettings
 from imagintalk_plugin.nn.mel import LogMel, denormalize_log_mel, normalize_log_mel
+from imagintalk_plugin.nn.units import UnitExtractor
 from imagintalk_plugin.pipeline.acoustic_models import VoiceModels, load_voice_models
 from imagintalk_plugin.pipeline.semantic_models import load_aligner, load_units
 from imagintalk_plugin.pipeline.voice_generation import VoiceConditions, synthesize_voice
-from imagintalk_plugin.timeline.bwf import write_bwf
 from imagintalk_plugin.training.acoustic_data import clip_mel
-from imagintalk_plugin.training.acoustic_presets import acoustic_preset
 from imagintalk_plugin.training.loops.corpus import Utterance
 from imagintalk_plugin.training.training_data import load_semantic_corpus
+from imagintalk_plugin.training.voice_evaluation import write_test_wav
 
 VERSIONS = ("dit", "regression")
 WINDOW = 100  # training window, 50 Hz frames (2 s)
-SAMPLE_RATE = 16000
 
 
 class _Block(nn.Module):
@@ -92,12 +92,10 @@ class Clip:
     mel: np.ndarray  # (M, T) float32, normalised log-mel
 
 
-def clips(utterances: list[Utterance], run: Path, models: VoiceModels) -> list[Clip]:
+def clips(
+    utterances: list[Utterance], units: UnitExtractor, aligner: LipAligner, mel: LogMel
+) -> list[Clip]:
     """Each utterance's units (true and from the lips), lip features and log-mel."""
-    units = load_units(run)
-    aligner = load_aligner(run, units, "cpu")
-    models.check_aligner(aligner, run / "dit")
-    mel = LogMel(models.codec.config.mel)
     out = []
     for utt in utterances:
         ids = units.unit_ids(utt.audio).astype(np.int64)
@@ -152,14 +150,13 @@ def train(model: RegressionDecoder, data: list[Clip], steps: int, lip_unit_share
     return float(loss.item())
 
 
-def _write(path: Path, samples: np.ndarray) -> None:
-    wave = Waveform(np.clip(samples, -1.0, 1.0).astype(np.float32), SAMPLE_RATE)
-    write_bwf(path, wave, time_reference=0, bit_depth=16, force=True)
-
-
 @torch.no_grad()
 def speak(
-    model: RegressionDecoder, models: VoiceModels, clip: Clip, source: str, settings: object
+    model: RegressionDecoder,
+    models: VoiceModels,
+    clip: Clip,
+    source: str,
+    settings: SamplerSettings,
 ) -> dict[str, np.ndarray]:
     """One test clip's two versions, from the same units."""
     ids = clip.true_units if source == "true" else clip.lip_units
@@ -167,7 +164,7 @@ def speak(
     assert utt.face_embedding is not None
     assert utt.expressions is not None
     conditions = VoiceConditions(ids, clip.lip, utt.face_embedding, utt.expressions)
-    dit, _ = synthesize_voice(models, conditions, settings=settings)  # type: ignore[arg-type]
+    dit, _ = synthesize_voice(models, conditions, settings=settings)
     mel = model(
         torch.as_tensor(ids)[None],
         torch.as_tensor(clip.lip)[None],
@@ -218,23 +215,26 @@ def main() -> None:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     corpus = drive(load_semantic_corpus(args.data)).corpus
     models = load_voice_models(args.run, "cpu")
-    training = clips(corpus.split("train"), args.run, models)
-    test = clips(corpus.split("test")[: args.clips], args.run, models)
+    units = load_units(args.run)
+    aligner = load_aligner(args.run, units, "cpu")
+    models.check_aligner(aligner, args.run / "dit")
+    mel = LogMel(models.codec.config.mel)
+    training = clips(corpus.split("train"), units, aligner, mel)
+    test = clips(corpus.split("test")[: args.clips], units, aligner, mel)
     first = training[0]
     model = RegressionDecoder(
-        load_units(args.run).config.num_units,
+        units.config.num_units,
         first.lip.shape[1],
         len(first.utterance.face_embedding),  # type: ignore[arg-type]
         first.mel.shape[0],
     )
     train(model, training, args.steps, args.lip_unit_share)
-    meta = json.loads((args.run / "dit" / "config.json").read_text(encoding="utf-8"))["meta"]
-    settings = acoustic_preset(meta["preset"]).sampler
+    settings = run_sampler(args.run)
     for name in VERSIONS:
         (args.out / name).mkdir(parents=True)
     for clip in test:
         for name, samples in speak(model, models, clip, args.source, settings).items():
-            _write(args.out / name / f"{clip.utterance.id}.wav", samples)
+            write_test_wav(args.out / name / f"{clip.utterance.id}.wav", samples)
     print("\n".join(judge(args.data, args.out, args.judges)))
 
 

@@ -41,7 +41,8 @@ JUDGES = ("wer", "speaker", "prosody", "emotion", "signal")
 SAMPLE_RATE = 16000
 
 
-def _write(path: Path, samples: np.ndarray) -> None:
+def write_test_wav(path: Path, samples: np.ndarray) -> None:
+    """A generated test clip as 16-bit 16 kHz mono BWF, clipped to [-1, 1], replacing any."""
     from imagintalk_plugin.timeline.bwf import write_bwf
 
     wave = Waveform(np.clip(samples, -1.0, 1.0).astype(np.float32), SAMPLE_RATE)
@@ -74,13 +75,13 @@ def write_versions(
     for index, utt in enumerate(utterances):
         yield Progress("voicing test clips", index, len(utterances), unit="clip", message=utt.id)
         for name, samples in copy_synthesis(models, mel, utt.audio).items():
-            _write(folder / name / f"{utt.id}.wav", samples)
+            write_test_wav(folder / name / f"{utt.id}.wav", samples)
         assert utt.face_embedding is not None
         assert utt.expressions is not None
         ids, lip = content_conditions(utt, units, aligner)
         conditions = VoiceConditions(ids, lip, utt.face_embedding, utt.expressions)
         voice = generate_voice(models, conditions, settings=preset.sampler)
-        _write(folder / "dit" / f"{utt.id}.wav", voice.waveform.samples)
+        write_test_wav(folder / "dit" / f"{utt.id}.wav", voice.waveform.samples)
     yield Progress("voicing test clips", len(utterances), len(utterances), unit="clip")
 
 

@@ -31,6 +31,7 @@ PROBES = (
     "face_voice_ceiling",
     "identity_ceiling",
     "identity_swap",
+    "lip_reader_agreement",
     "reference_voice_pipeline",
     "refiner_diagnosis",
     "regression_decoder",
@@ -359,3 +360,35 @@ def test_regression_decoder_learns(monkeypatch: pytest.MonkeyPatch) -> None:
     first = probe["train"](model, clips, 1, 0.0)
     last = probe["train"](model, clips, 300, 0.0)
     assert last < 0.3 * first
+
+
+def test_lip_reader_agreement(run: Path, corpus: Path) -> None:
+    """The same aligner twice: the ensemble scores as each does, and they always agree."""
+    out = _run(RESEARCH / "lip_reader_agreement.py", run, run, "--data", corpus, "--clips", 2)
+    header, first, second, ensemble, agree = out.stdout.splitlines()[-5:]
+    assert header.split() == ["aligner", "unit", "acc", "edit"]
+    assert first.split()[1:] == second.split()[1:] == ensemble.split()[-2:]
+    assert ensemble.startswith("ensemble of 2")
+    assert 0.0 <= float(first.split()[1]) <= 1.0
+    assert agree.endswith("100.0% of the steps")
+    refused = _run(RESEARCH / "lip_reader_agreement.py", run, "--data", corpus, status=2)
+    assert "at least two" in refused.stderr
+
+
+def test_lip_reader_agreement_ensembles_independent_errors() -> None:
+    """Two readers wrong on different steps: their average is right where either is sure, so
+    it beats both, and they agree only where both are right."""
+    probe = runpy.run_path(str(RESEARCH / "lip_reader_agreement.py"))
+    refs = [np.array([0, 1, 2, 3])]
+    eye = np.eye(4, dtype=np.float32)
+
+    def reader(wrong: int) -> list[np.ndarray]:
+        probs = 0.1 + 0.6 * eye[refs[0]]  # sure and right
+        probs[wrong] = 0.25 + 0.1 * eye[(refs[0][wrong] + 1) % 4]  # unsure and wrong
+        return [probs]
+
+    read = [reader(0), reader(3)]
+    assert probe["score"](read[0], refs)[0] == pytest.approx(0.75)
+    rows = probe["table"](["a", "b"], read, refs)
+    assert float(rows[3].split()[-2]) == pytest.approx(1.0)
+    assert probe["agreement"](read) == pytest.approx(0.5)

@@ -12,6 +12,8 @@ Both get the same units: the true audio's (`--source true`, as `train evaluate-v
 them: the generator's ceiling) or the aligner's best unit per frame from the lips (`--source
 lips`: no detector or refiner). The regression learns from both kinds: each training window
 takes the aligner's units with probability --lip-unit-share, else the true ones.
+`--versions regression` writes and judges the regression alone, which also runs on an aligner
+the run's Style-DiT was not trained with (to compare lip readers through one decoder).
 
 Inputs: RUN, a run or model folder with units/, aligner/, dit/, codec/ and vocoder/; --data,
 its manifest (training clips to learn from, test clips to judge); --out, a new folder.
@@ -157,29 +159,35 @@ def speak(
     clip: Clip,
     source: str,
     settings: SamplerSettings,
+    versions: tuple[str, ...] = VERSIONS,
 ) -> dict[str, np.ndarray]:
-    """One test clip's two versions, from the same units."""
+    """One test clip's `versions`, from the same units."""
     ids = clip.true_units if source == "true" else clip.lip_units
     utt = clip.utterance
     assert utt.face_embedding is not None
     assert utt.expressions is not None
-    conditions = VoiceConditions(ids, clip.lip, utt.face_embedding, utt.expressions)
-    dit, _ = synthesize_voice(models, conditions, settings=settings)
-    mel = model(
-        torch.as_tensor(ids)[None],
-        torch.as_tensor(clip.lip)[None],
-        torch.as_tensor(utt.face_embedding)[None].float(),
-    )
-    regression = models.vocoder(denormalize_log_mel(mel))[0].numpy()
-    return {"dit": dit, "regression": regression}
+    out = {}
+    if "dit" in versions:
+        conditions = VoiceConditions(ids, clip.lip, utt.face_embedding, utt.expressions)
+        out["dit"], _ = synthesize_voice(models, conditions, settings=settings)
+    if "regression" in versions:
+        mel = model(
+            torch.as_tensor(ids)[None],
+            torch.as_tensor(clip.lip)[None],
+            torch.as_tensor(utt.face_embedding)[None].float(),
+        )
+        out["regression"] = models.vocoder(denormalize_log_mel(mel))[0].numpy()
+    return out
 
 
-def judge(manifest: Path, out: Path, judges: str) -> list[str]:
+def judge(
+    manifest: Path, out: Path, judges: str, versions: tuple[str, ...] = VERSIONS
+) -> list[str]:
     """Each version's judged means as table rows."""
     from imagintalk_plugin.evaluation.scoring import run_eval
 
     rows = [f"{'version':<12}{'clips':>6}{'WER':>8}{'CER':>8}{'STOI':>8}{'ESTOI':>8}{'sim':>8}"]
-    for name in VERSIONS:
+    for name in versions:
         report = drive(
             run_eval(
                 manifest, out / name, out=out / f"{name}.json", split="test",
@@ -209,7 +217,16 @@ def main() -> None:
     parser.add_argument(
         "--judges", default="wer,speaker,signal", help="for `imagintalk eval` (whisper: free text)"
     )
+    parser.add_argument(
+        "--versions",
+        default=",".join(VERSIONS),
+        help="which to write and judge (default dit,regression); regression alone also runs "
+        "on an aligner the run's Style-DiT was not trained with",
+    )
     args = parser.parse_args()
+    versions = tuple(v for v in VERSIONS if v in args.versions.split(","))
+    if not versions or set(args.versions.split(",")) - set(VERSIONS):
+        parser.error(f"--versions: one or both of {', '.join(VERSIONS)}")
     if args.out.exists():
         parser.error(f"{args.out} exists; give a new folder")
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -217,7 +234,8 @@ def main() -> None:
     models = load_voice_models(args.run, "cpu")
     units = load_units(args.run)
     aligner = load_aligner(args.run, units, "cpu")
-    models.check_aligner(aligner, args.run / "dit")
+    if "dit" in versions:  # the Style-DiT reads this aligner's features
+        models.check_aligner(aligner, args.run / "dit")
     mel = LogMel(models.codec.config.mel)
     training = clips(corpus.split("train"), units, aligner, mel)
     test = clips(corpus.split("test")[: args.clips], units, aligner, mel)
@@ -230,12 +248,12 @@ def main() -> None:
     )
     train(model, training, args.steps, args.lip_unit_share)
     settings = run_sampler(args.run)
-    for name in VERSIONS:
+    for name in versions:
         (args.out / name).mkdir(parents=True)
     for clip in test:
-        for name, samples in speak(model, models, clip, args.source, settings).items():
+        for name, samples in speak(model, models, clip, args.source, settings, versions).items():
             write_test_wav(args.out / name / f"{clip.utterance.id}.wav", samples)
-    print("\n".join(judge(args.data, args.out, args.judges)))
+    print("\n".join(judge(args.data, args.out, args.judges, versions)))
 
 
 if __name__ == "__main__":

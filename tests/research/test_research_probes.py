@@ -342,6 +342,19 @@ def test_regression_decoder(run: Path, corpus: Path, tmp_path: Path) -> None:
     assert "exists" in refused.stderr
 
 
+@pytest.mark.slow
+def test_regression_decoder_regression_alone(run: Path, corpus: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "regression_only"
+    probe = RESEARCH / "regression_decoder.py"
+    args = ("--data", corpus, "--steps", 2, "--clips", 1, "--judges", "signal")
+    out = _run(probe, run, *args, "--out", out_dir, "--versions", "regression")
+    assert [r.split()[0] for r in out.stdout.splitlines()[-2:]] == ["version", "regression"]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["regression", "regression.json"]
+    refused = _run(probe, run, *args, "--out", tmp_path / "x", "--versions", "mel", status=2)
+    assert "--versions" in refused.stderr
+    assert not (tmp_path / "x").exists()
+
+
 def test_regression_decoder_learns(monkeypatch: pytest.MonkeyPatch) -> None:
     """Its training fits a unit -> mel mapping it can learn (the loss falls well below the
     untrained model's), so a bad figure in the probe is the data's, not the loop's."""

@@ -224,9 +224,10 @@ def main() -> None:
         "on an aligner the run's Style-DiT was not trained with",
     )
     args = parser.parse_args()
-    versions = tuple(v for v in VERSIONS if v in args.versions.split(","))
-    if not versions or set(args.versions.split(",")) - set(VERSIONS):
+    asked = set(args.versions.split(","))
+    if not asked or asked - set(VERSIONS):
         parser.error(f"--versions: one or both of {', '.join(VERSIONS)}")
+    versions = tuple(v for v in VERSIONS if v in asked)
     if args.out.exists():
         parser.error(f"{args.out} exists; give a new folder")
     torch.set_num_threads(min(2, torch.get_num_threads()))
